@@ -1,0 +1,78 @@
+"""Settings, read from ``COHORTD_*`` environment variables (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of cohortd. Each field is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="COHORTD_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".cohortd"),
+        description="Folder for the embedded defaults: the SQLite control plane and DuckDB file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Control-plane SQLAlchemy URL; default a SQLite file in the data dir.",
+    )
+    warehouse_url: str | None = Field(
+        default=None,
+        description="Data-plane URL (duckdb:///path or postgresql://...); default DuckDB in the data dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Optional Redis URL; when set, rate limits are shared between processes.",
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="Largest JSON request body accepted (413 beyond). Imports use max_upload_bytes.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024,
+        description="Largest multipart upload accepted by POST /v1/imports (413 beyond).",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, description="Requests one API key may make per minute (429 beyond)."
+    )
+    report_max_cells: int = Field(
+        default=200_000,
+        description="Largest cohort report (cohorts x periods); beyond it 422 says what to narrow.",
+    )
+    query_timeout_seconds: float = Field(
+        default=30.0, description="Analytic queries running longer answer 503."
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, description="How long an Idempotency-Key and its stored response are kept."
+    )
+    snapshot_schedule: str | None = Field(
+        default=None,
+        description="UTC time of the built-in daily snapshot run as HH:MM; unset turns it off.",
+    )
+    log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The control-plane URL, defaulting to a SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'control.sqlite3').resolve()}"
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        """The data-plane URL, defaulting to a DuckDB file inside the data dir."""
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"duckdb:///{(self.data_dir / 'warehouse.duckdb').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The analytics engine: pure functions over Ibis expressions. No web, no ORM."""

