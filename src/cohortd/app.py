@@ -1,0 +1,80 @@
+"""``create_app()``: lifespan (migrations, planes), middleware, routers, one error handler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from cohortd import __version__
+from cohortd.api.gateway import Gateway, GatewayConfig
+from cohortd.api.problems import install_handlers
+from cohortd.api.ratelimit import make_rate_limiter
+from cohortd.config import Settings, get_settings
+from cohortd.db import make_engine, make_sessionmaker
+from cohortd.db.migrate import upgrade
+from cohortd.idempotency.store import IdempotencyStore, expires_after
+from cohortd.logs import configure_logging
+from cohortd.warehouse import connect
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def _routers() -> list[APIRouter]:
+    """Every router of the API. Domains add theirs here."""
+    from cohortd.api import system
+    from cohortd.keys import endpoints as keys
+
+    return [system.router, keys.router]
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    """Build the application. Planes are opened in the lifespan, so the app is cheap to
+    construct (tests pass their own ``Settings``)."""
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_level)
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.resolved_database_url)
+        app.state.warehouse = connect(settings.resolved_warehouse_url)
+        try:
+            yield
+        finally:
+            app.state.warehouse.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="cohortd",
+        version=__version__,
+        description="Cohort analytics for subscription businesses: Recurr, GrowPanel and "
+        "Pillar contracts from one engine.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    install_handlers(app)
+    app.add_middleware(
+        Gateway,
+        config=GatewayConfig(
+            max_body_bytes=settings.max_body_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            idempotency=IdempotencyStore(sessions, ttl=expires_after(settings.idempotency_ttl_hours)),
+            rate_limiter=make_rate_limiter(settings.rate_limit_per_minute, settings.redis_url),
+            sessions=sessions,
+        ),
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in _routers():
+        app.include_router(router)
+    return app
