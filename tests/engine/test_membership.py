@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the population table below is wider than a line)
 """SPEC §3 membership: each criterion alone and combined, customers on every boundary.
 
 As of D = 2025-06-15 (today = 2025-07-01 unless said). Population, worked by hand:
