@@ -1,0 +1,166 @@
+"""Exchange rates: the one conversion module every query uses (SPEC §1).
+
+A rate ``(date, currency, rate)`` is the number of ``currency`` units per 1 EUR (the ECB
+convention). Two sources feed it: the shipped ECB history ``fx_ecb`` (shared by every
+organization) and the organization's own ``fx_rates`` (scoped to org and mode). On a day
+both hold a rate for a currency, the organization's wins; an organization rate on a day
+the ECB lacks is simply one more observation.
+
+The rate for day d is the latest observation on or before d; before the first
+observation, the first. Converting X from A to B on day d is ``X * rate(B, d) /
+rate(A, d)``; when A == B the factor is exactly 1. A currency without any rate raises
+``UnknownCurrency`` naming it, never a silent 1.0.
+
+Stable API (other engine modules import these):
+
+- ``rate_intervals(warehouse, scope)`` -> Ibis table ``currency, valid_from, valid_to,
+  rate``: one row per observation, valid on ``valid_from <= d < valid_to``. The first
+  observation of a currency starts at ``OPEN_START`` and the last ends at ``OPEN_END``
+  so that an interval join needs no null handling (works on DuckDB and PostgreSQL,
+  where Ibis has no as-of join).
+- ``attach_rates(pairs, intervals, *, currency, day)`` -> ``pairs`` plus a ``rate``
+  column, by an interval join (an Ibis expression; rows whose currency has no rate
+  are dropped, so callers check coverage with ``require_currencies``).
+- ``RateBook.load(warehouse, scope, pairs)``: the exact ``Decimal`` rates for a small
+  set of ``(currency, day)`` pairs, fetched in one query; ``RateBook.factor(a, b, day)``
+  gives the exact conversion factor from A to B on ``day`` (``Decimal``), and
+  ``RateBook.minor_factor`` the factor from A's minor units to B's major unit.
+- ``require_currencies(warehouse, scope, currencies)`` raises ``UnknownCurrency`` for
+  the first currency without any rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, localcontext
+from typing import Final
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from cohortd.engine.money import exponent
+from cohortd.errors import DataError
+from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse.tables import FX_ECB, FX_RATES
+
+OPEN_START: Final = date(1, 1, 1)
+OPEN_END: Final = date(9999, 12, 31)
+# Enough digits that one division per aggregate never shows in a 2-decimal result.
+_PRECISION: Final = 50
+ONE: Final = Decimal(1)
+
+
+class UnknownCurrency(DataError):
+    """A currency that has no exchange rate at all (neither ECB nor the organization's)."""
+
+    slug = "unknown-currency"
+    title = "Unknown Currency"
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(
+            f"No exchange rate is known for currency {currency!r}: "
+            "import rates for it (fx_rates) or remove it from the data."
+        )
+        self.currency = currency
+
+
+def observations(warehouse: Warehouse, scope: Scope) -> ir.Table:
+    """``date, currency, rate``: ECB rates merged with the org's, the org's winning a day."""
+    own = scoped(warehouse, FX_RATES, scope).select("date", "currency", "rate")
+    ecb = warehouse.table(FX_ECB).select("date", "currency", "rate")
+    overridden = ecb.join(own, ["date", "currency"], how="anti")
+    return own.union(overridden.select("date", "currency", "rate"))
+
+
+def rate_intervals(warehouse: Warehouse, scope: Scope) -> ir.Table:
+    """``currency, valid_from, valid_to, rate``: each observation and the days it governs."""
+    rates = observations(warehouse, scope)
+    by_day = ibis.window(group_by=rates.currency, order_by=rates.date)
+    nxt = rates.date.lead().over(by_day)
+    first = ibis.row_number().over(by_day) == 0
+    return rates.select(
+        currency=rates.currency,
+        valid_from=ibis.ifelse(first, ibis.literal(OPEN_START), rates.date),
+        valid_to=nxt.fill_null(ibis.literal(OPEN_END)),
+        rate=rates.rate,
+    )
+
+
+def attach_rates(
+    pairs: ir.Table, intervals: ir.Table, *, currency: str = "currency", day: str = "day"
+) -> ir.Table:
+    """``pairs`` with the ``rate`` of ``pairs[currency]`` on ``pairs[day]`` (interval join)."""
+    joined = pairs.join(
+        intervals,
+        [
+            pairs[currency] == intervals.currency,
+            intervals.valid_from <= pairs[day],
+            pairs[day] < intervals.valid_to,
+        ],
+    )
+    return joined.select(*[joined[c] for c in pairs.columns], rate=joined.rate)
+
+
+def require_currencies(warehouse: Warehouse, scope: Scope, currencies: Iterable[str]) -> None:
+    """Raise ``UnknownCurrency`` for the first of ``currencies`` with no rate at all."""
+    wanted = sorted(set(currencies) - {"EUR"})
+    if not wanted:
+        return
+    rates = observations(warehouse, scope)
+    known_expr = rates.filter(rates.currency.isin(wanted)).select("currency").distinct()
+    known = set(warehouse.to_pyarrow(known_expr).column("currency").to_pylist())
+    for code in wanted:
+        if code not in known:
+            raise UnknownCurrency(code)
+
+
+@dataclass(frozen=True)
+class RateBook:
+    """Exact rates for a known, small set of ``(currency, day)`` pairs."""
+
+    rates: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, warehouse: Warehouse, scope: Scope, pairs: Iterable[tuple[str, date]]
+    ) -> RateBook:
+        """Fetch the rate of every pair in one query (EUR is 1 without asking)."""
+        wanted = sorted({(c, d) for c, d in pairs if c != "EUR"})
+        book: dict[tuple[str, date], Decimal] = {(c, d): ONE for c, d in pairs if c == "EUR"}
+        if not wanted:
+            return cls(book)
+        require_currencies(warehouse, scope, {c for c, _ in wanted})
+        table = pa.table(
+            {
+                "currency": pa.array([c for c, _ in wanted], pa.string()),
+                "day": pa.array([d for _, d in wanted], pa.date32()),
+            }
+        )
+        found = attach_rates(ibis.memtable(table), rate_intervals(warehouse, scope))
+        for row in warehouse.to_pyarrow(found).to_pylist():
+            book[(row["currency"], row["day"])] = Decimal(row["rate"])
+        return cls(book)
+
+    def rate(self, currency: str, day: date) -> Decimal:
+        """Units of ``currency`` per 1 EUR on ``day``."""
+        if currency == "EUR":
+            return ONE
+        try:
+            return self.rates[(currency, day)]
+        except KeyError:
+            raise UnknownCurrency(currency) from None
+
+    def factor(self, source: str, target: str, day: date) -> Decimal:
+        """Multiply a ``source`` amount by this to get ``target`` on ``day`` (1 exactly if same)."""
+        if source == target:
+            return ONE
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            return self.rate(target, day) / self.rate(source, day)
+
+    def minor_factor(self, source: str, target: str, day: date) -> Decimal:
+        """Multiply ``source`` minor units by this to get ``target`` major units on ``day``."""
+        return self.factor(source, target, day).scaleb(-exponent(source))
