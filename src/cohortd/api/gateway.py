@@ -68,6 +68,7 @@ class Gateway:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -82,6 +83,11 @@ class Gateway:
             await self._handle(scope, receive, send_with_id, principal)
         except AppError as error:
             await _send_problem(send_with_id, error)
+        except Exception as error:
+            # Type only: the message of an unexpected error may hold SQL or data.
+            logger.error("unexpected error", extra={"exception_type": type(error).__name__})
+            if not status_holder.get("started"):
+                await _send_problem(send_with_id, _Unexpected())
         finally:
             logger.info(
                 "request",
@@ -200,6 +206,13 @@ class Gateway:
             more = message.get("more_body", False)
         body.rewind()
         return body
+
+
+class _Unexpected(AppError):
+    detail_text = "An unexpected error occurred. Quote the request_id when reporting it."
+
+    def __init__(self) -> None:
+        super().__init__(self.detail_text)
 
 
 class _Body:
