@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlparse
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot as sg
+import sqlglot.expressions as sge
 
 from cohortd.warehouse.tables import FX_ECB, SCHEMA_VERSION, SCHEMAS
 
@@ -79,6 +81,40 @@ class Warehouse:
         with self._lock:
             self.con.insert(name, rows)
 
+    def insert_expr(self, name: str, rows: ir.Table) -> None:
+        """``INSERT INTO name SELECT ...``: a set-based copy that never leaves the database."""
+        with self._lock:
+            self.con.insert(name, rows)
+
+    def create_temp_table(self, name: str, source: ibis.Schema | ir.Table) -> ir.Table:
+        """A session-local table (dropped with the connection: a killed import leaves none)."""
+        with self._lock:
+            if isinstance(source, ir.Table):
+                return self.con.create_table(name, obj=source, temp=True)
+            return self.con.create_table(name, schema=source, temp=True)
+
+    def drop_temp_table(self, name: str) -> None:
+        with self._lock:
+            self._execute_statement(sge.Drop(kind="TABLE", this=sg.table(name, quoted=True), exists=True))
+
+    def delete_matching(
+        self, name: str, scope: Any, key: tuple[str, ...], keys: ir.Table
+    ) -> None:
+        """Delete the ``scope``'s rows of ``name`` whose ``key`` columns appear in ``keys``."""
+        dialect = self.con.compiler.dialect
+        subquery = sg.parse_one(self.compile(keys), read=dialect)
+        condition = sg.and_(
+            sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
+            sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
+            sge.Tuple(expressions=[sg.column(k, quoted=True) for k in key]).isin(query=subquery.subquery()),
+        )
+        with self._lock:
+            self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
+
+    def _execute_statement(self, statement: sge.Expression) -> None:
+        with self.con.raw_sql(statement.sql(self.con.compiler.dialect)):
+            pass
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
@@ -109,6 +145,9 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 raw.unregister("_cohortd_incoming")
 
+    def _execute_statement(self, statement: sge.Expression) -> None:
+        self.con.con.execute(statement.sql(self.con.compiler.dialect))
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
@@ -126,6 +165,10 @@ class PostgresWarehouse(Warehouse):
     """PostgreSQL: bulk writes through COPY."""
 
     name = "postgres"
+
+    def _execute_statement(self, statement: sge.Expression) -> None:
+        with self.con.con.cursor() as cursor:
+            cursor.execute(statement.sql(self.con.compiler.dialect))
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
         columns = ", ".join(f'"{c}"' for c in rows.column_names)

@@ -1,0 +1,252 @@
+"""Vectorised cell parsers: a string column in, typed values and failure masks out.
+
+Each parser returns a ``Parsed``: the typed values (null where absent or bad) and a list
+of ``(mask, reason)`` failures. They run on whole Arrow arrays; the rare batch holding an
+impossible date falls back to a per-cell check for that batch only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cohortd.engine.money import CURRENCY_EXPONENTS
+from cohortd.imports.countries import ISO_3166_ALPHA2
+
+_NUMBER: Final = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_DECIMAL: Final = r"^(?P<int>\d+)(?:\.(?P<frac>\d*))?$"
+_NEGATIVE: Final = r"^-\d*\.?\d*[1-9]"
+_DATE: Final = r"^\d{4}-\d{2}-\d{2}$"
+_TIMESTAMP: Final = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+_HAS_ZONE: Final = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+_EMAIL: Final = r"^[^@\s]+@[^@\s]+$"
+_MAX_KEY: Final = 255
+_MAX_DIGITS: Final = 18  # int64 holds every 18-digit number of minor units
+_RATE_TYPE: Final = pa.decimal128(24, 10)
+_COUNTRIES: Final = pa.array(sorted(ISO_3166_ALPHA2))
+_CURRENCIES: Final = pa.array(sorted(CURRENCY_EXPONENTS))
+_EXPONENTS: Final = pa.array([CURRENCY_EXPONENTS[c] for c in sorted(CURRENCY_EXPONENTS)], pa.int8())
+
+
+@dataclass(slots=True)
+class Parsed:
+    values: pa.Array
+    failures: list[tuple[pa.Array, str]] = field(default_factory=list)
+
+    def fail(self, mask: pa.Array, reason: str) -> None:
+        self.failures.append((pc.fill_null(mask, False), reason))
+
+
+def blank_to_null(column: pa.Array) -> pa.Array:
+    """Trimmed; an empty or all-blank cell is absent."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def text(column: pa.Array) -> Parsed:
+    """Free text, stored exactly as given (a leading ``=`` included); empty means absent."""
+    return Parsed(pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column))
+
+
+def key(column: pa.Array) -> Parsed:
+    parsed = Parsed(blank_to_null(column))
+    parsed.fail(pc.greater(pc.utf8_length(parsed.values), _MAX_KEY), "longer than 255 characters")
+    return parsed
+
+
+def email(column: pa.Array) -> Parsed:
+    parsed = Parsed(blank_to_null(column))
+    parsed.fail(pc.invert(pc.match_substring_regex(parsed.values, _EMAIL)), "not an email address")
+    return parsed
+
+
+def email_hashed(emails: pa.Array) -> pa.Array:
+    """``sha256:`` + hex SHA-256 of the trimmed, lower-cased email (SPEC §1)."""
+    return pa.array(
+        [
+            None
+            if e is None
+            else "sha256:" + hashlib.sha256(e.strip().lower().encode()).hexdigest()
+            for e in emails.to_pylist()
+        ],
+        pa.string(),
+    )
+
+
+def code(column: pa.Array, allowed: pa.Array, reason: str, *, upper: bool = True) -> Parsed:
+    values = blank_to_null(column)
+    values = pc.utf8_upper(values) if upper else pc.utf8_lower(values)
+    parsed = Parsed(values)
+    parsed.fail(
+        pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed))), reason
+    )
+    return parsed
+
+
+def country(column: pa.Array) -> Parsed:
+    return code(column, _COUNTRIES, "not an ISO 3166-1 alpha-2 country code")
+
+
+def currency(column: pa.Array) -> Parsed:
+    return code(column, _CURRENCIES, "not an ISO 4217 currency code")
+
+
+def status(column: pa.Array, allowed: tuple[str, ...]) -> Parsed:
+    return code(
+        column,
+        pa.array(allowed),
+        f"unknown status (expected one of: {', '.join(allowed)})",
+        upper=False,
+    )
+
+
+def tags(column: pa.Array) -> pa.Array:
+    """A list of trimmed, non-empty tags; a CSV cell is split on ``;``; absent is ``[]``."""
+    lists = column if pa.types.is_list(column.type) else pc.split_pattern(column, ";")
+    lists = pc.fill_null(lists, pa.scalar([], pa.list_(pa.string())))
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    parents = pc.list_parent_indices(lists)
+    keep = pc.fill_null(pc.not_equal(flat, ""), False)
+    kept = pc.filter(flat, keep)
+    counts = np.bincount(pc.filter(parents, keep).to_numpy(), minlength=len(column))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), kept)
+
+
+def score(column: pa.Array, *, high: float) -> Parsed:
+    values = blank_to_null(column)
+    numeric = pc.match_substring_regex(values, _NUMBER)
+    parsed = Parsed(pc.cast(pc.if_else(numeric, values, None), pa.float64()))
+    parsed.fail(pc.invert(numeric), "not a number")
+    out_of_range = pc.or_(pc.less(parsed.values, 0.0), pc.greater(parsed.values, high))
+    parsed.fail(out_of_range, f"must be between 0 and {high:g}")
+    return parsed
+
+
+def timestamp(column: pa.Array) -> Parsed:
+    """ISO 8601 date or date-time; with no offset it is UTC; stored as naive UTC."""
+    values = blank_to_null(column)
+    shaped = pc.match_substring_regex(values, _TIMESTAMP)
+    wellformed = pc.if_else(shaped, values, None)
+    dated = pc.if_else(
+        pc.match_substring_regex(wellformed, _DATE),
+        pc.binary_join_element_wise(wellformed, "T00:00:00", ""),
+        wellformed,
+    )
+    zoned = pc.if_else(
+        pc.match_substring_regex(dated, _HAS_ZONE),
+        dated,
+        pc.binary_join_element_wise(dated, "Z", ""),
+    )
+    parsed = Parsed(pa.nulls(len(column), pa.timestamp("us")))
+    parsed.fail(pc.invert(shaped), "not an ISO 8601 date or timestamp")
+    try:
+        parsed.values = pc.cast(pc.cast(zoned, pa.timestamp("us", "UTC")), pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        parsed.values, impossible = _timestamps_one_by_one(zoned)
+        parsed.fail(impossible, "impossible date or time")
+    return parsed
+
+
+def _timestamps_one_by_one(zoned: pa.Array) -> tuple[pa.Array, pa.Array]:
+    values: list[datetime | None] = []
+    impossible: list[bool] = []
+    for cell in zoned.to_pylist():
+        parsed = None
+        if cell is not None:
+            try:
+                parsed = pc.cast(pa.array([cell]), pa.timestamp("us", "UTC"))[0].as_py()
+            except pa.ArrowInvalid:
+                parsed = None
+        values.append(None if parsed is None else parsed.replace(tzinfo=None))
+        impossible.append(cell is not None and parsed is None)
+    return pa.array(values, pa.timestamp("us")), pa.array(impossible)
+
+
+def date_(column: pa.Array) -> Parsed:
+    values = blank_to_null(column)
+    shaped = pc.match_substring_regex(values, _DATE)
+    wellformed = pc.if_else(shaped, values, None)
+    parsed = Parsed(pa.nulls(len(column), pa.date32()))
+    parsed.fail(pc.invert(shaped), "not a date (YYYY-MM-DD)")
+    try:
+        parsed.values = pc.cast(wellformed, pa.date32())
+    except pa.ArrowInvalid:
+        days: list[date | None] = []
+        for cell in wellformed.to_pylist():
+            try:
+                days.append(None if cell is None else date.fromisoformat(cell))
+            except ValueError:
+                days.append(None)
+        parsed.values = pa.array(days, pa.date32())
+        parsed.fail(pc.and_(pc.is_valid(wellformed), pc.is_null(parsed.values)), "impossible date")
+    return parsed
+
+
+def json_object(column: pa.Array) -> Parsed:
+    """JSON object text, stored as given; anything else is a problem."""
+    parsed = text(column)
+    bad = [cell is not None and not _is_json_object(cell) for cell in parsed.values.to_pylist()]
+    parsed.fail(pa.array(bad, pa.bool_()), "not a JSON object")
+    return parsed
+
+
+def _is_json_object(cell: str) -> bool:
+    try:
+        return isinstance(json.loads(cell), dict)
+    except ValueError:
+        return False
+
+
+def money(column: pa.Array, currencies: pa.Array) -> Parsed:
+    """Exact major-unit decimals to int64 minor units of each row's currency."""
+    values = blank_to_null(column)
+    parts = pc.extract_regex(pc.if_else(pc.is_null(values), "", values), _DECIMAL)
+    decimal = pc.and_(pc.is_valid(values), pc.match_substring_regex(values, _DECIMAL))
+    whole = pc.struct_field(parts, "int")
+    fraction = pc.utf8_rtrim(pc.struct_field(parts, "frac"), "0")
+    exponents = pc.take(_EXPONENTS, pc.index_in(currencies, value_set=_CURRENCIES))
+    parsed = Parsed(pa.nulls(len(column), pa.int64()))
+    negative = pc.match_substring_regex(values, _NEGATIVE)
+    parsed.fail(negative, "negative MRR")
+    parsed.fail(pc.and_(pc.invert(decimal), pc.invert(negative)), "not a decimal number")
+    for exp in sorted(set(pc.unique(exponents).drop_null().to_pylist())):
+        rows = pc.and_(decimal, pc.fill_null(pc.equal(exponents, exp), False))
+        too_precise = pc.and_(rows, pc.greater(pc.utf8_length(fraction), exp))
+        parsed.fail(too_precise, f"more decimals than the currency allows ({exp})")
+        too_big = pc.and_(rows, pc.greater(pc.utf8_length(whole), _MAX_DIGITS - exp))
+        parsed.fail(too_big, "too large")
+        fits = pc.and_(rows, pc.invert(pc.or_(too_precise, too_big)))
+        digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(fraction, exp, "0"), "")
+        minor = pc.cast(pc.if_else(fits, digits, "0"), pa.int64())
+        parsed.values = pc.if_else(fits, minor, parsed.values)
+    return parsed
+
+
+def rate(column: pa.Array) -> Parsed:
+    """A positive decimal with at most 10 decimals (the ``fx_rates.rate`` scale)."""
+    values = blank_to_null(column)
+    decimal = pc.match_substring_regex(values, _DECIMAL)
+    parts = pc.extract_regex(pc.if_else(decimal, values, "0"), _DECIMAL)
+    fraction = pc.utf8_rtrim(pc.struct_field(parts, "frac"), "0")
+    whole = pc.utf8_ltrim(pc.struct_field(parts, "int"), "0")
+    parsed = Parsed(pa.nulls(len(column), _RATE_TYPE))
+    parsed.fail(pc.invert(decimal), "not a positive decimal number")
+    too_precise = pc.greater(pc.utf8_length(fraction), 10)
+    too_big = pc.greater(pc.utf8_length(whole), 14)
+    zero = pc.and_(pc.equal(whole, ""), pc.equal(fraction, ""))
+    parsed.fail(pc.and_(decimal, too_precise), "more than 10 decimals")
+    parsed.fail(pc.and_(decimal, too_big), "too large")
+    parsed.fail(pc.and_(decimal, zero), "must be greater than 0")
+    fits = pc.and_(decimal, pc.invert(pc.or_(pc.or_(too_precise, too_big), zero)))
+    parsed.values = pc.cast(pc.if_else(fits, values, None), _RATE_TYPE)
+    return parsed

@@ -1,0 +1,391 @@
+"""Read import files as a stream of Arrow batches, whatever their format.
+
+Every batch carries the file's known columns as strings (``tags`` may be a list) and the
+row number of each record as a spreadsheet shows it: for CSV and Parquet the header is
+row 1 and the first record row 2 (a quoted newline does not start a new row); for JSON
+Lines the row is the line number. Memory stays bounded: nothing holds more than a batch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from cohortd.imports.columns import CellKind, ImportKind, KindSpec
+from cohortd.imports.problems import FileProblem
+
+BATCH_ROWS: Final = 65_536
+_CSV_BLOCK_BYTES: Final = 4 << 20
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_PARQUET_MAGIC: Final = b"PAR1"
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+_EXTENSIONS: Final = {
+    ".csv": FileFormat.csv,
+    ".txt": FileFormat.csv,
+    ".parquet": FileFormat.parquet,
+    ".pq": FileFormat.parquet,
+    ".jsonl": FileFormat.jsonl,
+    ".ndjson": FileFormat.jsonl,
+    ".json": FileFormat.jsonl,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSource:
+    """One file to import: its kind, where it is, and the name problems show."""
+
+    kind: ImportKind
+    path: Path
+    name: str
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Known columns as strings (``tags``: string or list), one row number per record.
+
+    ``flagged_rows`` / ``flagged_cells`` mark what the reader already reported (a JSON line
+    that is not an object, a cell of the wrong JSON type) so validation rejects those rows
+    without reporting them twice.
+    """
+
+    columns: dict[str, pa.Array]
+    rows: pa.Array
+    problems: list[tuple[int, str | None, str | None, str]] = field(default_factory=list)
+    flagged_rows: set[int] = field(default_factory=set)
+    flagged_cells: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    format: FileFormat
+    gzipped: bool
+
+
+def sniff(path: Path, name: str) -> Sniffed:
+    """The format from magic bytes, checked against what the file name claims."""
+    lowered = name.lower()
+    claims_gzip = lowered.endswith(".gz")
+    stem = lowered[:-3] if claims_gzip else lowered
+    claimed = _EXTENSIONS.get(Path(stem).suffix)
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if not head:
+        raise FileProblem("the file is empty")
+    gzipped = head.startswith(_GZIP_MAGIC)
+    if claims_gzip and not gzipped:
+        raise FileProblem("the file is named .gz but is not gzip-compressed")
+    if gzipped:
+        head = _gunzip_head(path)
+    if not head.strip() or head in (_BOM, _BOM + b"\n", _BOM + b"\r\n"):
+        raise FileProblem("the file is empty")
+    detected = _detect(head)
+    if claimed is None:
+        return Sniffed(detected or FileFormat.csv, gzipped)
+    if claimed is FileFormat.parquet and detected is not FileFormat.parquet:
+        raise FileProblem("the file is named as Parquet but is not a Parquet file")
+    if claimed is not FileFormat.parquet and detected is FileFormat.parquet:
+        raise FileProblem(f"the file is named as {claimed.value.upper()} but is a Parquet file")
+    if claimed is FileFormat.jsonl and detected is not FileFormat.jsonl:
+        raise FileProblem("the file is named as JSON Lines but does not start with a JSON object")
+    if claimed is FileFormat.csv and b"\x00" in head:
+        raise FileProblem("the file is named as CSV but holds binary data")
+    return Sniffed(claimed, gzipped)
+
+
+def _gunzip_head(path: Path) -> bytes:
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read(512)
+    except (OSError, EOFError, zlib.error):
+        raise FileProblem("the file is not a valid gzip stream") from None
+
+
+def _detect(head: bytes) -> FileFormat | None:
+    if head.startswith(_PARQUET_MAGIC):
+        return FileFormat.parquet
+    if head.removeprefix(_BOM).lstrip()[:1] == b"{":
+        return FileFormat.jsonl
+    return None
+
+
+def read_batches(
+    source: ImportSource, spec: KindSpec, *, batch_rows: int = BATCH_ROWS
+) -> Iterator[RawBatch]:
+    """Stream the file's records as ``RawBatch``es; raises ``FileProblem`` for a bad file."""
+    sniffed = sniff(source.path, source.name)
+    with ExitStack() as stack:
+        match sniffed.format:
+            case FileFormat.csv:
+                yield from _csv_batches(source.path, sniffed.gzipped, spec)
+            case FileFormat.jsonl:
+                yield from _jsonl_batches(source.path, sniffed.gzipped, spec, batch_rows)
+            case FileFormat.parquet:
+                path = source.path
+                if sniffed.gzipped:
+                    path = _gunzip_to_temp(source.path, stack)
+                yield from _parquet_batches(path, spec, batch_rows)
+
+
+def check_header(names: list[str], spec: KindSpec) -> None:
+    """Unknown, duplicated or missing required columns reject the whole file (row 1)."""
+    items: list[tuple[int | None, str | None, str]] = []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            items.append((1, name, "duplicate column"))
+        elif name not in spec.names:
+            items.append((1, name, f"unknown column (expected some of: {', '.join(spec.names)})"))
+        seen.add(name)
+    items += [(1, name, "required column is missing") for name in spec.required if name not in seen]
+    if items:
+        raise FileProblem.many(items)
+
+
+# -- CSV ---------------------------------------------------------------------------------
+def _csv_stream(path: Path, gzipped: bool) -> pa.NativeFile:
+    return pa.input_stream(str(path), compression="gzip" if gzipped else None)
+
+
+def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch]:
+    bad_shapes: list[tuple[int | None, str | None, str]] = []
+
+    def on_invalid_row(row: Any) -> str:
+        # row.number is the physical line; the row's text is never echoed (it may hold PII).
+        reason = f"{row.actual_columns} fields where the header has {row.expected_columns}"
+        bad_shapes.append((row.number, None, f"line {row.number}: {reason}"))
+        return "skip"
+
+    parse = pcsv.ParseOptions(
+        newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+    )
+    read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False)
+    names = _csv_header(path, gzipped)
+    check_header(names, spec)
+    convert = pcsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    next_row = 2
+    with _csv_stream(path, gzipped) as stream:
+        reader = _arrow_call(lambda: pcsv.open_csv(stream, read, parse, convert))
+        while (batch := _arrow_call(lambda: _next_or_none(reader))) is not None:
+            if bad_shapes:
+                raise FileProblem.many(bad_shapes[:100])
+            rows = pa.array(range(next_row, next_row + batch.num_rows), pa.int64())
+            next_row += batch.num_rows
+            yield RawBatch(columns=_blank_rows_to_null(batch), rows=rows)
+    if bad_shapes:
+        raise FileProblem.many(bad_shapes[:100])
+
+
+def _csv_header(path: Path, gzipped: bool) -> list[str]:
+    probe = pcsv.ReadOptions(block_size=64 << 10, use_threads=False)
+    with _csv_stream(path, gzipped) as stream:
+        reader = _arrow_call(
+            lambda: pcsv.open_csv(
+                stream,
+                probe,
+                pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _: "skip"),
+                pcsv.ConvertOptions(strings_can_be_null=False, include_columns=[]),
+            )
+        )
+        return [name.strip() for name in reader.schema.names]
+
+
+def _next_or_none(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+def _arrow_call(call: Any) -> Any:
+    """Run a pyarrow read, turning its errors into file problems that echo no cell."""
+    try:
+        return call()
+    except UnicodeDecodeError:
+        raise FileProblem("the file is not valid UTF-8 text") from None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
+        message = str(error)
+        if "UTF8" in message or "UTF-8" in message:
+            raise FileProblem("the file is not valid UTF-8 text") from None
+        if "Empty CSV file" in message:
+            raise FileProblem("the file is empty") from None
+        raise FileProblem("the file cannot be parsed as CSV") from None
+
+
+def _blank_rows_to_null(batch: pa.RecordBatch) -> dict[str, pa.Array]:
+    """Header-trimmed names; an empty cell is absent."""
+    columns: dict[str, pa.Array] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        columns[name.strip()] = pc.if_else(pc.equal(column, ""), None, column)
+    return columns
+
+
+# -- Parquet -----------------------------------------------------------------------------
+def _gunzip_to_temp(path: Path, stack: ExitStack) -> Path:
+    # Parquet needs random access; a gzipped one is inflated to a temp file, not memory.
+    target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".parquet"))
+    with gzip.open(path, "rb") as source:
+        shutil.copyfileobj(source, target, 1 << 20)
+    target.flush()
+    return Path(target.name)
+
+
+def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatch]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        raise FileProblem("the file is not a readable Parquet file") from None
+    names = list(parquet.schema_arrow.names)
+    check_header(names, spec)
+    kinds = {c.name: c.kind for c in spec.columns}
+    next_row = 2
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        rows = pa.array(range(next_row, next_row + batch.num_rows), pa.int64())
+        next_row += batch.num_rows
+        columns = {
+            name: _parquet_column(name, column, kinds[name])
+            for name, column in zip(batch.schema.names, batch.columns, strict=True)
+        }
+        yield RawBatch(columns=columns, rows=rows)
+
+
+def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:
+    kind_type = column.type
+    if kind is CellKind.tags and (pa.types.is_list(kind_type) or pa.types.is_large_list(kind_type)):
+        return column.cast(pa.list_(pa.string()))
+    if pa.types.is_timestamp(kind_type):
+        if kind is CellKind.date:
+            return column.cast(pa.date32()).cast(pa.string())
+        if kind_type.tz is not None:
+            column = column.cast(pa.timestamp("us", "UTC"))
+        return pc.strftime(column, "%Y-%m-%dT%H:%M:%S.%f" + ("Z" if kind_type.tz else ""))
+    if pa.types.is_floating(kind_type) and kind is CellKind.money:
+        # The shortest repr of a double is the decimal its writer meant (19.99, not 19.989...).
+        return pa.array([None if v is None else repr(v) for v in column.to_pylist()], pa.string())
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise FileProblem(
+            f"column has Parquet type {kind_type}, which cannot be read as {kind.value}",
+            column=name,
+        ) from None
+
+
+# -- JSON Lines --------------------------------------------------------------------------
+def _jsonl_batches(
+    path: Path, gzipped: bool, spec: KindSpec, batch_rows: int
+) -> Iterator[RawBatch]:
+    opener = gzip.open if gzipped else open
+    kinds = {c.name: c.kind for c in spec.columns}
+    with opener(path, "rt", encoding="utf-8-sig", newline="\n") as handle:  # type: ignore[operator]
+        chunk: list[tuple[int, str]] = []
+        line_no = 0
+        while True:
+            try:
+                line = handle.readline()
+            except UnicodeDecodeError:
+                raise FileProblem("the file is not valid UTF-8 text") from None
+            if not line:
+                break
+            line_no += 1
+            if line.strip():
+                chunk.append((line_no, line))
+            if len(chunk) >= batch_rows:
+                yield _jsonl_batch(chunk, spec, kinds)
+                chunk = []
+        if chunk:
+            yield _jsonl_batch(chunk, spec, kinds)
+
+
+def _jsonl_batch(
+    lines: list[tuple[int, str]], spec: KindSpec, kinds: dict[str, CellKind]
+) -> RawBatch:
+    values: dict[str, list[Any]] = {name: [] for name in spec.names}
+    batch = RawBatch(columns={}, rows=pa.array([n for n, _ in lines], pa.int64()))
+    for index, (line_no, line) in enumerate(lines):
+        record = _json_record(line)
+        if not isinstance(record, dict):
+            reason = "not valid JSON" if record is _INVALID else "not a JSON object"
+            batch.problems.append((line_no, None, None, reason))
+            batch.flagged_rows.add(index)
+            record = {}
+        for key in record:
+            if key not in kinds:
+                batch.problems.append((line_no, key, None, "unknown column"))
+                batch.flagged_rows.add(index)
+        for name in spec.names:
+            cell, reason = _json_cell(record.get(name), kinds[name])
+            if reason is not None:
+                batch.problems.append((line_no, name, _shown(record.get(name)), reason))
+                batch.flagged_cells.setdefault(name, set()).add(index)
+            values[name].append(cell)
+    batch.columns = {
+        name: pa.array(
+            cells, pa.list_(pa.string()) if kinds[name] is CellKind.tags else pa.string()
+        )
+        for name, cells in values.items()
+    }
+    return batch
+
+
+_INVALID: Final = object()
+
+
+def _json_record(line: str) -> Any:
+    try:
+        return json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
+    except json.JSONDecodeError:
+        return _INVALID
+
+
+def _shown(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)[:200]
+
+
+def _json_cell(value: Any, kind: CellKind) -> tuple[Any, str | None]:
+    """A JSON value as the canonical cell, or the reason its JSON type is wrong."""
+    if value is None:
+        return None, None
+    if kind is CellKind.tags:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value, None
+        if isinstance(value, str):
+            return value.split(";"), None
+        return None, "wrong type: expected a list of strings"
+    if kind is CellKind.json_object and isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False), None
+    if isinstance(value, str):
+        return value, None
+    return (
+        None,
+        f"wrong type: expected a {'JSON object' if kind is CellKind.json_object else 'string or number'}",
+    )

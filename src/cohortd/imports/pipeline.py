@@ -1,0 +1,237 @@
+"""The data-plane import: read, validate, stage, check, merge. Used by the CLI and the API.
+
+Order: customers, then subscriptions (their customers must be known), then exchange rates.
+Nothing reaches the canonical tables before ``Staging.merge``, which upserts every file in
+one transaction; with ``on_error=abort`` any problem means nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cohortd.imports.columns import SPECS, ImportKind, KindSpec
+from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
+from cohortd.imports.problems import MAX_REPORTED, FileProblem, ImportProblem
+from cohortd.imports.validation import validate_batch
+from cohortd.warehouse import Scope, Warehouse
+from cohortd.warehouse.staging import RowFinding, StagedTable, Staging
+
+_ORDER = (ImportKind.customers, ImportKind.subscriptions, ImportKind.exchange_rates)
+
+Progress = Callable[[ImportKind, int], None]
+StepHook = Callable[[str], None]
+
+
+class OnError(StrEnum):
+    """``abort``: one problem and nothing is written. ``skip``: write the good rows."""
+
+    abort = "abort"
+    skip = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class KindCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    succeeded: bool
+    counts: dict[ImportKind, KindCounts]
+    problems: list[ImportProblem]
+    problem_count: int
+
+
+@dataclass(slots=True)
+class _Problems:
+    """Every problem is counted; the first ``MAX_REPORTED`` (by file, row) are kept."""
+
+    kept: list[ImportProblem] = field(default_factory=list)
+    count: int = 0
+    file_failed: bool = False
+
+    def add(self, problems: Sequence[ImportProblem], count: int) -> None:
+        self.count += count
+        self.kept += problems
+
+    def first(self) -> list[ImportProblem]:
+        order = {kind.value: i for i, kind in enumerate(_ORDER)}
+        return sorted(self.kept, key=lambda p: (order[p.kind], p.row or 0))[:MAX_REPORTED]
+
+
+def run_import(
+    warehouse: Warehouse,
+    scope: Scope,
+    sources: Sequence[ImportSource],
+    *,
+    on_error: OnError = OnError.abort,
+    progress: Progress | None = None,
+    between_steps: StepHook | None = None,
+) -> ImportOutcome:
+    """Import ``sources`` into ``scope``: all or nothing, or the good rows with ``skip``."""
+    by_kind = {source.kind: source for source in sources}
+    staging = Staging(warehouse, scope)
+    problems = _Problems()
+    skipped: dict[ImportKind, int] = {}
+    try:
+        staged: dict[ImportKind, StagedTable] = {}
+        for kind in (k for k in _ORDER if k in by_kind):
+            source = by_kind[kind]
+            staged[kind], skipped[kind] = _stage_file(staging, source, problems, progress)
+        if problems.file_failed:
+            return ImportOutcome(False, {}, problems.first(), problems.count)
+        _whole_file_checks(staging, staged, by_kind, problems, skipped, on_error)
+        if problems.count and on_error is OnError.abort:
+            return ImportOutcome(False, {}, problems.first(), problems.count)
+        merged = staging.merge([staged[k] for k in staged], between_steps=between_steps)
+        counts = {
+            kind: KindCounts(**vars_of(merged[staged[kind].name]), skipped=skipped.get(kind, 0))
+            for kind in staged
+        }
+        return ImportOutcome(True, counts, problems.first(), problems.count)
+    finally:
+        staging.drop()
+
+
+def vars_of(counts: Any) -> dict[str, int]:
+    return {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
+
+
+def import_batches(
+    warehouse: Warehouse,
+    scope: Scope,
+    kind: ImportKind,
+    batches: Sequence[RawBatch],
+    *,
+    file: str,
+) -> ImportOutcome:
+    """Import already-parsed records (``POST /v1/exchange_rates``): all or nothing."""
+    staging = Staging(warehouse, scope)
+    problems = _Problems()
+    try:
+        spec = SPECS[kind]
+        staged = staging.create(kind.value, target=spec.table, key=spec.key)
+        for raw in batches:
+            _stage_batch(staging, staged, raw, spec, file, problems)
+        _whole_file_checks(staging, {kind: staged}, {}, problems, {}, OnError.abort, file=file)
+        if problems.count:
+            return ImportOutcome(False, {}, problems.first(), problems.count)
+        merged = staging.merge([staged])
+        return ImportOutcome(True, {kind: KindCounts(**vars_of(merged[staged.name]))}, [], 0)
+    finally:
+        staging.drop()
+
+
+def _stage_file(
+    staging: Staging, source: ImportSource, problems: _Problems, progress: Progress | None
+) -> tuple[StagedTable, int]:
+    spec = SPECS[source.kind]
+    staged = staging.create(source.kind.value, target=spec.table, key=spec.key)
+    rejected = 0
+    try:
+        for raw in read_batches(source, spec):
+            rejected += _stage_batch(staging, staged, raw, spec, source.name, problems)
+            if progress:
+                progress(source.kind, raw.num_rows)
+    except FileProblem as error:
+        problems.file_failed = True
+        problems.add(
+            [
+                ImportProblem.at(
+                    file=source.name,
+                    kind=source.kind.value,
+                    row=row,
+                    column=col,
+                    value=None,
+                    reason=reason,
+                )
+                for row, col, reason in error.items
+            ],
+            len(error.items),
+        )
+    return staged, rejected
+
+
+def _stage_batch(
+    staging: Staging,
+    staged: StagedTable,
+    raw: RawBatch,
+    spec: KindSpec,
+    file: str,
+    problems: _Problems,
+) -> int:
+    budget = max(MAX_REPORTED - len(problems.kept), 0)
+    checked = validate_batch(raw, spec, file=file, budget=budget)
+    problems.add(checked.problems, checked.problem_count)
+    staging.append(staged, checked.good)
+    return checked.rejected
+
+
+def _whole_file_checks(
+    staging: Staging,
+    staged: dict[ImportKind, StagedTable],
+    sources: dict[ImportKind, ImportSource],
+    problems: _Problems,
+    skipped: dict[ImportKind, int],
+    on_error: OnError,
+    *,
+    file: str | None = None,
+) -> None:
+    """Duplicate keys in a file, then subscriptions of unknown customers (after the skips)."""
+    for kind, table in staged.items():
+        name = file or sources[kind].name
+        found, count = staging.duplicates(table, limit=MAX_REPORTED)
+        _report(problems, found, count, kind=kind, file=name, column=",".join(table.key))
+        if count and on_error is OnError.skip:
+            staging.drop_rows(table, staging.duplicate_rows(table))
+            skipped[kind] = skipped.get(kind, 0) + count
+    if ImportKind.subscriptions in staged:
+        subs = staged[ImportKind.subscriptions]
+        customers = staged.get(ImportKind.customers)
+        found, count = staging.unknown_customers(subs, customers, limit=MAX_REPORTED)
+        name = file or sources[ImportKind.subscriptions].name
+        _report(
+            problems, found, count, kind=ImportKind.subscriptions, file=name, column="customer_id"
+        )
+        if count and on_error is OnError.skip:
+            staging.drop_rows(subs, staging.orphan_rows(subs, customers))
+            skipped[ImportKind.subscriptions] = skipped.get(ImportKind.subscriptions, 0) + count
+
+
+def _report(
+    problems: _Problems,
+    found: list[RowFinding],
+    count: int,
+    *,
+    kind: ImportKind,
+    file: str,
+    column: str,
+) -> None:
+    problems.add(
+        [
+            ImportProblem.at(
+                file=file,
+                kind=kind.value,
+                row=f.row,
+                column=column,
+                value=f.value,
+                reason=f.reason,
+            )
+            for f in found
+        ],
+        count,
+    )

@@ -1,0 +1,215 @@
+"""Staging tables for imports: load into temp tables, check, then merge in one transaction.
+
+Rows are appended batch by batch into a temporary table per file (gone if the process
+dies), whole-file checks run there as Ibis expressions, and ``merge`` upserts every kind
+inside one data-plane transaction: the previous data stays intact until it commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS
+
+ROW = "_row"
+ACTION = "_action"
+_SCOPE_COLUMNS = ("org_id", "livemode")
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RowFinding:
+    """A staged row that fails a whole-file check: its row number, the value, why."""
+
+    row: int
+    value: str
+    reason: str
+
+
+@dataclass(slots=True)
+class StagedTable:
+    """One file's rows in a temp table shaped like ``target`` (minus scope) plus ``_row``."""
+
+    name: str
+    target: str
+    key: tuple[str, ...]
+    table: ir.Table
+    rows: int = 0
+
+
+@dataclass(slots=True)
+class Staging:
+    """The temp tables of one import; ``drop()`` them when done (they die with the session)."""
+
+    warehouse: Warehouse
+    scope: Scope
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    tables: dict[str, StagedTable] = field(default_factory=dict)
+
+    def create(self, label: str, *, target: str, key: Sequence[str]) -> StagedTable:
+        name = f"_cohortd_stage_{self.token}_{label}"
+        columns = {
+            column: dtype.copy(nullable=True)
+            for column, dtype in SCHEMAS[target].items()
+            if column not in _SCOPE_COLUMNS
+        }
+        columns[ROW] = dt.int64
+        table = self.warehouse.create_temp_table(name, ibis.schema(columns))
+        staged = StagedTable(name, target, tuple(key), table)
+        self.tables[label] = staged
+        return staged
+
+    def append(self, staged: StagedTable, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self.warehouse.insert_arrow(staged.name, rows)
+            staged.rows += rows.num_rows
+
+    def duplicates(self, staged: StagedTable, *, limit: int) -> tuple[list[RowFinding], int]:
+        """Rows repeating an earlier row's key in the same file (the first one is kept)."""
+        repeats = self._repeats(staged)
+        found = self._findings(
+            repeats,
+            value=_key_text(repeats, staged.key),
+            reason_of=lambda r: f"duplicate {'+'.join(staged.key)} (first in row {r['_first']})",
+            limit=limit,
+        )
+        return found, self._count(repeats)
+
+    def unknown_customers(
+        self, subscriptions: StagedTable, customers: StagedTable | None, *, limit: int
+    ) -> tuple[list[RowFinding], int]:
+        """Subscriptions whose customer is neither in this import nor stored in the scope."""
+        orphans = self._orphans(subscriptions, customers)
+        found = self._findings(
+            orphans,
+            value=orphans.customer_id,
+            reason_of=lambda _: "unknown customer (not in this import nor already stored)",
+            limit=limit,
+        )
+        return found, self._count(orphans)
+
+    def drop_rows(self, staged: StagedTable, rows: ir.Table) -> None:
+        """Remove the rows whose ``_row`` is in ``rows`` (``on_error=skip``)."""
+        kept = staged.table.anti_join(rows, staged.table[ROW] == rows[ROW])
+        new_name = f"{staged.name}_k"
+        replacement = self.warehouse.create_temp_table(new_name, kept.select(staged.table.columns))
+        self.warehouse.drop_temp_table(staged.name)
+        staged.name, staged.table = new_name, replacement
+        staged.rows = int(self.warehouse.execute(replacement.count()))
+
+    def duplicate_rows(self, staged: StagedTable) -> ir.Table:
+        return self._repeats(staged).select(ROW)
+
+    def orphan_rows(self, subscriptions: StagedTable, customers: StagedTable | None) -> ir.Table:
+        return self._orphans(subscriptions, customers).select(ROW)
+
+    def _repeats(self, staged: StagedTable) -> ir.Table:
+        t = staged.table
+        marked = t.mutate(_first=t[ROW].min().over(group_by=list(staged.key)))
+        return marked.filter(marked[ROW] != marked._first)
+
+    def _orphans(self, subscriptions: StagedTable, customers: StagedTable | None) -> ir.Table:
+        subs = subscriptions.table
+        stored = scoped(self.warehouse, CUSTOMERS, self.scope)
+        orphans = subs.anti_join(stored, subs.customer_id == stored.id)
+        if customers is not None:
+            orphans = orphans.anti_join(customers.table, orphans.customer_id == customers.table.id)
+        return orphans
+
+    def merge(
+        self,
+        staged_tables: Sequence[StagedTable],
+        *,
+        between_steps: Callable[[str], None] | None = None,
+    ) -> dict[str, MergeCounts]:
+        """Upsert every staged table into its target, all in one transaction.
+
+        ``between_steps`` is called after each statement (tests inject failures there)."""
+        counts: dict[str, MergeCounts] = {}
+        with self.warehouse.transaction():
+            for staged in staged_tables:
+                counts[staged.name] = self._merge_one(staged, between_steps)
+        return counts
+
+    def _merge_one(
+        self, staged: StagedTable, between_steps: Callable[[str], None] | None
+    ) -> MergeCounts:
+        classified = self._classified(staged)
+        tally = self.warehouse.to_pyarrow(classified.group_by(ACTION).agg(n=classified.count()))
+        by_action = dict(zip(tally[ACTION].to_pylist(), tally["n"].to_pylist(), strict=True))
+        updated = classified.filter(classified[ACTION] == "updated").select(*staged.key)
+        self.warehouse.delete_matching(staged.target, self.scope, staged.key, updated)
+        if between_steps:
+            between_steps(f"{staged.target}:deleted")
+        # Re-evaluated after the delete: updated rows now read as new, unchanged ones stay out.
+        changed = classified.filter(classified[ACTION] != "unchanged")
+        self.warehouse.insert_expr(
+            staged.target,
+            changed.select(
+                org_id=ibis.literal(self.scope.org_id),
+                livemode=ibis.literal(self.scope.livemode),
+                **{c: changed[c] for c in staged.table.columns if c != ROW},
+            ),
+        )
+        if between_steps:
+            between_steps(f"{staged.target}:inserted")
+        return MergeCounts(
+            inserted=int(by_action.get("inserted", 0)),
+            updated=int(by_action.get("updated", 0)),
+            unchanged=int(by_action.get("unchanged", 0)),
+        )
+
+    def _classified(self, staged: StagedTable) -> ir.Table:
+        """Each staged row with ``_action``: inserted, updated or unchanged (null-safe compare)."""
+        new = staged.table
+        old = scoped(self.warehouse, staged.target, self.scope)
+        joined = new.left_join(old, [new[k] == old[k] for k in staged.key])
+        values = [c for c in new.columns if c not in (ROW, *staged.key)]
+        same = ibis.literal(True)
+        for column in values:
+            same = same & joined[column].identical_to(joined[f"{column}_right"])
+        exists = joined[f"{staged.key[0]}_right"].notnull()
+        action = ibis.cases((~exists, "inserted"), (same, "unchanged"), else_="updated")
+        return joined.select(*new.columns, **{ACTION: action})
+
+    def drop(self) -> None:
+        for staged in self.tables.values():
+            self.warehouse.drop_temp_table(staged.name)
+        self.tables.clear()
+
+    def _findings(
+        self,
+        rows: ir.Table,
+        *,
+        value: ir.Value,
+        reason_of: Callable[[dict[str, object]], str],
+        limit: int,
+    ) -> list[RowFinding]:
+        shown = rows.mutate(_value=value).order_by(ROW).limit(limit)
+        records = self.warehouse.to_pyarrow(shown).to_pylist()
+        return [RowFinding(int(r[ROW]), str(r["_value"]), reason_of(r)) for r in records]
+
+    def _count(self, rows: ir.Table) -> int:
+        return int(self.warehouse.execute(rows.count()))
+
+
+def _key_text(table: ir.Table, key: Sequence[str]) -> ir.StringValue:
+    parts = [table[k].cast("string") for k in key]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + ibis.literal("/") + part
+    return text
