@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import orgs
+from cohortd.cli import demo, orgs
 
 app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(orgs.app, name="orgs")
+app.add_typer(demo.app, name="demo-data")
 
 
 @app.command()
