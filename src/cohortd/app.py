@@ -26,9 +26,12 @@ STATIC = Path(__file__).parent / "web" / "static"
 def _routers() -> list[APIRouter]:
     """Every router of the API. Domains add theirs here."""
     from cohortd.api import system
+    from cohortd.cohorts import endpoints as cohorts
     from cohortd.keys import endpoints as keys
+    from cohortd.motions import endpoints as motions
+    from cohortd.subscribers import endpoints as subscribers
 
-    return [system.router, keys.router]
+    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router]
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:

@@ -1,0 +1,1 @@
+"""Cohorts (SPEC §3): definitions in the control plane, membership evaluated when asked."""

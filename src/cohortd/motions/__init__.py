@@ -1,0 +1,1 @@
+"""Motions (Recurr): campaigns that target a cohort."""

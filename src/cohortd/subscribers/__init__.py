@@ -1,0 +1,1 @@
+"""Subscribers and subscriptions (Recurr): customers read from the data plane."""
