@@ -287,7 +287,7 @@ def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:
             return column.cast(pa.date32()).cast(pa.string())
         if kind_type.tz is not None:
             column = column.cast(pa.timestamp("us", "UTC"))
-        return pc.strftime(column, "%Y-%m-%dT%H:%M:%S.%f" + ("Z" if kind_type.tz else ""))
+        return pc.strftime(column, "%Y-%m-%dT%H:%M:%S" + ("Z" if kind_type.tz else ""))
     if pa.types.is_floating(kind_type) and kind is CellKind.money:
         # The shortest repr of a double is the decimal its writer meant (19.99, not 19.989...).
         return pa.array([None if v is None else repr(v) for v in column.to_pylist()], pa.string())

@@ -1,0 +1,55 @@
+"""Small helpers for import tests: write files, run an import, read back a scope's rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cohortd.imports.columns import ImportKind
+from cohortd.imports.parsing import ImportSource
+from cohortd.imports.pipeline import ImportOutcome, OnError, StepHook, run_import
+from cohortd.warehouse import Scope, Warehouse, scoped
+
+GOOD_CUSTOMERS = "id,name,email,country,created_at\nc1,Acme,Ann@Example.com ,de,2024-01-15\nc2,Beta,,,2024-02-01T09:30:00+02:00\n"
+GOOD_SUBSCRIPTIONS = (
+    "id,customer_id,plan_id,currency,mrr,start_date,end_date,status\n"
+    "s1,c1,pro,USD,19.99,2024-01-15,,active\n"
+    "s2,c2,basic,JPY,1000,2024-02-01,2024-03-01,cancelled\n"
+)
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def run(
+    warehouse: Warehouse,
+    scope: Scope,
+    folder: Path,
+    *,
+    on_error: OnError = OnError.abort,
+    between_steps: StepHook | None = None,
+    **files: tuple[str, str | bytes],
+) -> ImportOutcome:
+    """``files``: kind -> (file name, content). Writes them into ``folder`` and imports them."""
+    sources = [
+        ImportSource(ImportKind(kind), write(folder, name, content), name)
+        for kind, (name, content) in files.items()
+    ]
+    return run_import(warehouse, scope, sources, on_error=on_error, between_steps=between_steps)
+
+
+def stored(warehouse: Warehouse, scope: Scope, table: str) -> list[dict[str, Any]]:
+    """The scope's rows of ``table`` without the scope columns, sorted by their key."""
+    rows = warehouse.to_pyarrow(scoped(warehouse, table, scope)).to_pylist()
+    for row in rows:
+        row.pop("org_id")
+        row.pop("livemode")
+    return sorted(rows, key=lambda r: tuple(str(r.get(k)) for k in ("id", "date", "currency")))
+
+
+def problems(outcome: ImportOutcome) -> list[tuple[str, int | None, str | None, str | None, str]]:
+    """(file, row, column, value, reason) of each reported problem."""
+    return [(p.file, p.row, p.column, p.value, p.reason) for p in outcome.problems]
