@@ -42,7 +42,8 @@ HAND_SQL = """
 WITH cust AS (SELECT * FROM customers WHERE org_id = $org AND NOT livemode),
 subs AS (SELECT * FROM subscriptions WHERE org_id = $org AND NOT livemode),
 cov AS (SELECT * FROM subs WHERE start_date <= $day AND (end_date IS NULL OR end_date > $day)),
-paid AS (SELECT customer_id, min(start_date) AS first_paid FROM subs WHERE mrr_minor > 0 GROUP BY 1),
+paid AS (SELECT customer_id, min(start_date) AS first_paid FROM subs
+          WHERE mrr_minor > 0 GROUP BY 1),
 state AS (
   SELECT c.*,
     coalesce(c.status, CASE
