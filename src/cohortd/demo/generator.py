@@ -181,6 +181,7 @@ def write_demo_data(
     customers_sink = sink_type(partial["customers"], layout.CUSTOMER_SCHEMA)
     subscriptions_sink = sink_type(partial["subscriptions"], layout.SUBSCRIPTION_SCHEMA)
     counts = [0, 0]
+    completed = False
     try:
         for chunk in iter_chunks(config):
             customers_sink.write(chunk.customers)
@@ -189,9 +190,13 @@ def write_demo_data(
             counts[1] += chunk.subscriptions.num_rows
             if on_progress is not None:
                 on_progress(counts[0])
+        completed = True
     finally:
         customers_sink.close()
         subscriptions_sink.close()
+        if not completed:
+            for path in partial.values():
+                path.unlink(missing_ok=True)
     for name, path in final.items():
         os.replace(partial[name], path)
     return DemoFiles(final["customers"], final["subscriptions"], counts[0], counts[1])
