@@ -1,0 +1,183 @@
+"""Upserts, re-imports, on_error=skip and atomicity (an exception or a kill mid-merge)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cohortd.imports.columns import ImportKind
+from cohortd.imports.pipeline import KindCounts, OnError
+from cohortd.warehouse import Warehouse, connect
+from tests.imports.helpers import GOOD_CUSTOMERS, GOOD_SUBSCRIPTIONS, problems, run, stored
+
+FX = "date,currency,rate\n2024-01-01,USD,1.1\n2024-01-01,JPY,160.5\n"
+
+
+def test_reimport_changes_nothing_and_updates_upsert(
+    warehouse: Warehouse, new_scope, tmp_path: Path
+) -> None:
+    scope = new_scope()
+    files = {
+        "customers": ("c.csv", GOOD_CUSTOMERS),
+        "subscriptions": ("s.csv", GOOD_SUBSCRIPTIONS),
+        "exchange_rates": ("fx.csv", FX),
+    }
+    first = run(warehouse, scope, tmp_path, **files)
+    assert first.counts == {
+        ImportKind.customers: KindCounts(inserted=2),
+        ImportKind.subscriptions: KindCounts(inserted=2),
+        ImportKind.exchange_rates: KindCounts(inserted=2),
+    }
+    before = {t: stored(warehouse, scope, t) for t in ("customers", "subscriptions", "fx_rates")}
+    again = run(warehouse, scope, tmp_path, **files)
+    assert again.counts == {
+        ImportKind.customers: KindCounts(unchanged=2),
+        ImportKind.subscriptions: KindCounts(unchanged=2),
+        ImportKind.exchange_rates: KindCounts(unchanged=2),
+    }
+    assert {t: stored(warehouse, scope, t) for t in before} == before
+    # c2 renamed, c3 new; USD rate changed on the same (date, currency).
+    changed = run(
+        warehouse,
+        scope,
+        tmp_path,
+        customers=("c.csv", "id,name,created_at\nc2,Beta2,2024-02-01\nc3,New,2024-03-01\n"),
+        exchange_rates=("fx.csv", "date,currency,rate\n2024-01-01,USD,1.2\n"),
+    )
+    assert changed.counts[ImportKind.customers] == KindCounts(inserted=1, updated=1)
+    assert changed.counts[ImportKind.exchange_rates] == KindCounts(updated=1)
+    names = [(c["id"], c["name"]) for c in stored(warehouse, scope, "customers")]
+    # The import's rows replace whole rows: c2 no longer has the email it never had anyway.
+    assert names == [("c1", "Acme"), ("c2", "Beta2"), ("c3", "New")]
+    rates = {(r["currency"], r["rate"]) for r in stored(warehouse, scope, "fx_rates")}
+    assert rates == {("USD", Decimal("1.2")), ("JPY", Decimal("160.5"))}
+
+
+def test_on_error_skip_writes_the_good_rows(
+    warehouse: Warehouse, new_scope, tmp_path: Path
+) -> None:
+    scope = new_scope()
+    customers = "id,created_at\nc1,2024-01-01\nc2,never\nc3,2024-01-01\nc1,2024-05-05\n"
+    subs = (
+        "id,customer_id,currency,mrr,start_date\n"
+        "s1,c1,USD,10,2024-01-01\n"
+        "s2,c2,USD,10,2024-01-01\n"  # c2 was skipped, so it is unknown
+        "s3,c3,USD,-1,2024-01-01\n"
+        "s4,c3,USD,5,2024-01-01\n"
+    )
+    outcome = run(
+        warehouse,
+        scope,
+        tmp_path,
+        on_error=OnError.skip,
+        customers=("c.csv", customers),
+        subscriptions=("s.csv", subs),
+    )
+    assert outcome.succeeded
+    assert problems(outcome) == [
+        ("c.csv", 3, "created_at", "never", "not an ISO 8601 date or timestamp"),
+        ("c.csv", 5, "id", "c1", "duplicate id (first in row 2)"),
+        ("s.csv", 3, "customer_id", "c2", "unknown customer (not in this import nor already stored)"),
+        ("s.csv", 4, "mrr", "-1", "negative MRR"),
+    ]
+    # Customers: c1 (first row kept) and c3 in, c2 and the 2nd c1 skipped; subs s1, s4.
+    assert outcome.counts[ImportKind.customers] == KindCounts(inserted=2, skipped=2)
+    assert outcome.counts[ImportKind.subscriptions] == KindCounts(inserted=2, skipped=2)
+    assert [c["id"] for c in stored(warehouse, scope, "customers")] == ["c1", "c3"]
+    c1 = stored(warehouse, scope, "customers")[0]
+    assert str(c1["created_at"].date()) == "2024-01-01"
+    assert [s["id"] for s in stored(warehouse, scope, "subscriptions")] == ["s1", "s4"]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("step", ["customers:deleted", "subscriptions:inserted"])
+def test_a_failure_mid_merge_leaves_previous_data(
+    warehouse: Warehouse, new_scope, tmp_path: Path, step: str
+) -> None:
+    scope = new_scope()
+    assert run(warehouse, scope, tmp_path, customers=("c.csv", GOOD_CUSTOMERS)).succeeded
+    before = stored(warehouse, scope, "customers")
+
+    def fail_at(reached: str) -> None:
+        if reached == step:
+            raise Boom(reached)
+
+    with pytest.raises(Boom):
+        run(
+            warehouse,
+            scope,
+            tmp_path,
+            between_steps=fail_at,
+            customers=("c.csv", GOOD_CUSTOMERS.replace("Acme", "Changed")),
+            subscriptions=("s.csv", GOOD_SUBSCRIPTIONS),
+        )
+    assert stored(warehouse, scope, "customers") == before
+    assert stored(warehouse, scope, "subscriptions") == []
+    # The warehouse still works afterwards (no transaction left open, no stray temp tables).
+    assert run(warehouse, scope, tmp_path, subscriptions=("s.csv", GOOD_SUBSCRIPTIONS)).succeeded
+
+
+KILLED_IMPORT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from cohortd.imports.columns import ImportKind
+    from cohortd.imports.parsing import ImportSource
+    from cohortd.imports.pipeline import run_import
+    from cohortd.warehouse import Scope, connect
+
+    url, org, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+
+    def die(step):
+        if step == "customers:inserted":  # deleted + re-inserted, not yet committed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    sources = [
+        ImportSource(ImportKind.customers, folder / "c2.csv", "c2.csv"),
+        ImportSource(ImportKind.subscriptions, folder / "s.csv", "s.csv"),
+    ]
+    run_import(connect(url), Scope(org, False), sources, between_steps=die)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_killed_import_leaves_previous_data(
+    new_scope, tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """A real process killed (SIGKILL) inside the merge transaction."""
+    scope = new_scope()
+    if backend == "duckdb":
+        url = f"duckdb:///{tmp_path / 'kill.duckdb'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+
+    warehouse = connect(url)
+    assert run(warehouse, scope, tmp_path, customers=("c.csv", GOOD_CUSTOMERS)).succeeded
+    before = stored(warehouse, scope, "customers")
+    warehouse.close()
+    (tmp_path / "c2.csv").write_text(GOOD_CUSTOMERS.replace("Acme", "Changed"))
+    (tmp_path / "s.csv").write_text(GOOD_SUBSCRIPTIONS)
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IMPORT, url, scope.org_id, str(tmp_path)],
+        capture_output=True,
+        env={**os.environ},
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    warehouse = connect(url)
+    try:
+        assert stored(warehouse, scope, "customers") == before
+        assert stored(warehouse, scope, "subscriptions") == []
+    finally:
+        warehouse.close()
