@@ -30,8 +30,9 @@ def _routers() -> list[APIRouter]:
     from cohortd.keys import endpoints as keys
     from cohortd.motions import endpoints as motions
     from cohortd.subscribers import endpoints as subscribers
+    from cohortd.web import endpoints as web
 
-    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router]
+    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router, web.router]
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:

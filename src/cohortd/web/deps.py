@@ -1,0 +1,87 @@
+"""What every dashboard page needs: templates, the signed-in viewer, CSRF checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from cohortd.api.deps import SessionDep
+from cohortd.errors import Forbidden
+from cohortd.web import sessions
+from cohortd.web.models import WebSession
+
+SESSION_COOKIE: Final = "cohortd_session"
+CSRF_COOKIE: Final = "cohortd_csrf"  # double-submit token of the sign-in form only
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _session_row(request: Request, session: SessionDep) -> WebSession | None:
+    return sessions.find(session, request.cookies.get(SESSION_COOKIE))
+
+
+SessionRow = Annotated[WebSession | None, Depends(_session_row)]
+
+
+def _viewer(request: Request, session: SessionDep, row: SessionRow) -> sessions.Viewer:
+    found = sessions.viewer(session, row) if row is not None else None
+    if found is None:
+        # A 303 sends the browser to the sign-in form and back here afterwards.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(303, headers={"Location": f"/app/sign-in?next={quote(target)}"})
+    return found
+
+
+ViewerDep = Annotated[sessions.Viewer, Depends(_viewer)]
+
+
+def require_csrf(viewer: sessions.Viewer, token: str | None) -> None:
+    """Every dashboard form carries the session's CSRF token (SameSite=Strict is the
+    second wall, not the only one)."""
+    if not token or not sessions.same_token(token, viewer.csrf_token):
+        raise Forbidden("The form's CSRF token is missing or wrong; reload the page and retry.")
+
+
+def require_writer(viewer: sessions.Viewer) -> None:
+    if not viewer.may_write:
+        raise Forbidden(f"The '{viewer.principal.role}' role may only read.")
+
+
+def require_admin(viewer: sessions.Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden(f"The '{viewer.principal.role}' role may not manage keys.")
+
+
+def page(
+    request: Request,
+    name: str,
+    viewer: sessions.Viewer | None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render ``name`` inside the layout, with the viewer (mode banner, nav, CSRF token)."""
+    return templates.TemplateResponse(
+        request, name, {"viewer": viewer, **context}, status_code=status_code
+    )
+
+
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    """HttpOnly, SameSite=Strict, and Secure whenever the page is served over https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )

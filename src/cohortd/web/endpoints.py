@@ -1,0 +1,12 @@
+"""The dashboard's routes under ``/app``: one router made of the pages' routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cohortd.web import auth_pages, keys_pages, retention_pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth_pages.router)
+router.include_router(retention_pages.router)
+router.include_router(keys_pages.router)
