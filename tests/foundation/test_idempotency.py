@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from cohortd.app import create_app
@@ -20,6 +18,8 @@ from cohortd.db import utcnow
 from cohortd.idempotency.store import IdempotencyStore, Verdict
 from cohortd.keys.models import ApiKey
 from tests.fixtures.api import ApiHarness, make_settings, new_org
+from tests.fixtures.live import LiveServer
+from tests.fixtures.live import free_port as _free_port
 
 slow = APIRouter()
 
@@ -28,33 +28,6 @@ slow = APIRouter()
 def slow_write() -> dict[str, str]:
     time.sleep(1.0)
     return {"done": "yes"}
-
-
-class LiveServer:
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started:
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="module")
