@@ -27,12 +27,13 @@ def _routers() -> list[APIRouter]:
     """Every router of the API. Domains add theirs here."""
     from cohortd.api import system
     from cohortd.cohorts import endpoints as cohorts
+    from cohortd.imports import endpoints as imports
     from cohortd.keys import endpoints as keys
     from cohortd.motions import endpoints as motions
     from cohortd.subscribers import endpoints as subscribers
     from cohortd.web import endpoints as web
 
-    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router, web.router]
+    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router, web.router, imports.router]
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:

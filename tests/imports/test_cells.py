@@ -13,7 +13,6 @@ from cohortd.imports import cells
 CURRENCIES = ["USD", "JPY", "KWD", "CLF", "EUR"]
 
 
-
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(

@@ -47,7 +47,7 @@ def test_bom_crlf_quotes_and_quoted_newlines(
 ) -> None:
     scope = new_scope()
     body = (
-        '\ufeffid,name,tags,created_at\r\n'
+        "\ufeffid,name,tags,created_at\r\n"
         'c1,"Acme, ""Inc""",a; b;;c ,2024-01-01\r\n'
         'c2,"two\r\nlines",,2024-01-01\r\n'
         "\r\n"
@@ -67,9 +67,7 @@ def test_bom_crlf_quotes_and_quoted_newlines(
     assert c2["tags"] == [] and c3["id"] == "c3"
 
 
-def test_formula_cells_are_stored_as_given(
-    warehouse: Warehouse, new_scope, tmp_path: Path
-) -> None:
+def test_formula_cells_are_stored_as_given(warehouse: Warehouse, new_scope, tmp_path: Path) -> None:
     scope = new_scope()
     body = 'id,name,industry,created_at\nc1,"=HYPERLINK(""http://x"")",+1,2024-01-01\nc2,@SUM(A1),-2,2024-01-01\n'
     assert run(warehouse, scope, tmp_path, customers=("c.csv", body)).succeeded
@@ -174,12 +172,28 @@ def test_json_lines(warehouse: Warehouse, new_scope, tmp_path: Path) -> None:
         ("c.csv", b"", "the file is empty"),
         ("c.csv", b"\xef\xbb\xbf\n", "the file is empty"),
         ("c.csv.gz", gzip.compress(b""), "the file is empty"),
-        ("c.parquet", b"id,created_at\nc1,2024-01-01\n", "the file is named as Parquet but is not a Parquet file"),
-        ("c.csv", _parquet(pa.table({"id": ["c1"]})), "the file is named as CSV but is a Parquet file"),
+        (
+            "c.parquet",
+            b"id,created_at\nc1,2024-01-01\n",
+            "the file is named as Parquet but is not a Parquet file",
+        ),
+        (
+            "c.csv",
+            _parquet(pa.table({"id": ["c1"]})),
+            "the file is named as CSV but is a Parquet file",
+        ),
         ("c.csv.gz", b"id,created_at\n", "the file is named .gz but is not gzip-compressed"),
-        ("c.jsonl", b"id,created_at\n", "the file is named as JSON Lines but does not start with a JSON object"),
+        (
+            "c.jsonl",
+            b"id,created_at\n",
+            "the file is named as JSON Lines but does not start with a JSON object",
+        ),
         ("c.csv", b"id,created_at\n\xff\xfe,2024-01-01\n", "the file is not valid UTF-8 text"),
-        ("c.csv", b"id,created_at\nc1,2024-01-01,extra\n", "line 2: 3 fields where the header has 2"),
+        (
+            "c.csv",
+            b"id,created_at\nc1,2024-01-01,extra\n",
+            "line 2: 3 fields where the header has 2",
+        ),
     ],
 )
 def test_bad_files_are_rejected_whole(

@@ -84,7 +84,13 @@ def test_on_error_skip_writes_the_good_rows(
     assert problems(outcome) == [
         ("c.csv", 3, "created_at", "never", "not an ISO 8601 date or timestamp"),
         ("c.csv", 5, "id", "c1", "duplicate id (first in row 2)"),
-        ("s.csv", 3, "customer_id", "c2", "unknown customer (not in this import nor already stored)"),
+        (
+            "s.csv",
+            3,
+            "customer_id",
+            "c2",
+            "unknown customer (not in this import nor already stored)",
+        ),
         ("s.csv", 4, "mrr", "-1", "negative MRR"),
     ]
     # Customers: c1 (first row kept) and c3 in, c2 and the 2nd c1 skipped; subs s1, s4.
@@ -151,7 +157,9 @@ KILLED_IMPORT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_killed_import_leaves_previous_data(
     new_scope, tmp_path: Path, request: pytest.FixtureRequest, backend: str
 ) -> None:

@@ -83,8 +83,18 @@ SUBSCRIPTION_CASES = [
     ({"mrr": "ten"}, "mrr", "ten", "not a decimal number"),
     # USD has 2 decimals, JPY 0, KWD 3 (ISO 4217).
     ({"mrr": "19.999"}, "mrr", "19.999", "more decimals than the currency allows (2)"),
-    ({"mrr": "100.5", "currency": "JPY"}, "mrr", "100.5", "more decimals than the currency allows (0)"),
-    ({"mrr": "1.2345", "currency": "KWD"}, "mrr", "1.2345", "more decimals than the currency allows (3)"),
+    (
+        {"mrr": "100.5", "currency": "JPY"},
+        "mrr",
+        "100.5",
+        "more decimals than the currency allows (0)",
+    ),
+    (
+        {"mrr": "1.2345", "currency": "KWD"},
+        "mrr",
+        "1.2345",
+        "more decimals than the currency allows (3)",
+    ),
     ({"mrr": ""}, "mrr", None, "required value is missing"),
     ({"currency": "XYZ"}, "currency", "XYZ", "not an ISO 4217 currency code"),
     ({"start_date": "2024-13-01"}, "start_date", "2024-13-01", "impossible date"),
@@ -158,8 +168,12 @@ def test_duplicate_rates_in_one_file(warehouse: Warehouse, new_scope, tmp_path: 
 
 @pytest.mark.parametrize(
     ("rate", "reason"),
-    [("0", "must be greater than 0"), ("-1.1", "not a positive decimal number"),
-     ("1.12345678901", "more than 10 decimals"), ("abc", "not a positive decimal number")],
+    [
+        ("0", "must be greater than 0"),
+        ("-1.1", "not a positive decimal number"),
+        ("1.12345678901", "more than 10 decimals"),
+        ("abc", "not a positive decimal number"),
+    ],
 )
 def test_bad_rates(warehouse: Warehouse, new_scope, tmp_path: Path, rate, reason) -> None:
     scope = new_scope()
@@ -175,7 +189,10 @@ def test_subscription_of_a_stored_customer_is_known(
     scope = new_scope()
     assert run(warehouse, scope, tmp_path, customers=("c.csv", GOOD_CUSTOMERS)).succeeded
     outcome = run(
-        warehouse, scope, tmp_path, subscriptions=("s.csv", S_HEAD + "\n" + sub_row(customer_id="c2"))
+        warehouse,
+        scope,
+        tmp_path,
+        subscriptions=("s.csv", S_HEAD + "\n" + sub_row(customer_id="c2")),
     )
     assert outcome.succeeded, problems(outcome)
     assert [s["customer_id"] for s in stored(warehouse, scope, "subscriptions")] == ["c2"]

@@ -3,8 +3,23 @@
 from cohortd.cohorts.models import Cohort
 from cohortd.db import Base
 from cohortd.idempotency.models import IdempotencyRecord
+from cohortd.imports.models import ImportJob
+from cohortd.intelligence.models import Anomaly, AnomalySettings, CohortRecording, SnapshotRun
 from cohortd.keys.models import ApiKey, Organization
 from cohortd.motions.models import Motion
 from cohortd.web.models import WebSession
 
-__all__ = ["ApiKey", "Base", "Cohort", "IdempotencyRecord", "Motion", "Organization", "WebSession"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Cohort",
+    "IdempotencyRecord",
+    "ImportJob",
+    "Anomaly",
+    "AnomalySettings",
+    "CohortRecording",
+    "SnapshotRun",
+    "Motion",
+    "Organization",
+    "WebSession",
+]
