@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, orgs
+from cohortd.cli import cohorts, demo, imports, orgs
 
 app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
@@ -14,6 +14,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(cohorts.app, name="cohorts")
 app.add_typer(demo.app, name="demo-data")
+imports.register(app)  # `cohortd import` and `cohortd fx`
 
 
 @app.command()
