@@ -38,13 +38,14 @@ from decimal import Decimal, localcontext
 from typing import Final
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from cohortd.engine.money import exponent
 from cohortd.errors import DataError
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import FX_ECB, FX_RATES
+from cohortd.warehouse.tables import FX_ECB, FX_RATES, RATE_TYPE
 
 OPEN_START: Final = date(1, 1, 1)
 OPEN_END: Final = date(9999, 12, 31)
@@ -69,10 +70,19 @@ class UnknownCurrency(DataError):
 
 def observations(warehouse: Warehouse, scope: Scope) -> ir.Table:
     """``date, currency, rate``: ECB rates merged with the org's, the org's winning a day."""
-    own = scoped(warehouse, FX_RATES, scope).select("date", "currency", "rate")
-    ecb = warehouse.table(FX_ECB).select("date", "currency", "rate")
+    own = _observation_columns(scoped(warehouse, FX_RATES, scope))
+    ecb = _observation_columns(warehouse.table(FX_ECB))
     overridden = ecb.join(own, ["date", "currency"], how="anti")
-    return own.union(overridden.select("date", "currency", "rate"))
+    return own.union(_observation_columns(overridden))
+
+
+def _observation_columns(table: ir.Table) -> ir.Table:
+    # one schema for both sources: backends disagree on reporting NOT NULL
+    return table.select(
+        date=table.date.cast(dt.date),
+        currency=table.currency.cast(dt.string),
+        rate=table.rate.cast(RATE_TYPE.copy(nullable=True)),
+    )
 
 
 def rate_intervals(warehouse: Warehouse, scope: Scope) -> ir.Table:
