@@ -3,6 +3,7 @@ is a control, and the picture is saved at desktop and phone widths."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,7 +91,7 @@ def test_hover_shows_exact_numbers_and_downloads(page: Page, dashboard: Dashboar
 
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="Download CSV").click()
-    lines = open(csv_download.value.path(), encoding="utf-8").read().splitlines()
+    lines = Path(csv_download.value.path()).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     assert header[:4] == ["cohort_group", "initial_customers", "initial_mrr", "period"]
     # One line per (cohort, period) of the API's list, average included.
@@ -98,7 +99,7 @@ def test_hover_shows_exact_numbers_and_downloads(page: Page, dashboard: Dashboar
 
     with page.expect_download() as png_download:
         page.get_by_role("button", name="Download PNG").click()
-    data = open(png_download.value.path(), "rb").read()
+    data = Path(png_download.value.path()).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
