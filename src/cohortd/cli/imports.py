@@ -52,7 +52,9 @@ def register(app: typer.Typer) -> None:
 def import_command(
     org: OrgOption,
     mode: ModeOption = "test",
-    customers: Annotated[Path | None, typer.Option("--customers", exists=True, dir_okay=False)] = None,
+    customers: Annotated[
+        Path | None, typer.Option("--customers", exists=True, dir_okay=False)
+    ] = None,
     subscriptions: Annotated[
         Path | None, typer.Option("--subscriptions", exists=True, dir_okay=False)
     ] = None,
@@ -82,7 +84,14 @@ def fx_import(
     api_key: KeyOption = None,
 ) -> None:
     """Import exchange rates (units of currency per 1 EUR), upserting on (date, currency)."""
-    _run(org, mode, {ImportKind.exchange_rates: file}, OnError.abort, as_json=as_json, api_key=api_key)
+    _run(
+        org,
+        mode,
+        {ImportKind.exchange_rates: file},
+        OnError.abort,
+        as_json=as_json,
+        api_key=api_key,
+    )
 
 
 def _run(
@@ -140,7 +149,9 @@ def _direct(
         try:
             with sessions.begin() as session:
                 job_id = service.create_job(
-                    session, Scope(org, livemode), files={s.kind: s.name for s in sources},
+                    session,
+                    Scope(org, livemode),
+                    files={s.kind: s.name for s in sources},
                     on_error=on_error,
                 ).id
             with _progress(show) as progress:
@@ -231,7 +242,9 @@ def _through_server(
             except httpx.HTTPError as error:
                 raise CliFailure(f"the server at {server.url} did not answer: {error}") from None
             if answer.status_code != 202:
-                raise CliFailure(f"the server refused the import ({answer.status_code}): {answer.text}")
+                raise CliFailure(
+                    f"the server refused the import ({answer.status_code}): {answer.text}"
+                )
             job: dict[str, Any] = answer.json()
             while job["status"] not in _TERMINAL:
                 time.sleep(0.2)
@@ -257,7 +270,10 @@ class _temporary_key:
             if session.get(Organization, self.org) is None:
                 raise CliFailure(f"no organization '{self.org}' (see `cohortd orgs create`)")
             issued = service.issue_key(
-                session, org_id=self.org, livemode=self.livemode, role=Role.developer,
+                session,
+                org_id=self.org,
+                livemode=self.livemode,
+                role=Role.developer,
                 name="cohortd import (temporary)",
             )
             self.key_id = issued.key.id
@@ -284,12 +300,21 @@ def _print(job: dict[str, Any], as_json: bool) -> None:
     if job["counts"]:
         table = Table("kind", "inserted", "updated", "unchanged", "skipped")
         for kind, counts in job["counts"].items():
-            table.add_row(kind, *(str(counts[k]) for k in ("inserted", "updated", "unchanged", "skipped")))
+            table.add_row(
+                kind, *(str(counts[k]) for k in ("inserted", "updated", "unchanged", "skipped"))
+            )
         console.print(table)
     if job["errors"]:
-        problems = Table("file", "row", "column", "value", "reason", title=f"{job['error_count']} problem(s)")
+        problems = Table(
+            "file", "row", "column", "value", "reason", title=f"{job['error_count']} problem(s)"
+        )
         for p in job["errors"]:
-            problems.add_row(*(str(p[k]) if p[k] is not None else "" for k in ("file", "row", "column", "value", "reason")))
+            problems.add_row(
+                *(
+                    str(p[k]) if p[k] is not None else ""
+                    for k in ("file", "row", "column", "value", "reason")
+                )
+            )
         console.print(problems)
 
 
@@ -299,5 +324,3 @@ def _fail(message: str, as_json: bool) -> None:
     else:
         err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
-
-
