@@ -17,6 +17,7 @@ from cohortd.config import Settings, get_settings
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
 from cohortd.idempotency.store import IdempotencyStore, expires_after
+from cohortd.intelligence.schedule import start as start_snapshot_schedule
 from cohortd.logs import configure_logging
 from cohortd.warehouse import connect
 
@@ -28,12 +29,14 @@ def _routers() -> list[APIRouter]:
     from cohortd.api import system
     from cohortd.cohorts import endpoints as cohorts
     from cohortd.imports import endpoints as imports
+    from cohortd.intelligence import endpoints as intelligence
     from cohortd.keys import endpoints as keys
     from cohortd.motions import endpoints as motions
     from cohortd.subscribers import endpoints as subscribers
     from cohortd.web import endpoints as web
 
-    return [system.router, keys.router, cohorts.router, motions.router, subscribers.router, web.router, imports.router]
+    # intelligence before cohorts: /v1/cohorts/compare must not match /v1/cohorts/{id}
+    return [system.router, keys.router, intelligence.pillar_router, intelligence.router, cohorts.router, motions.router, subscribers.router, web.router, imports.router]
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -50,9 +53,14 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.resolved_database_url)
         app.state.warehouse = connect(settings.resolved_warehouse_url)
+        snapshots = start_snapshot_schedule(
+            settings.snapshot_schedule, sessions, lambda: app.state.warehouse
+        )
         try:
             yield
         finally:
+            if snapshots is not None:
+                snapshots.stop()
             app.state.warehouse.close()
             engine.dispose()
 

@@ -379,6 +379,26 @@ def _signed_up_by(signups: list[dict[str, Any]], day: date) -> int:
     return sum(int(r["n"]) for r in signups if r["signed_up"] <= day)
 
 
+def member_scores(warehouse: Warehouse, scope: Scope, members: ir.Table) -> Scores:
+    """Today's average health and risk scores of ``members`` (customers without one are
+    left out of that average; None when nobody has one)."""
+    customers = scoped(warehouse, CUSTOMERS, scope)
+    mine = customers.semi_join(members, customers.id == members.customer_id)
+    averages = mine.aggregate(health=mine.health_score.mean(), risk=mine.risk_score.mean())
+    (row,) = warehouse.to_pyarrow(averages).to_pylist()
+    return Scores(health=_decimal(row["health"]), risk=_decimal(row["risk"]))
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value))
+
+
+def member_ids(warehouse: Warehouse, members: ir.Table) -> list[str]:
+    """The member ids, sorted (what a recorded run keeps)."""
+    ids = warehouse.to_pyarrow(members.select("customer_id").distinct())
+    return sorted(ids.column("customer_id").to_pylist())
+
+
 def default_periods(interval: Interval, today: date, *, count: int = 12) -> tuple[int, int]:
     """The ``count`` periods ending with the current one (the default window)."""
     current = period_of(today, interval)
@@ -415,5 +435,7 @@ __all__ = [
     "SnapshotQuery",
     "default_periods",
     "explain",
+    "member_ids",
+    "member_scores",
     "snapshot_series",
 ]

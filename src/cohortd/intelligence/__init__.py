@@ -1,0 +1,1 @@
+"""Cohort intelligence (SPEC §3 auto-generation, §4): snapshots, curves, comparison, anomalies."""

@@ -1,0 +1,111 @@
+"""Every control-plane statement of cohort intelligence. Each filters org and mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from cohortd.cohorts.models import Cohort
+from cohortd.intelligence.models import Anomaly, AnomalySettings, CohortRecording, SnapshotRun
+from cohortd.keys.models import Organization
+
+
+def cohorts(
+    session: Session, *, org_id: str, livemode: bool, cohort_type: str | None = None
+) -> list[Cohort]:
+    """The cohorts of one organization and mode (optionally one type), oldest id first."""
+    stmt = select(Cohort).where(Cohort.org_id == org_id, Cohort.livemode == livemode)
+    if cohort_type is not None:
+        stmt = stmt.where(Cohort.cohort_type == cohort_type)
+    return list(session.scalars(stmt.order_by(Cohort.id)))
+
+
+def add(session: Session, row: Any) -> None:
+    session.add(row)
+    session.flush()
+
+
+def organization(session: Session, org_id: str) -> Organization | None:
+    return session.get(Organization, org_id)
+
+
+def organization_ids(session: Session) -> list[str]:
+    """Every organization (the scheduled run records all of them, both modes)."""
+    return list(session.scalars(select(Organization.id).order_by(Organization.id)))
+
+
+def latest_recordings(
+    session: Session, *, org_id: str, livemode: bool, cohort_ids: Sequence[str]
+) -> dict[str, CohortRecording]:
+    """Each cohort's most recent recording (ids are time ordered), if it has one."""
+    if not cohort_ids:
+        return {}
+    stmt = (
+        select(CohortRecording)
+        .where(
+            CohortRecording.org_id == org_id,
+            CohortRecording.livemode == livemode,
+            CohortRecording.cohort_id.in_(list(cohort_ids)),
+        )
+        .order_by(CohortRecording.id)
+    )
+    latest: dict[str, CohortRecording] = {}
+    for row in session.scalars(stmt):
+        latest[row.cohort_id] = row
+    return latest
+
+
+def recordings(
+    session: Session, *, org_id: str, livemode: bool, cohort_id: str
+) -> list[CohortRecording]:
+    """A cohort's recordings, oldest first."""
+    stmt = select(CohortRecording).where(
+        CohortRecording.org_id == org_id,
+        CohortRecording.livemode == livemode,
+        CohortRecording.cohort_id == cohort_id,
+    )
+    return list(session.scalars(stmt.order_by(CohortRecording.id)))
+
+
+def anomaly_keys(session: Session, *, org_id: str, livemode: bool) -> set[tuple[str, str, str]]:
+    """``(cohort_id, type, period)`` of every stored anomaly (one detection each)."""
+    stmt = select(Anomaly.cohort_id, Anomaly.type, Anomaly.period).where(
+        Anomaly.org_id == org_id, Anomaly.livemode == livemode
+    )
+    return {(c, t, p) for c, t, p in session.execute(stmt)}
+
+
+def anomalies_query(
+    *,
+    org_id: str,
+    livemode: bool,
+    cohort_id: str | None = None,
+    anomaly_type: str | None = None,
+    severity: str | None = None,
+) -> Select[Any]:
+    """The anomalies of one organization and mode, filtered (for paging)."""
+    stmt = select(Anomaly).where(Anomaly.org_id == org_id, Anomaly.livemode == livemode)
+    if cohort_id is not None:
+        stmt = stmt.where(Anomaly.cohort_id == cohort_id)
+    if anomaly_type is not None:
+        stmt = stmt.where(Anomaly.type == anomaly_type)
+    if severity is not None:
+        stmt = stmt.where(Anomaly.severity == severity)
+    return stmt
+
+
+def settings(session: Session, *, org_id: str, livemode: bool) -> AnomalySettings | None:
+    return session.get(AnomalySettings, (org_id, livemode))
+
+
+def run(session: Session, *, org_id: str, livemode: bool, run_id: str) -> SnapshotRun | None:
+    return session.scalars(
+        select(SnapshotRun).where(
+            SnapshotRun.id == run_id,
+            SnapshotRun.org_id == org_id,
+            SnapshotRun.livemode == livemode,
+        )
+    ).first()
