@@ -11,6 +11,7 @@ exactly when a row with ``mrr_minor > 0`` covers d. Amounts themselves stay per 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from enum import StrEnum
 from typing import Final
@@ -33,7 +34,6 @@ class CustomerStatus(StrEnum):
 
 
 STATE_COLUMNS: Final = (
-    "customer_id",
     "paying",
     "status",
     "plan_id",
@@ -119,49 +119,62 @@ def customer_state(
     day: date,
     *,
     today: date,
+    columns: Collection[str] = STATE_COLUMNS,
 ) -> ir.Table:
-    """One row per customer: ``customer_id, paying, status, plan_id, paid_started_at,
-    tenure_days`` as of ``day``.
+    """One row per customer: ``customer_id`` plus the asked ``columns`` of ``paying,
+    status, plan_id, paid_started_at, tenure_days`` as of ``day``.
 
     ``today`` decides whether the customers' given ``status``/``plan_id`` apply (they
-    describe today only). ``tenure_days`` is null when the customer had not paid by ``day``.
+    describe today only). ``tenure_days`` and ``paid_started_at`` are null when the
+    customer had not paid by ``day``. Only the joins the asked columns need are made.
     """
-    facts = _covering_facts(subscriptions, day).rename(cov_customer_id="customer_id")
-    ended = _last_ended(subscriptions, day).rename(end_customer_id="customer_id")
-    plans = _derived_plan(subscriptions, day)
-    paid = paid_started(subscriptions).rename(paid_customer_id="customer_id")
-
-    joined = (
-        customers.select("id", "status", "plan_id")
-        .left_join(facts, customers.id == facts.cov_customer_id)
-        .left_join(ended, customers.id == ended.end_customer_id)
-        .left_join(plans, customers.id == plans.plan_customer_id)
-        .left_join(paid, customers.id == paid.paid_customer_id)
+    wanted = set(columns) - {"customer_id"}
+    unknown = wanted - set(STATE_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown state columns: {sorted(unknown)}")
+    joined = customers.select(
+        customer_id=customers.id, given_status=customers.status, given_plan=customers.plan_id
     )
-    paying = joined.cov_paying.fill_null(False)
-    derived_status = ibis.cases(
-        (paying, CustomerStatus.active.value),
+    if wanted & {"paying", "status"}:
+        facts = _covering_facts(subscriptions, day).rename(cov_customer_id="customer_id")
+        joined = joined.left_join(facts, joined.customer_id == facts.cov_customer_id)
+    if "status" in wanted:
+        ended = _last_ended(subscriptions, day).rename(end_customer_id="customer_id")
+        joined = joined.left_join(ended, joined.customer_id == ended.end_customer_id)
+    if "plan_id" in wanted:
+        plans = _derived_plan(subscriptions, day)
+        joined = joined.left_join(plans, joined.customer_id == plans.plan_customer_id)
+    if wanted & {"paid_started_at", "tenure_days"}:
+        paid = paid_started(subscriptions).rename(paid_customer_id="customer_id")
+        joined = joined.left_join(paid, joined.customer_id == paid.paid_customer_id)
+
+    is_today = ibis.literal(day == today)
+    values: dict[str, ir.Value] = {}
+    if "paying" in wanted:
+        values["paying"] = joined.cov_paying.fill_null(False)
+    if "status" in wanted:
+        given = is_today & joined.given_status.notnull()
+        values["status"] = ibis.ifelse(given, joined.given_status, _derived_status(joined))
+    if "plan_id" in wanted:
+        given = is_today & joined.given_plan.notnull()
+        values["plan_id"] = ibis.ifelse(given, joined.given_plan, joined.derived_plan_id)
+    if wanted & {"paid_started_at", "tenure_days"}:
+        started = joined.paid_started_at
+        paid_by_day = started.notnull() & (started <= day)
+        values["paid_started_at"] = ibis.ifelse(paid_by_day, started, ibis.null("date"))
+        tenure = ibis.literal(day).delta(started, unit="day")
+        values["tenure_days"] = ibis.ifelse(paid_by_day, tenure, ibis.null("int64")).cast("int64")
+    ordered = {name: values[name] for name in STATE_COLUMNS if name in values}
+    return joined.select(customer_id=joined.customer_id, **ordered)
+
+
+def _derived_status(joined: ir.Table) -> ir.StringValue:
+    """SPEC §1's order: active, paused, trialing, lapsed, cancelled, else null."""
+    return ibis.cases(
+        (joined.cov_paying.fill_null(False), CustomerStatus.active.value),
         (joined.cov_paused.fill_null(False), CustomerStatus.paused.value),
         (joined.cov_customer_id.notnull(), CustomerStatus.trialing.value),
         (joined.ended_lapsed.fill_null(False), CustomerStatus.lapsed.value),
         (joined.end_customer_id.notnull(), CustomerStatus.cancelled.value),
         else_=ibis.null("string"),
-    )
-    is_today = ibis.literal(day == today)
-    status = ibis.ifelse(is_today & joined.status.notnull(), joined.status, derived_status)
-    plan_id = ibis.ifelse(
-        is_today & joined.plan_id.notnull(), joined.plan_id, joined.derived_plan_id
-    )
-    started = joined.paid_started_at
-    paid_by_day = started.notnull() & (started <= day)
-    tenure = ibis.ifelse(
-        paid_by_day, ibis.literal(day).delta(started, unit="day"), ibis.null("int64")
-    )
-    return joined.select(
-        customer_id=joined.id,
-        paying=paying,
-        status=status,
-        plan_id=plan_id,
-        paid_started_at=ibis.ifelse(paid_by_day, started, ibis.null("date")),
-        tenure_days=tenure.cast("int64"),
     )

@@ -62,14 +62,16 @@ class CohortDefinition:
     created_before: datetime | None = None
 
     @property
-    def needs_state(self) -> bool:
-        """True when a criterion depends on the subscriptions (status, plan, tenure)."""
-        return bool(
-            self.status
-            or self.plan_ids
-            or self.tenure_days_min is not None
-            or self.tenure_days_max is not None
-        )
+    def state_columns(self) -> frozenset[str]:
+        """The ``customer_state`` columns the criteria read (status, plan, tenure)."""
+        needed: set[str] = set()
+        if self.status:
+            needed.add("status")
+        if self.plan_ids:
+            needed.add("plan_id")
+        if self.tenure_days_min is not None or self.tenure_days_max is not None:
+            needed.add("tenure_days")
+        return frozenset(needed)
 
     @property
     def is_empty(self) -> bool:
@@ -150,9 +152,9 @@ def matching_customers(
     customers' own fields costs one filtered scan.
     """
     own = customers.filter(customer_predicate(customers, definition))
-    if not definition.needs_state:
+    if not definition.state_columns:
         return own.select(customer_id=own.id)
-    state = customer_state(own, subscriptions, as_of, today=today)
+    state = customer_state(own, subscriptions, as_of, today=today, columns=definition.state_columns)
     return state.filter(state_predicate(state, definition)).select("customer_id")
 
 
