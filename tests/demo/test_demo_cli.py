@@ -71,3 +71,20 @@ def test_bad_options_name_the_option(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--end" in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_every_option_is_documented() -> None:
+    import typer.main
+
+    from cohortd.cli import demo
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "demo-data.md").read_text()
+    options = [
+        opt
+        for param in typer.main.get_command(demo.app).params
+        for opt in param.opts
+        if opt != "--help"
+    ]
+    assert len(options) == 7
+    for option in options:
+        assert f"`{option}" in doc, f"{option} is not documented in docs/demo-data.md"

@@ -15,7 +15,10 @@ from cohortd.demo import DemoConfig, DemoFiles, DemoFormat, write_demo_data
 from cohortd.demo.generator import DEFAULT_START
 from cohortd.errors import InvalidParameter
 
-app = typer.Typer(help="Generate realistic demo customers and subscriptions (CSV or Parquet).")
+app = typer.Typer(
+    help="Generate realistic demo customers and subscriptions (CSV or Parquet).",
+    add_completion=False,
+)
 
 _OPTION_NAMES = {"customers": "--customers", "seed": "--seed", "start": "--start", "end": "--end"}
 
