@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, imports, orgs
+from cohortd.cli import cohorts, demo, demo_run, imports, orgs
 
 app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
@@ -15,6 +15,7 @@ app.add_typer(orgs.app, name="orgs")
 app.add_typer(cohorts.app, name="cohorts")
 app.add_typer(demo.app, name="demo-data")
 imports.register(app)  # `cohortd import` and `cohortd fx`
+app.command("demo")(demo_run.demo)
 
 
 @app.command()
@@ -23,11 +24,23 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the API server (uvicorn)."""
+    run_server(host=host, port=port)
+
+
+def run_server(*, host: str, port: int) -> None:
+    """Serve the app; record the address in the data dir so the CLI routes writes here."""
     import uvicorn
 
     from cohortd.app import create_app
+    from cohortd.config import get_settings
+    from cohortd.warehouse.server_file import remove_server_file, write_server_file
 
-    uvicorn.run(create_app(), host=host, port=port, log_config=None)
+    settings = get_settings()
+    write_server_file(settings.data_dir, f"http://{host}:{port}")
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_config=None)
+    finally:
+        remove_server_file(settings.data_dir)
 
 
 @db_app.command("upgrade")
