@@ -18,7 +18,9 @@ from cohortd.warehouse import Warehouse, connect
 
 pytest_plugins = ["tests.fixtures.api"]
 
-POSTGRES_URL = os.environ.get("COHORTD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "COHORTD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("COHORTD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -36,7 +36,17 @@ def _routers() -> list[APIRouter]:
     from cohortd.web import endpoints as web
 
     # intelligence before cohorts: /v1/cohorts/compare must not match /v1/cohorts/{id}
-    return [system.router, keys.router, intelligence.pillar_router, intelligence.router, cohorts.router, motions.router, subscribers.router, web.router, imports.router]
+    return [
+        system.router,
+        keys.router,
+        intelligence.pillar_router,
+        intelligence.router,
+        cohorts.router,
+        motions.router,
+        subscribers.router,
+        web.router,
+        imports.router,
+    ]
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -82,7 +92,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         config=GatewayConfig(
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
-            idempotency=IdempotencyStore(sessions, ttl=expires_after(settings.idempotency_ttl_hours)),
+            idempotency=IdempotencyStore(
+                sessions, ttl=expires_after(settings.idempotency_ttl_hours)
+            ),
             rate_limiter=make_rate_limiter(settings.rate_limit_per_minute, settings.redis_url),
             sessions=sessions,
         ),

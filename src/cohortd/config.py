@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     )
     warehouse_url: str | None = Field(
         default=None,
-        description="Data-plane URL (duckdb:///path or postgresql://...); default DuckDB in the data dir.",
+        description="Data-plane URL (duckdb:///path or postgresql://...); default: DuckDB file "
+        "in the data dir.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -32,7 +33,8 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
-        description="Largest JSON request body accepted (413 beyond). Imports use max_upload_bytes.",
+        description="Largest JSON request body accepted (413 beyond); uploads use "
+        "max_upload_bytes.",
     )
     max_upload_bytes: int = Field(
         default=2 * 1024 * 1024 * 1024,

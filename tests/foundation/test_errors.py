@@ -21,8 +21,13 @@ def explode() -> None:
 
 
 @pytest.fixture(scope="module")
-def small_cap_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, ApiHarness]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("cap")), max_body_bytes=1024), configure_logs=False)
+def small_cap_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, ApiHarness]]:
+    app = create_app(
+        make_settings(Path(tmp_path_factory.mktemp("cap")), max_body_bytes=1024),
+        configure_logs=False,
+    )
     app.include_router(boom)
     with TestClient(app, raise_server_exceptions=False) as client:
         harness = new_org(app)
@@ -47,20 +52,27 @@ def test_unknown_route_and_wrong_method(api: ApiHarness) -> None:
 
 def test_body_that_is_not_json_is_400(api: ApiHarness) -> None:
     response = api.client.post(
-        "/v1/api_keys", content=b"{not json", headers=api.headers(**{"Content-Type": "application/json"})
+        "/v1/api_keys",
+        content=b"{not json",
+        headers=api.headers(**{"Content-Type": "application/json"}),
     )
     _is_problem(response, 400)
 
 
 def test_unknown_body_field_is_422_naming_it(api: ApiHarness) -> None:
     body = _is_problem(
-        api.client.post("/v1/api_keys", json={"role": "viewer", "colour": "red"}, headers=api.headers()), 422
+        api.client.post(
+            "/v1/api_keys", json={"role": "viewer", "colour": "red"}, headers=api.headers()
+        ),
+        422,
     )
     assert ["body", "colour"] in [e["loc"] for e in body["errors"]]
 
 
 def test_bad_enum_value_is_422_naming_it(api: ApiHarness) -> None:
-    body = _is_problem(api.client.post("/v1/api_keys", json={"role": "root"}, headers=api.headers()), 422)
+    body = _is_problem(
+        api.client.post("/v1/api_keys", json={"role": "root"}, headers=api.headers()), 422
+    )
     assert ["body", "role"] in [e["loc"] for e in body["errors"]]
 
 

@@ -30,8 +30,12 @@ def slow_write() -> dict[str, str]:
     return {"done": "yes"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="module")
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, ApiHarness]]:
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="module"
+)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, ApiHarness]]:
     tmp = Path(tmp_path_factory.mktemp("idem"))
     overrides: dict[str, object] = {}
     if request.param == "postgres":
@@ -46,7 +50,12 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 def _keys_count(harness: ApiHarness) -> int:
     with harness.app.state.sessions() as session:
-        return int(session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.org_id == harness.org_id)) or 0)
+        return int(
+            session.scalar(
+                select(func.count()).select_from(ApiKey).where(ApiKey.org_id == harness.org_id)
+            )
+            or 0
+        )
 
 
 def test_fifty_concurrent_duplicates_have_one_effect(live: tuple[LiveServer, ApiHarness]) -> None:
@@ -57,12 +66,17 @@ def test_fifty_concurrent_duplicates_have_one_effect(live: tuple[LiveServer, Api
     async def fire() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             return await asyncio.gather(
-                *[client.post("/v1/api_keys", json={"role": "viewer"}, headers=headers) for _ in range(50)]
+                *[
+                    client.post("/v1/api_keys", json={"role": "viewer"}, headers=headers)
+                    for _ in range(50)
+                ]
             )
 
     responses = asyncio.run(fire())
     assert _keys_count(harness) == before + 1
-    originals = [r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+    originals = [
+        r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers
+    ]
     replays = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
     conflicts = [r for r in responses if r.status_code == 409]
     assert len(originals) == 1
@@ -101,12 +115,16 @@ def test_duplicate_while_running_is_409(live: tuple[LiveServer, ApiHarness]) -> 
 def test_key_of_256_chars_is_400_and_255_is_fine(live: tuple[LiveServer, ApiHarness]) -> None:
     server, harness = live
     too_long = httpx.post(
-        f"{server.url}/v1/api_keys", json={}, headers=harness.headers(**{"Idempotency-Key": "k" * 256})
+        f"{server.url}/v1/api_keys",
+        json={},
+        headers=harness.headers(**{"Idempotency-Key": "k" * 256}),
     )
     assert too_long.status_code == 400
     assert too_long.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     ok = httpx.post(
-        f"{server.url}/v1/api_keys", json={}, headers=harness.headers(**{"Idempotency-Key": "k" * 255})
+        f"{server.url}/v1/api_keys",
+        json={},
+        headers=harness.headers(**{"Idempotency-Key": "k" * 255}),
     )
     assert ok.status_code == 201
 
@@ -133,11 +151,21 @@ def test_keys_are_scoped_to_org_and_mode(live: tuple[LiveServer, ApiHarness]) ->
 
 def test_records_expire_after_the_ttl(api_any: ApiHarness) -> None:
     now = [utcnow()]
-    store = IdempotencyStore(api_any.app.state.sessions, ttl=timedelta(hours=24), clock=lambda: now[0])
+    store = IdempotencyStore(
+        api_any.app.state.sessions, ttl=timedelta(hours=24), clock=lambda: now[0]
+    )
     first = store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f1")
     assert first.verdict is Verdict.proceed and first.record_id is not None
-    store.complete(first.record_id, status=201, headers=[("content-type", "application/json")], body=b"{}")
+    store.complete(
+        first.record_id, status=201, headers=[("content-type", "application/json")], body=b"{}"
+    )
     now[0] += timedelta(hours=23, minutes=59)
-    assert store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f1").verdict is Verdict.replay
+    assert (
+        store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f1").verdict
+        is Verdict.replay
+    )
     now[0] += timedelta(minutes=2)
-    assert store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f2").verdict is Verdict.proceed
+    assert (
+        store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f2").verdict
+        is Verdict.proceed
+    )

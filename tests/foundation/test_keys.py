@@ -34,8 +34,13 @@ def test_created_key_is_shown_once_and_stored_only_as_hash(api_any: ApiHarness) 
 def test_roles_are_enforced(api_any: ApiHarness) -> None:
     viewer = api_any.new_key(Role.viewer)
     developer = api_any.new_key(Role.developer)
-    assert api_any.client.get("/v1/api_keys", headers=api_any.headers(key=viewer)).status_code == 403
-    assert api_any.client.get("/v1/api_keys", headers=api_any.headers(key=developer)).status_code == 403
+    assert (
+        api_any.client.get("/v1/api_keys", headers=api_any.headers(key=viewer)).status_code == 403
+    )
+    assert (
+        api_any.client.get("/v1/api_keys", headers=api_any.headers(key=developer)).status_code
+        == 403
+    )
     denied = api_any.client.post("/v1/api_keys", json={}, headers=api_any.headers(key=viewer))
     assert denied.status_code == 403
     assert denied.headers["content-type"] == "application/problem+json"
@@ -50,7 +55,9 @@ def test_bad_and_revoked_keys_are_401(api_any: ApiHarness) -> None:
     revoked = api_any.client.delete(f"/v1/api_keys/{key_id}", headers=api_any.headers())
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert api_any.client.get("/healthz", headers=api_any.headers(key=viewer)).status_code == 200
-    assert api_any.client.get("/v1/api_keys/x", headers=api_any.headers(key=viewer)).status_code == 401
+    assert (
+        api_any.client.get("/v1/api_keys/x", headers=api_any.headers(key=viewer)).status_code == 401
+    )
 
 
 def test_rotate_without_grace_revokes_the_old_secret(api_any: ApiHarness) -> None:
@@ -60,8 +67,13 @@ def test_rotate_without_grace_revokes_the_old_secret(api_any: ApiHarness) -> Non
     )
     assert rotated.status_code == 200, rotated.text
     new_secret = rotated.json()["secret"]
-    assert api_any.client.get("/v1/api_keys", headers=api_any.headers(key=admin2)).status_code == 401
-    assert api_any.client.get("/v1/api_keys", headers=api_any.headers(key=new_secret)).status_code == 200
+    assert (
+        api_any.client.get("/v1/api_keys", headers=api_any.headers(key=admin2)).status_code == 401
+    )
+    assert (
+        api_any.client.get("/v1/api_keys", headers=api_any.headers(key=new_secret)).status_code
+        == 200
+    )
 
 
 def test_rotate_with_grace_keeps_the_old_secret_until_it_expires(api_any: ApiHarness) -> None:
@@ -72,7 +84,9 @@ def test_rotate_with_grace_keeps_the_old_secret_until_it_expires(api_any: ApiHar
         headers=api_any.headers(),
     )
     assert rotated.status_code == 200
-    assert api_any.client.get("/v1/api_keys", headers=api_any.headers(key=admin2)).status_code == 200
+    assert (
+        api_any.client.get("/v1/api_keys", headers=api_any.headers(key=admin2)).status_code == 200
+    )
     with api_any.app.state.sessions() as session:
         later = utcnow() + timedelta(seconds=3601)
         assert service.authenticate(session, admin2) is not None
@@ -85,9 +99,15 @@ def test_other_org_ids_are_404_and_modes_do_not_mix(api_any: ApiHarness) -> None
     foreign_id = _key_id(api_any, other.keys["test"])
     response = api_any.client.get(f"/v1/api_keys/{foreign_id}", headers=api_any.headers())
     assert response.status_code == 404
-    assert api_any.client.delete(f"/v1/api_keys/{foreign_id}", headers=api_any.headers()).status_code == 404
+    assert (
+        api_any.client.delete(f"/v1/api_keys/{foreign_id}", headers=api_any.headers()).status_code
+        == 404
+    )
     live_id = _key_id(api_any, api_any.keys["live"])
-    assert api_any.client.get(f"/v1/api_keys/{live_id}", headers=api_any.headers("test")).status_code == 404
+    assert (
+        api_any.client.get(f"/v1/api_keys/{live_id}", headers=api_any.headers("test")).status_code
+        == 404
+    )
     listed = api_any.client.get("/v1/api_keys", headers=api_any.headers("test")).json()["data"]
     assert all(item["livemode"] is False for item in listed)
 
@@ -110,9 +130,13 @@ def test_key_list_pages_with_cursors(api_any: ApiHarness) -> None:
     ).json()
     assert [k["id"] for k in back["data"]] == ids[2:4]
     for bad in ("limit=0", "limit=101", "limit=x"):
-        assert api_any.client.get(f"/v1/api_keys?{bad}", headers=api_any.headers()).status_code == 422
+        assert (
+            api_any.client.get(f"/v1/api_keys?{bad}", headers=api_any.headers()).status_code == 422
+        )
 
 
 def _key_id(api: ApiHarness, secret: str) -> str:
     with api.app.state.sessions() as session:
-        return session.scalars(select(ApiKey.id).where(ApiKey.secret_hash == hash_secret(secret))).one()
+        return session.scalars(
+            select(ApiKey.id).where(ApiKey.secret_hash == hash_secret(secret))
+        ).one()

@@ -45,7 +45,9 @@ def test_migrations_have_one_head() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_models_and_migrations_do_not_drift(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_models_and_migrations_do_not_drift(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'drift.sqlite3'}"
     else:
@@ -79,7 +81,10 @@ def _fresh_pg_database(request: pytest.FixtureRequest) -> str:
 
 
 def test_scrub_removes_keys_secrets_and_emails() -> None:
-    line = "key rk_live_abcDEF1234567890abcDEF1234567890ab for ann.lee+x@corp.example.com whsec_Zz9 Bearer abc.def"
+    line = (
+        "key rk_live_abcDEF1234567890abcDEF1234567890ab for ann.lee+x@corp.example.com "
+        "whsec_Zz9 Bearer abc.def"
+    )
     cleaned = scrub(line)
     assert "abcDEF" not in cleaned and "ann.lee" not in cleaned and "whsec_Zz9" not in cleaned
     assert "abc.def" not in cleaned
@@ -93,9 +98,7 @@ def test_request_logs_are_json_with_request_id_and_no_key(api: ApiHarness) -> No
     access.addHandler(handler)
     access.setLevel(logging.INFO)
     try:
-        response = api.client.get(
-            "/v1/api_keys?email=someone@example.com", headers=api.headers()
-        )
+        response = api.client.get("/v1/api_keys?email=someone@example.com", headers=api.headers())
     finally:
         access.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]

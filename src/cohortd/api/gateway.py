@@ -27,8 +27,8 @@ from cohortd.errors import (
     PayloadTooLarge,
     RateLimited,
 )
-from cohortd.ids import new_id
 from cohortd.idempotency.store import IdempotencyStore, Verdict
+from cohortd.ids import new_id
 from cohortd.keys.service import Authenticated, authenticate
 from cohortd.logs import request_id_var
 
@@ -148,20 +148,23 @@ class Gateway:
         fingerprint = body.fingerprint(scope)
         claim = await anyio.to_thread.run_sync(
             lambda: store.claim(
-                org_id=principal.org_id, livemode=principal.livemode, key=key, fingerprint=fingerprint
+                org_id=principal.org_id,
+                livemode=principal.livemode,
+                key=key,
+                fingerprint=fingerprint,
             )
         )
         match claim.verdict:
             case Verdict.mismatch:
-                raise IdempotencyMismatch(
-                    "This Idempotency-Key was used with a different request."
-                )
+                raise IdempotencyMismatch("This Idempotency-Key was used with a different request.")
             case Verdict.running:
                 raise Conflict("A request with this Idempotency-Key is still running.")
             case Verdict.replay:
                 headers = [(k.encode(), v.encode()) for k, v in claim.headers or []]
                 headers.append((b"idempotent-replayed", b"true"))
-                await send({"type": "http.response.start", "status": claim.status, "headers": headers})
+                await send(
+                    {"type": "http.response.start", "status": claim.status, "headers": headers}
+                )
                 await send({"type": "http.response.body", "body": claim.body or b""})
                 return
             case Verdict.proceed:
@@ -178,7 +181,10 @@ class Gateway:
         else:
             await anyio.to_thread.run_sync(
                 lambda: store.complete(
-                    claim.record_id, status=captured.status, headers=captured.headers, body=captured.body
+                    claim.record_id,
+                    status=captured.status,
+                    headers=captured.headers,
+                    body=captured.body,
                 )
             )
 
@@ -219,7 +225,8 @@ class _Body:
     """A request body spooled to disk past 1 MiB, hashed as it arrives, replayed in chunks."""
 
     def __init__(self) -> None:
-        self.file = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+        # closed by close(), called when the request ends
+        self.file = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115
         self.digest = hashlib.sha256()
         self.size = 0
         self._sent = False
@@ -299,7 +306,10 @@ async def _send_problem(send: Send, error: AppError) -> None:
         errors=error.errors,
         extra=error.extra,
     )
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -65,7 +65,9 @@ def _finish(items: list[Any], page: PageParams, key: Any) -> Page[Any]:
     return Page(items=items, has_more=has_more, next_cursor=next_cursor)
 
 
-def paginate_select(session: Session, stmt: Select[Any], id_column: Any, page: PageParams) -> Page[Any]:
+def paginate_select(
+    session: Session, stmt: Select[Any], id_column: Any, page: PageParams
+) -> Page[Any]:
     """Page an ORM ``select`` ordered by ``id_column`` (ascending)."""
     if page.starting_after:
         stmt = stmt.where(id_column > page.starting_after)
@@ -77,7 +79,9 @@ def paginate_select(session: Session, stmt: Select[Any], id_column: Any, page: P
     return _finish(rows, page, key=lambda row: getattr(row, id_column.key))
 
 
-def paginate_table(warehouse: Any, table: ir.Table, page: PageParams, *, key: str = "id") -> Page[dict[str, Any]]:
+def paginate_table(
+    warehouse: Any, table: ir.Table, page: PageParams, *, key: str = "id"
+) -> Page[dict[str, Any]]:
     """Page a data-plane Ibis table ordered by ``key`` (ascending); rows come back as dicts."""
     column = table[key]
     if page.starting_after:

@@ -107,7 +107,9 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP Error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return Response(
-        problem_body(status=exc.status_code, type_uri=PROBLEM_BASE + slug, title=title, detail=detail),
+        problem_body(
+            status=exc.status_code, type_uri=PROBLEM_BASE + slug, title=title, detail=detail
+        ),
         status_code=exc.status_code,
         media_type=PROBLEM_JSON,
         headers=getattr(exc, "headers", None),

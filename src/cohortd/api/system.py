@@ -32,7 +32,9 @@ def readyz(request: Request) -> JSONResponse:
     except Exception as error:
         checks["data_plane"] = type(error).__name__
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/docs", include_in_schema=False)

@@ -52,7 +52,10 @@ def _create_demo(settings: Settings, *, customers: int, seed: int, show: bool) -
         settings,
         str(org["id"]),
         False,
-        {ImportKind.customers: files.customers_path, ImportKind.subscriptions: files.subscriptions_path},
+        {
+            ImportKind.customers: files.customers_path,
+            ImportKind.subscriptions: files.subscriptions_path,
+        },
         OnError.abort,
         show,
     )
@@ -84,7 +87,9 @@ def prepare_demo(*, customers: int, seed: int, base_url: str, show: bool) -> dic
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
-    org_id = _demo_org(settings) or _create_demo(settings, customers=customers, seed=seed, show=show)
+    org_id = _demo_org(settings) or _create_demo(
+        settings, customers=customers, seed=seed, show=show
+    )
     key = _issue_demo_key(settings, org_id)
     report = f"{base_url}/v1/reports/cohort?interval=month"
     return {
@@ -125,4 +130,3 @@ def demo(
         from cohortd.cli.main import run_server
 
         run_server(host=host, port=port)
-

@@ -10,16 +10,16 @@ from cohortd.motions.models import Motion
 from cohortd.web.models import WebSession
 
 __all__ = [
+    "Anomaly",
+    "AnomalySettings",
     "ApiKey",
     "Base",
     "Cohort",
+    "CohortRecording",
     "IdempotencyRecord",
     "ImportJob",
-    "Anomaly",
-    "AnomalySettings",
-    "CohortRecording",
-    "SnapshotRun",
     "Motion",
     "Organization",
+    "SnapshotRun",
     "WebSession",
 ]

@@ -42,7 +42,11 @@ class Claim:
 
 class IdempotencyStore:
     def __init__(
-        self, sessions: sessionmaker[Session], *, ttl: timedelta, clock: Callable[[], datetime] = utcnow
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        ttl: timedelta,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.ttl = ttl
@@ -87,7 +91,9 @@ class IdempotencyStore:
                 return Claim(Verdict.proceed, record_id=record.id)
         return Claim(Verdict.running)
 
-    def complete(self, record_id: int, *, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    def complete(
+        self, record_id: int, *, status: int, headers: list[tuple[str, str]], body: bytes
+    ) -> None:
         with self.sessions() as session:
             record = session.get(IdempotencyRecord, record_id)
             if record is None:
@@ -131,4 +137,4 @@ def expires_after(hours: int) -> timedelta:
     return timedelta(hours=hours)
 
 
-__all__ = ["Claim", "IdempotencyStore", "Verdict", "expires_after", "datetime"]
+__all__ = ["Claim", "IdempotencyStore", "Verdict", "datetime", "expires_after"]

@@ -29,14 +29,20 @@ def list_keys(principal: AdminAuth, session: SessionDep, page: PageDep) -> ListR
 @router.post("", status_code=201, response_model=ApiKeyWithSecret, responses=_ERRORS)
 def create_key(body: ApiKeyCreate, principal: AdminAuth, session: SessionDep) -> ApiKeyWithSecret:
     issued = service.issue_key(
-        session, org_id=principal.org_id, livemode=principal.livemode, role=body.role, name=body.name
+        session,
+        org_id=principal.org_id,
+        livemode=principal.livemode,
+        role=body.role,
+        name=body.name,
     )
     return ApiKeyWithSecret(**ApiKeyRead.of(issued.key).model_dump(), secret=issued.secret)
 
 
 @router.get("/{key_id}", response_model=ApiKeyRead, responses={**_ERRORS, 404: {}})
 def get_key(key_id: str, principal: AdminAuth, session: SessionDep) -> ApiKeyRead:
-    key = service.get_key(session, org_id=principal.org_id, livemode=principal.livemode, key_id=key_id)
+    key = service.get_key(
+        session, org_id=principal.org_id, livemode=principal.livemode, key_id=key_id
+    )
     return ApiKeyRead.of(key)
 
 

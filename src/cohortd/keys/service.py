@@ -65,7 +65,9 @@ def issue_key(
     return IssuedKey(key=key, secret=secret)
 
 
-def authenticate(session: Session, secret: str, *, now: datetime | None = None) -> Authenticated | None:
+def authenticate(
+    session: Session, secret: str, *, now: datetime | None = None
+) -> Authenticated | None:
     """The key's principal, or None for a malformed, unknown, revoked or expired key."""
     livemode = mode_of(secret)
     if livemode is None:

@@ -12,10 +12,10 @@ import io
 import threading
 import zipfile
 from collections.abc import Iterator
-from functools import lru_cache
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -95,18 +95,20 @@ class Warehouse:
 
     def drop_temp_table(self, name: str) -> None:
         with self._lock:
-            self._execute_statement(sge.Drop(kind="TABLE", this=sg.table(name, quoted=True), exists=True))
+            self._execute_statement(
+                sge.Drop(kind="TABLE", this=sg.table(name, quoted=True), exists=True)
+            )
 
-    def delete_matching(
-        self, name: str, scope: Any, key: tuple[str, ...], keys: ir.Table
-    ) -> None:
+    def delete_matching(self, name: str, scope: Any, key: tuple[str, ...], keys: ir.Table) -> None:
         """Delete the ``scope``'s rows of ``name`` whose ``key`` columns appear in ``keys``."""
         dialect = self.con.compiler.dialect
         subquery = sg.parse_one(self.compile(keys), read=dialect)
         condition = sg.and_(
             sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
             sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
-            sge.Tuple(expressions=[sg.column(k, quoted=True) for k in key]).isin(query=subquery.subquery()),
+            sge.Tuple(expressions=[sg.column(k, quoted=True) for k in key]).isin(
+                query=subquery.subquery()
+            ),
         )
         with self._lock:
             self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
@@ -174,9 +176,10 @@ class PostgresWarehouse(Warehouse):
         columns = ", ".join(f'"{c}"' for c in rows.column_names)
         with self._lock:
             raw = self.con.con
-            with raw.cursor() as cursor, cursor.copy(
-                f'COPY "{name}" ({columns}) FROM STDIN'
-            ) as copy:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f'COPY "{name}" ({columns}) FROM STDIN') as copy,
+            ):
                 for record in rows.to_pylist():
                     copy.write_row([_pg_value(v) for v in record.values()])
 
@@ -188,7 +191,11 @@ class PostgresWarehouse(Warehouse):
 
 def _pg_value(value: Any) -> Any:
     if isinstance(value, list):
-        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
+        return (
+            "{"
+            + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+            + "}"
+        )
     return value
 
 

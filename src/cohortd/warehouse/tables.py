@@ -80,5 +80,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "rate": RATE_TYPE.copy(nullable=False),
         }
     ),
-    FX_ECB: ibis.schema({"date": "!date", "currency": "!string", "rate": RATE_TYPE.copy(nullable=False)}),
+    FX_ECB: ibis.schema(
+        {"date": "!date", "currency": "!string", "rate": RATE_TYPE.copy(nullable=False)}
+    ),
 }
