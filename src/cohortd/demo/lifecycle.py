@@ -183,7 +183,7 @@ def _paid_life(
     n, horizon, customer = life.customer.size, accounts.horizon, life.customer
     segment = accounts.segment[customer]
     scale = _LIFETIME_DAYS[segment] * np.exp(-0.55 * accounts.propensity[customer])
-    lifetime = np.maximum(20, np.ceil(scale * rng.weibull(0.65, n))).astype(np.int64)
+    lifetime = np.maximum(30, np.ceil(scale * rng.weibull(0.75, n))).astype(np.int64)
     churn_day = life.start + lifetime
     churned = churn_day <= horizon
     stop = np.minimum(churn_day, horizon + 1)

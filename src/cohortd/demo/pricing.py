@@ -46,8 +46,8 @@ def list_price(rng: np.random.Generator, plan: np.ndarray, currency: np.ndarray)
 def expand(
     rng: np.random.Generator, mrr: np.ndarray, plan: np.ndarray, currency: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A price increase of 15-80%; past the plan's band the account moves one plan up."""
-    grown = nice_amount(mrr * rng.uniform(1.15, 1.8, mrr.size))
+    """A price increase of 5-40%; past the plan's band the account moves one plan up."""
+    grown = nice_amount(mrr * rng.uniform(1.05, 1.4, mrr.size))
     grown = np.where(grown <= mrr, mrr + nice_step(mrr), grown)
     above = (usd_value(grown, currency) > _HIGH_USD[plan]) & (plan < BASE_PLAN_COUNT - 1)
     return grown, np.where(above, plan + 1, plan)
@@ -56,8 +56,8 @@ def expand(
 def contract(
     rng: np.random.Generator, mrr: np.ndarray, plan: np.ndarray, currency: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A price cut of 10-45%; into the band below, the account moves one plan down."""
-    shrunk = nice_amount(mrr * rng.uniform(0.55, 0.9, mrr.size))
+    """A price cut of 5-35%; into the band below, the account moves one plan down."""
+    shrunk = nice_amount(mrr * rng.uniform(0.65, 0.95, mrr.size))
     shrunk = np.where(shrunk >= mrr, mrr - nice_step(mrr), shrunk)
     shrunk = np.maximum(shrunk, 1)
     usd = usd_value(shrunk, currency)
