@@ -45,9 +45,9 @@ def _definitions(api: ApiHarness, query: str = "") -> dict[str, Any]:
     return response.json()
 
 
-def test_generate_then_upsert_is_idempotent(api: ApiHarness) -> None:
-    load(api.warehouse, Scope(api.org_id, livemode=False), POPULATION)
-    first = _post(api)
+def test_generate_then_upsert_is_idempotent(api_any: ApiHarness) -> None:
+    load(api_any.warehouse, Scope(api_any.org_id, livemode=False), POPULATION)
+    first = _post(api_any)
     assert first == {
         "success": True,
         "total_cohorts": 7,
@@ -56,10 +56,10 @@ def test_generate_then_upsert_is_idempotent(api: ApiHarness) -> None:
         "breakdown": {"vintage": 2, "segment": 2, "territory": 1, "rep": 2},
     }
     # the second call finds every grouping: nothing inserted, member counts refreshed
-    second = _post(api)
+    second = _post(api_any)
     assert (second["inserted"], second["updated"], second["total_cohorts"]) == (0, 7, 7)
 
-    listed = _definitions(api)
+    listed = _definitions(api_any)
     assert listed["count"] == 7
     by_name = {d["name"]: d for d in listed["definitions"]}
     assert set(by_name) == {
@@ -87,13 +87,15 @@ def test_generate_then_upsert_is_idempotent(api: ApiHarness) -> None:
         "created_at",
         "2025-Q3",
     )
-    assert (q3["member_count"], q3["filter_criteria"], q3["org_id"]) == (3, None, api.org_id)
+    assert (q3["member_count"], q3["filter_criteria"], q3["org_id"]) == (3, None, api_any.org_id)
     assert by_name["Segment: Enterprise"]["member_count"] == 2
     assert by_name["Rep: rep_2"]["grouping_field"] == "owner_id"
 
     # generated cohorts are ordinary cohorts: the membership engine agrees on the counts
     for name, expected in (("Vintage 2025-Q3", 3), ("Segment: Enterprise", 2)):
-        cohort = api.client.get(f"/v1/cohorts/{by_name[name]['id']}", headers=api.headers("test"))
+        cohort = api_any.client.get(
+            f"/v1/cohorts/{by_name[name]['id']}", headers=api_any.headers("test")
+        )
         assert cohort.status_code == 200, cohort.text
         assert cohort.json()["member_count"] == expected
         assert cohort.json()["cohort_type"] == by_name[name]["cohort_type"]

@@ -50,9 +50,8 @@ def record_all(sessions: sessionmaker[Session], warehouse: Warehouse, *, trigger
                 if org is None:
                     continue
                 try:
-                    runs.record_run(
-                        session, warehouse, Caller(org_id, livemode, org.base_currency), trigger=trigger
-                    )
+                    caller = Caller(org_id, livemode, org.base_currency)
+                    runs.record_run(session, warehouse, caller, trigger=trigger)
                     session.commit()
                     done += 1
                 except AppError as error:  # e.g. a currency without rates: log, go on
