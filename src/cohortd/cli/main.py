@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, demo_run, imports, orgs
+from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs
 
 app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
@@ -15,6 +15,7 @@ app.add_typer(orgs.app, name="orgs")
 app.add_typer(cohorts.app, name="cohorts")
 app.add_typer(demo.app, name="demo-data")
 imports.register(app)  # `cohortd import` and `cohortd fx`
+intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohorts curve`
 app.command("demo")(demo_run.demo)
 
 
