@@ -173,36 +173,54 @@ def _csv_stream(path: Path, gzipped: bool) -> pa.NativeFile:
 
 
 def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch]:
-    bad_shapes: list[tuple[int | None, str | None, str]] = []
-
-    def on_invalid_row(row: Any) -> str:
-        # row.number is the physical line; the row's text is never echoed (it may hold PII).
-        reason = f"{row.actual_columns} fields where the header has {row.expected_columns}"
-        bad_shapes.append((row.number, None, f"line {row.number}: {reason}"))
-        return "skip"
-
-    parse = pcsv.ParseOptions(
-        newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
-    )
-    read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False)
     names = _csv_header(path, gzipped)
     check_header(names, spec)
+    bad_shapes: list[Any] = []
     convert = pcsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+    parse = _csv_parse_options(bad_shapes)
+    read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=True)
     next_row = 2
     with _csv_stream(path, gzipped) as stream:
         reader = _arrow_call(lambda: pcsv.open_csv(stream, read, parse, convert))
         while (batch := _arrow_call(lambda: _next_or_none(reader))) is not None:
             if bad_shapes:
-                raise FileProblem.many(bad_shapes[:100])
+                break
             rows = pa.array(range(next_row, next_row + batch.num_rows), pa.int64())
             next_row += batch.num_rows
             yield RawBatch(columns=_blank_rows_to_null(batch), rows=rows)
     if bad_shapes:
-        raise FileProblem.many(bad_shapes[:100])
+        raise FileProblem.many(_bad_shape_lines(path, gzipped, names))
+
+
+def _csv_parse_options(bad_shapes: list[Any]) -> pcsv.ParseOptions:
+    def on_invalid_row(row: Any) -> str:
+        bad_shapes.append(row)  # the row's text is never echoed: it may hold PII
+        return "skip"
+
+    return pcsv.ParseOptions(
+        newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+    )
+
+
+def _bad_shape_lines(
+    path: Path, gzipped: bool, names: list[str]
+) -> list[tuple[int | None, str | None, str]]:
+    """Where the rows with a wrong number of fields are: a single-threaded pass knows lines."""
+    bad_shapes: list[Any] = []
+    read = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False)
+    convert = pcsv.ConvertOptions(column_types={name: pa.string() for name in names})
+    with _csv_stream(path, gzipped) as stream:
+        for _ in pcsv.open_csv(stream, read, _csv_parse_options(bad_shapes), convert):
+            if len(bad_shapes) >= 100:
+                break
+    return [
+        (row.number, None, f"line {row.number}: {row.actual_columns} fields where the header has {row.expected_columns}")
+        for row in bad_shapes[:100]
+    ]
 
 
 def _csv_header(path: Path, gzipped: bool) -> list[str]:

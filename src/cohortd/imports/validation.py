@@ -146,6 +146,8 @@ def _first_reason_per_cell(failures: list[_Failure], flagged: pa.Array, n: int) 
 def _blank_rows(raw: RawBatch, n: int) -> pa.Array:
     """A CSV line with no value at all is skipped (it still counts as a row number)."""
     blank = pa.nulls(n, pa.bool_()).fill_null(True)
+    if any(c.null_count == 0 and not pa.types.is_list(c.type) for c in raw.columns.values()):
+        return pc.invert(blank)  # a column without an empty cell: no row is blank
     for column in raw.columns.values():
         if pa.types.is_list(column.type):
             empty = pc.fill_null(pc.equal(pc.list_value_length(column), 0), True)

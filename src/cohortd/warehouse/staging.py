@@ -80,6 +80,11 @@ class Staging:
 
     def duplicates(self, staged: StagedTable, *, limit: int) -> tuple[list[RowFinding], int]:
         """Rows repeating an earlier row's key in the same file (the first one is kept)."""
+        t = staged.table
+        # Counting first is one cheap aggregate; the window query runs only if needed.
+        count = staged.rows - int(self.warehouse.execute(t.select(*staged.key).distinct().count()))
+        if count == 0:
+            return [], 0
         repeats = self._repeats(staged)
         found = self._findings(
             repeats,
@@ -87,20 +92,23 @@ class Staging:
             reason_of=lambda r: f"duplicate {'+'.join(staged.key)} (first in row {r['_first']})",
             limit=limit,
         )
-        return found, self._count(repeats)
+        return found, count
 
     def unknown_customers(
         self, subscriptions: StagedTable, customers: StagedTable | None, *, limit: int
     ) -> tuple[list[RowFinding], int]:
         """Subscriptions whose customer is neither in this import nor stored in the scope."""
         orphans = self._orphans(subscriptions, customers)
+        count = self._count(orphans)
+        if count == 0:
+            return [], 0
         found = self._findings(
             orphans,
             value=orphans.customer_id,
             reason_of=lambda _: "unknown customer (not in this import nor already stored)",
             limit=limit,
         )
-        return found, self._count(orphans)
+        return found, count
 
     def drop_rows(self, staged: StagedTable, rows: ir.Table) -> None:
         """Remove the rows whose ``_row`` is in ``rows`` (``on_error=skip``)."""
@@ -148,30 +156,45 @@ class Staging:
     def _merge_one(
         self, staged: StagedTable, between_steps: Callable[[str], None] | None
     ) -> MergeCounts:
+        stored = scoped(self.warehouse, staged.target, self.scope)
+        if int(self.warehouse.execute(stored.limit(1).count())) == 0:
+            # Nothing stored yet in this scope: every staged row is new, no join needed.
+            self._insert(staged, staged.table, between_steps)
+            return MergeCounts(inserted=staged.rows)
         classified = self._classified(staged)
         tally = self.warehouse.to_pyarrow(classified.group_by(ACTION).agg(n=classified.count()))
         by_action = dict(zip(tally[ACTION].to_pylist(), tally["n"].to_pylist(), strict=True))
-        updated = classified.filter(classified[ACTION] == "updated").select(*staged.key)
-        self.warehouse.delete_matching(staged.target, self.scope, staged.key, updated)
-        if between_steps:
-            between_steps(f"{staged.target}:deleted")
-        # Re-evaluated after the delete: updated rows now read as new, unchanged ones stay out.
-        changed = classified.filter(classified[ACTION] != "unchanged")
-        self.warehouse.insert_expr(
-            staged.target,
-            changed.select(
-                org_id=ibis.literal(self.scope.org_id),
-                livemode=ibis.literal(self.scope.livemode),
-                **{c: changed[c] for c in staged.table.columns if c != ROW},
-            ),
-        )
-        if between_steps:
-            between_steps(f"{staged.target}:inserted")
-        return MergeCounts(
+        counts = MergeCounts(
             inserted=int(by_action.get("inserted", 0)),
             updated=int(by_action.get("updated", 0)),
             unchanged=int(by_action.get("unchanged", 0)),
         )
+        if counts.updated:
+            updated = classified.filter(classified[ACTION] == "updated").select(*staged.key)
+            self.warehouse.delete_matching(staged.target, self.scope, staged.key, updated)
+        if between_steps:
+            between_steps(f"{staged.target}:deleted")
+        if counts.inserted or counts.updated:
+            # Re-evaluated after the delete: updated rows now read as new, unchanged stay out.
+            changed = classified.filter(classified[ACTION] != "unchanged")
+            self._insert(staged, changed, between_steps)
+        elif between_steps:
+            between_steps(f"{staged.target}:inserted")
+        return counts
+
+    def _insert(
+        self, staged: StagedTable, rows: ir.Table, between_steps: Callable[[str], None] | None
+    ) -> None:
+        self.warehouse.insert_expr(
+            staged.target,
+            rows.select(
+                org_id=ibis.literal(self.scope.org_id),
+                livemode=ibis.literal(self.scope.livemode),
+                **{c: rows[c] for c in staged.table.columns if c != ROW},
+            ),
+        )
+        if between_steps:
+            between_steps(f"{staged.target}:inserted")
 
     def _classified(self, staged: StagedTable) -> ir.Table:
         """Each staged row with ``_action``: inserted, updated or unchanged (null-safe compare)."""

@@ -1,0 +1,150 @@
+"""Import benchmark: cohortd's import vs DuckDB's own reader into a bare table.
+
+Generates N customers (5 subscription rows each) as CSV and Parquet, then runs, each in
+its own child process so that peak RSS is the child's own: (a) the baseline, DuckDB
+``read_csv`` / ``read_parquet`` into bare tables of a fresh file, and (b) ``cohortd``'s
+import (parse, validate, stage, check, merge) into a fresh warehouse file.
+
+    uv run python benchmarks/import.py --customers 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUBS_PER_CUSTOMER = 5
+
+
+def generate(folder: Path, customers: int) -> None:
+    """Files of ``customers`` customers and 5x subscription rows, by DuckDB (fast, exact)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        CREATE TABLE c AS SELECT
+          'cus_' || i AS id, 'Customer ' || i AS name, 'user' || i || '@example.com' AS email,
+          ['DE','US','FR','GB','JP'][1 + i % 5] AS country, NULL::VARCHAR AS currency,
+          ['saas','retail','media'][1 + i % 3] AS industry,
+          CASE WHEN i % 2 = 0 THEN ['a', 'b'] ELSE ['c'] END AS tags,
+          ((i % 100) / 100.0)::DOUBLE AS engagement_score,
+          TIMESTAMP '2020-01-01' + INTERVAL (i % 1500) DAY AS created_at
+        FROM range({customers}) t(i)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE TABLE s AS SELECT
+          'sub_' || i || '_' || j AS id, 'cus_' || i AS customer_id, 'plan_' || (j % 3) AS plan_id,
+          'USD' AS currency, ((i * 7 + j * 13) % 50000 / 100.0)::DECIMAL(12, 2) AS mrr,
+          (DATE '2020-01-01' + INTERVAL (i % 1500 + j * 60) DAY)::DATE AS start_date,
+          CASE WHEN j < 4 THEN (DATE '2020-01-01' + INTERVAL (i % 1500 + j * 60 + 60) DAY)::DATE END
+            AS end_date,
+          CASE WHEN j < 4 THEN 'cancelled' ELSE 'active' END AS status
+        FROM range({customers}) t(i), range({SUBS_PER_CUSTOMER}) u(j)
+        """
+    )
+    con.execute(
+        f"COPY (SELECT * REPLACE (array_to_string(tags, ';') AS tags) FROM c) "
+        f"TO '{folder / 'customers.csv'}' (HEADER)"
+    )
+    con.execute(f"COPY s TO '{folder / 'subscriptions.csv'}' (HEADER)")
+    con.execute(f"COPY c TO '{folder / 'customers.parquet'}' (FORMAT parquet)")
+    con.execute(f"COPY s TO '{folder / 'subscriptions.parquet'}' (FORMAT parquet)")
+    con.close()
+
+
+def child_baseline(folder: Path, fmt: str, target: Path) -> dict[str, object]:
+    import duckdb
+
+    reader = "read_csv" if fmt == "csv" else "read_parquet"
+    con = duckdb.connect(str(target))
+    started = time.perf_counter()
+    for name in ("customers", "subscriptions"):
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {reader}('{folder / (name + '.' + fmt)}')")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return {"seconds": elapsed}
+
+
+def child_cohortd(folder: Path, fmt: str, target: Path) -> dict[str, object]:
+    from cohortd.imports.columns import ImportKind
+    from cohortd.imports.parsing import ImportSource
+    from cohortd.imports.pipeline import run_import
+    from cohortd.warehouse import Scope, connect
+
+    warehouse = connect(f"duckdb:///{target}")
+    sources = [
+        ImportSource(ImportKind.customers, folder / f"customers.{fmt}", f"customers.{fmt}"),
+        ImportSource(ImportKind.subscriptions, folder / f"subscriptions.{fmt}", f"subscriptions.{fmt}"),
+    ]
+    started = time.perf_counter()
+    outcome = run_import(warehouse, Scope("org_bench", False), sources)
+    elapsed = time.perf_counter() - started
+    warehouse.close()
+    assert outcome.succeeded, outcome.problems[:5]
+    return {"seconds": elapsed, "counts": {k.value: v.as_json() for k, v in outcome.counts.items()}}
+
+
+def measure(kind: str, folder: Path, fmt: str) -> dict[str, object]:
+    """Run one measurement in a child process; its peak RSS comes from wait4()."""
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        target = Path(scratch) / "w.duckdb"
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child", kind, "--folder", str(folder), "--format", fmt,
+             "--target", str(target)],
+            stdout=subprocess.PIPE,
+        )
+        assert child.stdout is not None
+        output = child.stdout.read()
+        child.stdout.close()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"{kind}/{fmt} child failed ({child.returncode})")
+    result: dict[str, object] = json.loads(output)
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,parquet")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", choices=["baseline", "cohortd"])
+    parser.add_argument("--folder", type=Path)
+    parser.add_argument("--format")
+    parser.add_argument("--target", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        run = child_baseline if args.child == "baseline" else child_cohortd
+        print(json.dumps(run(args.folder, args.format, args.target)))
+        return
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        folder = Path(tmp)
+        generate(folder, args.customers)
+        rows = args.customers * (1 + SUBS_PER_CUSTOMER)
+        print(f"{args.customers:,} customers + {args.customers * SUBS_PER_CUSTOMER:,} subscriptions = {rows:,} rows")
+        print(f"{'format':8} {'what':10} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'x baseline':>10}")
+        for fmt in args.formats.split(","):
+            base = measure("baseline", folder, fmt)
+            ours = measure("cohortd", folder, fmt)
+            for label, result in (("duckdb", base), ("cohortd", ours)):
+                seconds = float(result["seconds"])  # type: ignore[arg-type]
+                ratio = seconds / float(base["seconds"])  # type: ignore[arg-type]
+                print(
+                    f"{fmt:8} {label:10} {seconds:8.2f} {rows / seconds:12,.0f} "
+                    f"{float(result['peak_rss_mb']):12.0f} {ratio:10.2f}"  # type: ignore[arg-type]
+                )
+
+
+if __name__ == "__main__":
+    main()
