@@ -1,4 +1,4 @@
-"""SPEC §1 status/plan derivation on the horizon day, as the generator writes it.
+"""SPEC rules the generator applies itself: §1 status/plan on the horizon, §1 money exponents.
 
 Scenario table: each case is a few hand-made stretches of customer 0 (day numbers, OPEN =
 still running), with the status and plan SPEC §1 gives on the horizon, worked by hand.
@@ -67,3 +67,15 @@ def test_customer_without_rows_has_no_status() -> None:
     state = current_state(_rows(("pro", 2900, 1, OPEN, A)), customers=2)
     assert state.status[1] == NONE
     assert state.plan[1] == NONE
+
+
+def test_money_text_has_exactly_the_currency_exponent() -> None:
+    from cohortd.demo.catalog import CURRENCIES
+    from cohortd.demo.layout import money_text
+
+    usd, jpy, eur = (CURRENCIES.index(code) for code in ("USD", "JPY", "EUR"))
+    minor = np.array([12345, 5, 2900, 0, 100], dtype=np.int64)
+    currency = np.array([usd, usd, jpy, eur, jpy])
+    # 12345 cents = 123.45 USD; 5 cents = 0.05; 2900 yen = "2900" (JPY has no decimals);
+    # 0 cents = "0.00" EUR; 100 yen = "100", not "1.00".
+    assert money_text(minor, currency).to_pylist() == ["123.45", "0.05", "2900", "0.00", "100"]

@@ -20,36 +20,13 @@ from cohortd.demo.profiles import SUFFIXES, Profiles, Scores
 from cohortd.demo.today import NONE
 from cohortd.engine.money import exponent
 
-CUSTOMER_COLUMNS: Final = (
-    "id",
-    "name",
-    "email",
-    "country",
-    "currency",
-    "industry",
-    "channel",
-    "size",
-    "segment",
-    "territory",
-    "owner_id",
-    "status",
-    "plan_id",
-    "tags",
-    "engagement_score",
-    "health_score",
-    "risk_score",
-    "created_at",
-    "metadata",
+# The headers of examples/small/customers.csv and subscriptions.csv, in their order.
+CUSTOMER_COLUMNS: Final = tuple(
+    """id name email country currency industry channel size segment territory owner_id status
+    plan_id tags engagement_score health_score risk_score created_at metadata""".split()
 )
-SUBSCRIPTION_COLUMNS: Final = (
-    "id",
-    "customer_id",
-    "plan_id",
-    "currency",
-    "mrr",
-    "start_date",
-    "end_date",
-    "status",
+SUBSCRIPTION_COLUMNS: Final = tuple(
+    "id customer_id plan_id currency mrr start_date end_date status".split()
 )
 CUSTOMER_SCHEMA: Final = pa.schema([(name, pa.string()) for name in CUSTOMER_COLUMNS])
 SUBSCRIPTION_SCHEMA: Final = pa.schema([(name, pa.string()) for name in SUBSCRIPTION_COLUMNS])
@@ -67,6 +44,7 @@ _TAG_LISTS = pa.array(
 )
 # 0.152, 0.19, 1.0: the shortest decimal of a score kept to three places.
 _THOUSANDTHS = pa.array([str(k / 1000) for k in range(1001)])
+_EXPONENTS = np.array([exponent(code) for code in catalog.CURRENCIES])
 
 
 def _labels(values: tuple[str, ...] | pa.Array, index: np.ndarray) -> pa.Array:
@@ -142,18 +120,19 @@ def _given(values: np.ndarray, given: np.ndarray) -> np.ndarray:
     return np.where(given, values, NONE)
 
 
-def _money(mrr: np.ndarray, currency: np.ndarray) -> pa.Array:
+def money_text(mrr: np.ndarray, currency: np.ndarray) -> pa.Array:
     """Minor units as a major-unit decimal with exactly the currency's exponent digits."""
-    text = pc.cast(pa.array(mrr, pa.int64()), pa.string())
-    result = text
-    for index, code in enumerate(catalog.CURRENCIES):
-        digits = exponent(code)
-        if digits == 0:
-            continue
-        scale = 10**digits
+    digits = _EXPONENTS[currency]
+    result = pc.cast(pa.array(mrr, pa.int64()), pa.string())  # exponent 0: as is
+    for exponent_digits in np.unique(digits[digits > 0]):
+        scale = 10 ** int(exponent_digits)
         whole = pc.cast(pa.array(mrr // scale, pa.int64()), pa.string())
-        fraction = pc.utf8_lpad(pc.cast(pa.array(mrr % scale), pa.string()), digits, "0")
-        result = pc.if_else(pa.array(currency == index), _concat(whole, ".", fraction), result)
+        fraction = pc.utf8_lpad(
+            pc.cast(pa.array(mrr % scale), pa.string()), int(exponent_digits), "0"
+        )
+        result = pc.if_else(
+            pa.array(digits == exponent_digits), _concat(whole, ".", fraction), result
+        )
     return result
 
 
@@ -173,7 +152,7 @@ def subscription_table(
         customer_id.take(pa.array(rows.customer)),
         _labels(catalog.PLAN_IDS, rows.plan.astype(np.int64)),
         _labels(catalog.CURRENCIES, row_currency),
-        _money(rows.mrr, row_currency),
+        money_text(rows.mrr, row_currency),
         _dates(rows.start),
         _dates(rows.end),
         _labels(_STATUSES, rows.status.astype(np.int64)),
