@@ -32,6 +32,7 @@ def _routers() -> list[APIRouter]:
     from cohortd.intelligence import endpoints as intelligence
     from cohortd.keys import endpoints as keys
     from cohortd.motions import endpoints as motions
+    from cohortd.reports import endpoints as reports
     from cohortd.subscribers import endpoints as subscribers
     from cohortd.web import endpoints as web
 
@@ -46,6 +47,7 @@ def _routers() -> list[APIRouter]:
         subscribers.router,
         web.router,
         imports.router,
+        reports.router,
     ]
 
 

@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from tests.fixtures.example_small import Dataset, load
 
 from cohortd.engine.fx import RateBook, UnknownCurrency, require_currencies
 from cohortd.warehouse import Warehouse
-from tests.fixtures.example_small import Dataset, load
 
 
 def _book(warehouse: Warehouse, scope, pairs):  # type: ignore[no-untyped-def]

@@ -1,0 +1,265 @@
+"""Rules of ``GET /v1/reports/cohort``: parse every parameter (400 naming the bad one),
+cap the report size (422), bound the query time (503), run the engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import ibis.expr.types as ir
+from sqlalchemy.orm import Session
+
+from cohortd.api.deps import Principal
+from cohortd.cohorts.service import cohort_members_table
+from cohortd.config import Settings
+from cohortd.engine.fx import UnknownCurrency, require_currencies
+from cohortd.engine.money import is_currency
+from cohortd.engine.periods import Interval
+from cohortd.engine.regions import UnknownRegion, expand
+from cohortd.engine.report import Report, ReportFormat, run_report
+from cohortd.engine.retention import Breakdown, Filters, ReportQuery
+from cohortd.errors import InvalidParameter, QueryTimeout
+from cohortd.warehouse import Scope, Warehouse
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The raw query parameters, exactly as received (``None`` = absent)."""
+
+    date: str | None = None
+    interval: str | None = None
+    baseCurrency: str | None = None
+    breakdown: str | None = None
+    fix_fx: str | None = None
+    region: str | None = None
+    currency: str | None = None
+    industry: str | None = None
+    channel: str | None = None
+    size: str | None = None
+    format: str | None = None
+    cohort_id: str | None = None
+
+
+def _given(value: str | None) -> str | None:
+    """An empty parameter counts as absent (``?region=`` means no region filter)."""
+    return value.strip() if value is not None and value.strip() else None
+
+
+def _tokens(value: str | None) -> list[str] | None:
+    given = _given(value)
+    return given.split() if given else None
+
+
+def parse_date(value: str | None) -> date:
+    given = _given(value)
+    if given is None:
+        return datetime.now(UTC).date()
+    try:
+        if len(given) != 10:
+            raise ValueError
+        return date.fromisoformat(given)
+    except ValueError:
+        raise InvalidParameter("date", f"{given!r} is not a date in YYYY-MM-DD form") from None
+
+
+def parse_interval(value: str | None) -> Interval:
+    given = _given(value)
+    try:
+        return Interval.parse(given) if given else Interval.month
+    except ValueError:
+        raise InvalidParameter(
+            "interval", f"{given!r} is not one of day, week, month, quarter, year"
+        ) from None
+
+
+def parse_currency_code(name: str, value: str) -> str:
+    code = value.strip().upper()
+    if not is_currency(code):
+        raise InvalidParameter(name, f"{value!r} is not an ISO 4217 currency code")
+    return code
+
+
+def parse_breakdown(value: str | None) -> Breakdown | None:
+    given = _given(value)
+    if given is None:
+        return None
+    try:
+        return Breakdown(given.lower())
+    except ValueError:
+        raise InvalidParameter("breakdown", f"{given!r} is not one of country, currency") from None
+
+
+def parse_bool(name: str, value: str | None) -> bool:
+    given = _given(value)
+    if given is None:
+        return False
+    if given.lower() in _TRUE:
+        return True
+    if given.lower() in _FALSE:
+        return False
+    raise InvalidParameter(name, f"{given!r} is not a boolean (true or false)")
+
+
+def parse_format(value: str | None) -> ReportFormat:
+    given = _given(value)
+    try:
+        return ReportFormat(given.lower()) if given else ReportFormat.list
+    except ValueError:
+        raise InvalidParameter("format", f"{given!r} is not one of list, chart") from None
+
+
+def parse_filters(params: ReportParams) -> Filters:
+    regions = _tokens(params.region)
+    try:
+        countries = expand(regions) if regions else None
+    except UnknownRegion as unknown:
+        raise InvalidParameter(
+            "region", f"{unknown.token!r} is neither a region slug nor a country code"
+        ) from None
+    currencies = _tokens(params.currency)
+    codes = (
+        frozenset(parse_currency_code("currency", c) for c in currencies) if currencies else None
+    )
+
+    def free(value: str | None) -> frozenset[str] | None:
+        tokens = _tokens(value)
+        return frozenset(tokens) if tokens else None
+
+    return Filters(
+        countries=countries,
+        currencies=codes,
+        industries=free(params.industry),
+        channels=free(params.channel),
+        sizes=free(params.size),
+    )
+
+
+def parse_query(
+    params: ReportParams, *, default_currency: str, members: ir.Table | None = None
+) -> tuple[ReportQuery, ReportFormat]:
+    """Every parameter checked; the first bad one raises ``InvalidParameter`` naming it."""
+    base = _given(params.baseCurrency)
+    query = ReportQuery(
+        as_of=parse_date(params.date),
+        interval=parse_interval(params.interval),
+        base_currency=parse_currency_code("baseCurrency", base) if base else default_currency,
+        breakdown=parse_breakdown(params.breakdown),
+        fix_fx=parse_bool("fix_fx", params.fix_fx),
+        filters=parse_filters(params),
+        members=members,
+    )
+    return query, parse_format(params.format)
+
+
+@contextmanager
+def query_deadline(warehouse: Warehouse, seconds: float) -> Iterator[None]:
+    """Raise ``QueryTimeout`` when the queries inside run past ``seconds``.
+
+    DuckDB: a timer thread interrupts the connection (repeatedly, so a query that starts
+    after the deadline stops too). PostgreSQL: ``statement_timeout`` on the session.
+    """
+    # TODO(lead): this dialect switch belongs in warehouse.backends (one class per backend)
+    if warehouse.name == "postgres":
+        with _postgres_timeout(warehouse, seconds):
+            yield
+        return
+    done = threading.Event()
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        if done.wait(seconds):
+            return
+        fired.set()
+        while not done.wait(0.02):
+            warehouse.con.con.interrupt()
+
+    watcher = threading.Thread(target=interrupt, name="report-deadline", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except Exception as error:
+        if fired.is_set() or "interrupt" in type(error).__name__.lower():
+            raise QueryTimeout(_timeout_detail(seconds)) from None
+        raise
+    finally:
+        done.set()
+        watcher.join()
+
+
+@contextmanager
+def _postgres_timeout(warehouse: Warehouse, seconds: float) -> Iterator[None]:
+    import psycopg
+
+    raw = warehouse.con.con
+    milliseconds = max(1, int(seconds * 1000))
+    with warehouse._lock:  # the setting must not leak into another thread's queries
+        raw.execute(f"SET statement_timeout = {milliseconds}")
+        try:
+            yield
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout(_timeout_detail(seconds)) from None
+        except Exception as error:
+            if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
+                raise QueryTimeout(_timeout_detail(seconds)) from None
+            raise
+        finally:
+            raw.execute("SET statement_timeout = 0")
+
+
+def _timeout_detail(seconds: float) -> str:
+    return (
+        f"The report took longer than {seconds:g} s. Narrow it (a later date range, a "
+        "region or currency filter, a longer interval) or raise query_timeout_seconds."
+    )
+
+
+def cohort_report(
+    warehouse: Warehouse,
+    scope: Scope,
+    query: ReportQuery,
+    fmt: ReportFormat,
+    *,
+    max_cells: int,
+    timeout_seconds: float,
+) -> dict[str, Any]:
+    """The response body of ``GET /v1/reports/cohort``."""
+    with query_deadline(warehouse, timeout_seconds):
+        try:
+            require_currencies(warehouse, scope, [query.base_currency])
+        except UnknownCurrency:
+            raise InvalidParameter(
+                "baseCurrency", f"no exchange rates are known for {query.base_currency}"
+            ) from None
+        report: Report = run_report(warehouse, scope, query, max_cells=max_cells)
+    return report.envelope(fmt)
+
+
+def report_for(
+    session: Session,
+    warehouse: Warehouse,
+    principal: Principal,
+    params: ReportParams,
+    *,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Parse, restrict to ``cohort_id``'s members (as of the report date) when given, run."""
+    query, fmt = parse_query(params, default_currency=principal.base_currency)
+    cohort_id = _given(params.cohort_id)
+    if cohort_id is not None:
+        members = cohort_members_table(session, warehouse, principal, cohort_id, as_of=query.as_of)
+        query = replace(query, members=members)
+    return cohort_report(
+        warehouse,
+        principal.scope,
+        query,
+        fmt,
+        max_cells=settings.report_max_cells,
+        timeout_seconds=settings.query_timeout_seconds,
+    )
