@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -12,6 +14,7 @@ from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.schemas import CohortType, CohortUpdate
 from cohortd.web import cohort_form
 from cohortd.web.deps import ViewerDep, page, require_csrf, require_writer
+from cohortd.web.insights import cohort_insights
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -129,6 +132,7 @@ def cohort_detail(
     session: SessionDep,
     warehouse: WarehouseDep,
     starting_after: str | None = None,
+    interval: Literal["month", "quarter"] = "month",
 ) -> Response:
     row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
     cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
@@ -148,4 +152,8 @@ def cohort_detail(
         definition=cohort.definition.stored(),
         members=members.items,
         next_cursor=members.next_cursor if members.has_more else None,
+        interval=interval,
+        insights=cohort_insights(
+            session, warehouse, viewer.principal, cohort_id, interval=interval
+        ),
     )

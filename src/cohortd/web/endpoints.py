@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cohortd.web import auth_pages, cohort_pages, import_pages, keys_pages, retention_pages
+from cohortd.web import (
+    auth_pages,
+    cohort_pages,
+    import_pages,
+    intel_pages,
+    keys_pages,
+    retention_pages,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router)
@@ -12,3 +19,4 @@ router.include_router(retention_pages.router)
 router.include_router(keys_pages.router)
 router.include_router(cohort_pages.router)
 router.include_router(import_pages.router)
+router.include_router(intel_pages.router)

@@ -1,0 +1,103 @@
+"""Cohort intelligence for the dashboard, from the same service as the ``/v1`` routes:
+snapshots, vintage curve, comparison and anomalies, as the API answers them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cohortd.api.deps import Principal
+from cohortd.api.paging import Page, PageParams, paginate_select
+from cohortd.intelligence import repository, runs, service
+from cohortd.intelligence.models import Anomaly as AnomalyRow
+from cohortd.intelligence.service import Caller
+from cohortd.warehouse import Warehouse
+
+
+def caller(principal: Principal) -> Caller:
+    return Caller(principal.org_id, principal.livemode, principal.base_currency)
+
+
+@dataclass(frozen=True, slots=True)
+class CohortInsights:
+    """The API's answers for one cohort: snapshots list, curve, its anomalies."""
+
+    snapshots: list[dict[str, Any]]
+    curve: dict[str, Any]
+    anomalies: list[dict[str, Any]]
+
+
+def cohort_insights(
+    session: Session, warehouse: Warehouse, principal: Principal, cohort_id: str, *, interval: str
+) -> CohortInsights:
+    who = caller(principal)
+    snapshots = service.cohort_snapshots(
+        session,
+        warehouse,
+        who,
+        cohort_id,
+        interval=interval,
+        start=None,
+        end=None,
+        base_currency=None,
+    )
+    curve = service.cohort_curve(
+        session, warehouse, who, cohort_id, months=None, base_currency=None
+    )
+    return CohortInsights(
+        snapshots=snapshots["data"],
+        curve=curve,
+        anomalies=anomalies(session, principal, cohort_id=cohort_id, limit=100).items,
+    )
+
+
+def anomalies(
+    session: Session,
+    principal: Principal,
+    *,
+    cohort_id: str | None = None,
+    severity: str | None = None,
+    limit: int = 100,
+    starting_after: str | None = None,
+) -> Page[dict[str, Any]]:
+    """A page of stored anomalies as ``GET /v1/anomalies`` shows them (oldest first)."""
+    stmt = repository.anomalies_query(
+        org_id=principal.org_id,
+        livemode=principal.livemode,
+        cohort_id=cohort_id,
+        severity=severity,
+    )
+    found = paginate_select(
+        session, stmt, AnomalyRow.id, PageParams(limit=limit, starting_after=starting_after)
+    )
+    views = [runs.anomaly_view(row) for row in found.items]
+    return Page(items=views, has_more=found.has_more, next_cursor=found.next_cursor)
+
+
+def comparison(
+    session: Session,
+    warehouse: Warehouse,
+    principal: Principal,
+    *,
+    cohort_type: str | None,
+    interval: str | None,
+    period: str | None,
+) -> dict[str, Any]:
+    return service.compare(
+        session,
+        warehouse,
+        caller(principal),
+        cohort_type=cohort_type,
+        interval=interval,
+        period=period,
+        base_currency=None,
+    )
+
+
+def run_snapshots(session: Session, warehouse: Warehouse, principal: Principal) -> dict[str, Any]:
+    """Record every cohort now and detect anomalies (``POST /v1/snapshots/run``)."""
+    return runs.run_view(
+        runs.record_run(session, warehouse, caller(principal), trigger="dashboard")
+    )

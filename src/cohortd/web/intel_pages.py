@@ -1,0 +1,103 @@
+"""The Compare and Anomalies pages (cohort intelligence, SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cohortd.api.deps import SessionDep, WarehouseDep
+from cohortd.api.paging import PageParams
+from cohortd.cohorts import service as cohorts
+from cohortd.cohorts.schemas import CohortType
+from cohortd.errors import AppError
+from cohortd.web import insights
+from cohortd.web.deps import ViewerDep, page, require_csrf, require_writer
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare(
+    request: Request,
+    viewer: ViewerDep,
+    session: SessionDep,
+    warehouse: WarehouseDep,
+    cohort_type: str = "vintage",
+    interval: str = "month",
+    period: str = "",
+) -> Response:
+    ranking = None
+    problem: AppError | None = None
+    try:
+        ranking = insights.comparison(
+            session,
+            warehouse,
+            viewer.principal,
+            cohort_type=cohort_type or None,
+            interval=interval,
+            period=period or None,
+        )
+    except AppError as error:
+        problem = error
+    return page(
+        request,
+        "compare.html",
+        viewer,
+        status_code=problem.status if problem else 200,
+        section_root="/app/compare",
+        ranking=ranking,
+        problem=problem,
+        types=[t.value for t in CohortType],
+        cohort_type=cohort_type,
+        interval=interval,
+        period=period,
+    )
+
+
+@router.get("/anomalies", response_class=HTMLResponse)
+def anomaly_list(
+    request: Request,
+    viewer: ViewerDep,
+    session: SessionDep,
+    severity: str = "",
+    starting_after: str | None = None,
+) -> Response:
+    chosen = severity if severity in ("warning", "critical") else None
+    found = insights.anomalies(
+        session, viewer.principal, severity=chosen, limit=100, starting_after=starting_after
+    )
+    names = _cohort_names(session, viewer, {a["cohort_id"] for a in found.items})
+    return page(
+        request,
+        "anomalies.html",
+        viewer,
+        section_root="/app/anomalies",
+        anomalies=found.items,
+        names=names,
+        severity=chosen or "",
+        next_cursor=found.next_cursor if found.has_more else None,
+        run=None,
+    )
+
+
+def _cohort_names(session: SessionDep, viewer: ViewerDep, ids: set[str]) -> dict[str, str]:
+    rows = cohorts.list_cohort_rows(
+        session, viewer.principal, PageParams(limit=100), cohort_type=None
+    )
+    names = {row.id: row.name for row in rows.items}
+    return {cohort_id: names.get(cohort_id, cohort_id) for cohort_id in ids}
+
+
+@router.post("/anomalies/run")
+def run_snapshots(
+    viewer: ViewerDep,
+    session: SessionDep,
+    warehouse: WarehouseDep,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    require_csrf(viewer, csrf_token)
+    require_writer(viewer)
+    insights.run_snapshots(session, warehouse, viewer.principal)
+    return RedirectResponse("/app/anomalies", status_code=303)
