@@ -71,13 +71,10 @@ def email(column: pa.Array) -> Parsed:
 
 def email_hashed(emails: pa.Array) -> pa.Array:
     """``sha256:`` + hex SHA-256 of the trimmed, lower-cased email (SPEC §1)."""
+    normalised = pc.utf8_lower(pc.utf8_trim_whitespace(emails)).to_pylist()
+    sha256 = hashlib.sha256
     return pa.array(
-        [
-            None
-            if e is None
-            else "sha256:" + hashlib.sha256(e.strip().lower().encode()).hexdigest()
-            for e in emails.to_pylist()
-        ],
+        [None if e is None else "sha256:" + sha256(e.encode()).hexdigest() for e in normalised],
         pa.string(),
     )
 
