@@ -135,6 +135,11 @@ class DuckDBWarehouse(Warehouse):
 
     name = "duckdb"
 
+    def __init__(self, con: ibis.BaseBackend, url: str) -> None:
+        super().__init__(con, url)
+        # The progress bar prints to stdout (breaking `--json`) and slows bulk inserts.
+        con.con.execute("SET enable_progress_bar = false")
+
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
         with self._lock:
             raw = self.con.con
