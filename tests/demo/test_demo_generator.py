@@ -419,3 +419,15 @@ def test_given_status_and_plan_agree_with_the_history(
 def test_small_tables_are_strings_in_the_file_layout(demo: DemoData) -> None:
     assert all(field.type == pa.string() for field in demo.customers.schema)
     assert all(field.type == pa.string() for field in demo.subscriptions.schema)
+
+
+def test_end_defaults_to_today_utc() -> None:
+    from datetime import UTC
+
+    today = datetime.now(UTC).date()
+    config = DemoConfig(customers=40, seed=1, start=today - timedelta(days=400))
+    assert config.resolved().end in (today, today + timedelta(days=1))  # midnight race
+    data = generate(customers=40, seed=1, start=today - timedelta(days=400))
+    rows = data.subscriptions.to_pylist()
+    assert max(row["start_date"] for row in rows) <= config.resolved().horizon.isoformat()
+    assert any(row["end_date"] is None for row in rows)

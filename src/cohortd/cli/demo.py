@@ -45,9 +45,11 @@ def demo_data(
 ) -> None:
     """Write customers.<format> and subscriptions.<format> in the import layout (SPEC §6)."""
     config = DemoConfig(
-        customers=customers, seed=seed, start=start.date(),
+        customers=customers,
+        seed=seed,
+        start=start.date(),
         end=end.date() if end is not None else None,
-    )  # fmt: skip
+    ).resolved()
     began = time.perf_counter()
     try:
         files = _write(out, config, file_format, show_progress=not as_json)

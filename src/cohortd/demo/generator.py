@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -58,7 +58,12 @@ class DemoConfig:
 
     @property
     def horizon(self) -> date:
+        """The last day simulated: `end`, or today (UTC) when it is None."""
         return self.end if self.end is not None else datetime.now(UTC).date()
+
+    def resolved(self) -> DemoConfig:
+        """This config with `end` fixed, so a run crossing midnight stays one data set."""
+        return replace(self, end=self.horizon)
 
     def validate(self) -> None:
         """Raise InvalidParameter naming the first bad argument."""
@@ -92,6 +97,7 @@ class DemoFiles:
 
 def iter_chunks(config: DemoConfig) -> Iterator[DemoData]:
     """The data set as consecutive chunks (customers in sign-up order, their rows after)."""
+    config = config.resolved()
     config.validate()
     horizon = day_number(config.horizon)
     months = signup_months(
@@ -171,6 +177,7 @@ def write_demo_data(
     Files are written under a temporary name and renamed at the end, so a failed or
     interrupted run never leaves a half file that looks complete.
     """
+    config = config.resolved()
     config.validate()
     out_dir.mkdir(parents=True, exist_ok=True)
     sink_type = _CsvSink if file_format is DemoFormat.csv else _ParquetSink
