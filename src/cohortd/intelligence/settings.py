@@ -53,13 +53,11 @@ def update(session: Session, tenant: Tenant, body: AnomalySettingsUpdate) -> Thr
     """Merge the given thresholds into the stored ones (422 naming a contradiction)."""
     given = body.model_dump(exclude_unset=True, exclude_none=True)
     current = thresholds(session, tenant)
-    merged = replace(
-        current,
-        **{
-            k: v if isinstance(v, int) and not isinstance(v, bool) else Decimal(str(v))
-            for k, v in given.items()
-        },
-    )
+    # ints stay ints (counts); every other bound is an exact Decimal
+    changes: dict[str, Any] = {
+        k: v if isinstance(v, int) else Decimal(str(v)) for k, v in given.items()
+    }
+    merged = replace(current, **changes)
     _check(merged)
     stored = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(merged).items()}
     row = repository.settings(session, org_id=tenant.org_id, livemode=tenant.livemode)
