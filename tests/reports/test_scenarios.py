@@ -1,0 +1,441 @@
+"""SPEC §2, sentence by sentence: small frozen cases with hand-worked numbers.
+
+Every case runs on DuckDB and PostgreSQL (the ``warehouse`` fixture). Amounts are USD
+unless said; ``d(...)`` is a date.
+"""
+
+from __future__ import annotations
+
+from datetime import date as d
+
+import pytest
+
+from cohortd.errors import InvalidParameter
+from cohortd.warehouse import Warehouse
+from tests.fixtures.example_small import Customer, Dataset, Stretch, load
+from tests.reports.helpers import period, row, run
+
+USD = "USD"
+
+
+def C(cid: str, **fields: str) -> Customer:
+    return Customer(id=cid, **fields)  # type: ignore[arg-type]
+
+
+def S(cid: str, mrr: str, start: d, end: d | None = None, currency: str = USD) -> Stretch:
+    return Stretch(customer_id=cid, currency=currency, mrr=mrr, start=start, end=end)
+
+
+def report(warehouse: Warehouse, scope, data: Dataset, url: str, **kw):  # type: ignore[no-untyped-def]
+    load(warehouse, scope, data)
+    return run(warehouse, scope, url, **kw)
+
+
+# -- 1. churn inside period 0, a reactivation, an empty cohort, the average row -------------
+BASIC = Dataset(
+    customers=[C("a"), C("b"), C("c"), C("d")],
+    stretches=[
+        S("a", "100", d(2024, 1, 10)),
+        S("b", "50", d(2024, 1, 15), d(2024, 1, 20)),  # churns inside period 0
+        S("c", "200", d(2024, 1, 5), d(2024, 2, 10)),
+        S("c", "200", d(2024, 3, 5)),  # comes back in March: counts again, stays in January
+        S("d", "80", d(2024, 3, 12)),
+    ],
+)
+
+
+def test_time_based_cohorts(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), BASIC, "?interval=month&date=2024-03-31")
+    assert body["interval"] == "month" and body["breakdown"] is None and body["currency"] == USD
+    groups = [r["cohort_group"] for r in body["result"]["list"]]
+    assert groups == ["2024-01-31", "2024-02-29", "2024-03-31", "average"]
+    jan = row(body, "2024-01-31")
+    # members a, b, c; initial MRR on each own paid start: 100 + 50 + 200 = 350
+    assert (jan["initial_customers"], jan["initial_mrr"]) == (3, 350.0)
+    assert [p["customers_retained"] for p in jan["periods"]] == [2, 1, 2]
+    assert [p["mrr_retained"] for p in jan["periods"]] == [300.0, 100.0, 300.0]
+    k0, k1, k2 = jan["periods"]
+    # k0 on 01-31: a 100 + c 200; 2/3 = 66.666.. → 66.67, churn 100 − 66.666.. = 33.33
+    assert (k0["customer_retention"], k0["customer_churn"]) == (66.67, 33.33)
+    # 300/350 = 85.714285.. → 85.71; churn 14.285714.. → 14.29; relative k0 = retention k0
+    assert (k0["mrr_retention"], k0["mrr_churn"]) == (85.71, 14.29)
+    assert (k0["mrr_retention_relative"], k0["customer_retention_relative"]) == (85.71, 66.67)
+    # k1 on 02-29: only a; 1/3 → 33.33; 100/350 → 28.57; relative 1/2 = 50, 100/300 = 33.33
+    assert (k1["customer_retention"], k1["mrr_retention"]) == (33.33, 28.57)
+    assert (k1["customer_retention_relative"], k1["mrr_retention_relative"]) == (50.0, 33.33)
+    assert (k1["customer_churn_relative"], k1["mrr_churn_relative"]) == (50.0, 66.67)
+    # k2 on 03-31: c is back: 2 customers, 300; relative 2/1 = 200 → churn relative −100
+    assert (k2["customer_retention_relative"], k2["customer_churn_relative"]) == (200.0, -100.0)
+    assert (k2["mrr_retention_relative"], k2["mrr_churn_relative"]) == (300.0, -200.0)
+    # every member at or under its initial MRR: gross = net
+    assert [p["mrr_retained_gross"] for p in jan["periods"]] == [300.0, 100.0, 300.0]
+    assert all(p["complete"] for p in jan["periods"])  # 03-31 ends March
+
+
+def test_empty_cohort_between_full_ones_is_all_zero(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), BASIC, "?interval=month&date=2024-03-31")
+    feb = row(body, "2024-02-29")
+    assert (feb["initial_customers"], feb["initial_mrr"]) == (0, 0.0)
+    assert len(feb["periods"]) == 2  # k = 0 (Feb), 1 (Mar)
+    for values in feb["periods"]:
+        # zero denominators: every percentage 0, and its churn twin 0 too
+        assert {k: v for k, v in values.items() if k != "complete"} == dict.fromkeys(
+            [k for k in values if k != "complete"], 0
+        )
+
+
+def test_average_pools_only_non_empty_cohorts_old_enough(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), BASIC, "?interval=month&date=2024-03-31")
+    average = row(body, "average")
+    assert set(average) == {"cohort_group", "periods"}  # no initial_* on the average row
+    k0, k1, k2 = average["periods"]
+    # k0 pools Jan and Mar (Feb is empty): (2 + 1) / (3 + 1) = 75; (300 + 80) / (350 + 80)
+    # = 88.372.. → 88.37
+    assert (k0["customers_retained"], k0["mrr_retained"]) == (3, 380.0)
+    assert (k0["customer_retention"], k0["mrr_retention"]) == (75.0, 88.37)
+    # k1: only January reached k1 (March has not): 1/3 → 33.33, relative 1/2 = 50
+    assert (k1["customers_retained"], k1["customer_retention"]) == (1, 33.33)
+    assert k1["customer_retention_relative"] == 50.0
+    assert (k2["customers_retained"], k2["mrr_retention"]) == (2, 85.71)
+
+
+def test_empty_universe(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), Dataset(customers=[C("x")]), "?date=2024-03-31")
+    assert body["result"] == {"list": [{"cohort_group": "average", "periods": []}]}
+    chart = run(warehouse, new_scope(), "?date=2024-03-31&format=chart")
+    assert chart["result"] == []
+
+
+# -- 2. expansion: MRR retention over 100, negative churn, the gross cap --------------------
+def test_expansion_passes_100_and_gross_caps_it(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("e")],
+        stretches=[S("e", "100", d(2024, 1, 1), d(2024, 2, 1)), S("e", "150", d(2024, 2, 1))],
+    )
+    body = report(warehouse, new_scope(), data, "?interval=month&date=2024-02-29")
+    k1 = period(body, "2024-01-31", 1)
+    # 150 / 100 = 150 %, churn −50; gross caps e at its initial 100 → 100 %
+    assert (k1["mrr_retention"], k1["mrr_churn"], k1["mrr_churn_relative"]) == (150.0, -50.0, -50.0)
+    assert (k1["mrr_retained_gross"], k1["mrr_retention_gross"]) == (100.0, 100.0)
+
+
+# -- 3. a partial current period ---------------------------------------------------------
+def test_partial_current_period_is_not_complete(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("f"), C("g")],
+        stretches=[S("f", "100", d(2024, 1, 10)), S("g", "40", d(2024, 2, 3), d(2024, 2, 10))],
+    )
+    body = report(warehouse, new_scope(), data, "?interval=month&date=2024-02-15")
+    jan, feb = row(body, "2024-01-31"), row(body, "2024-02-29")
+    assert [p["complete"] for p in jan["periods"]] == [True, False]  # Feb measured on 02-15
+    assert [p["complete"] for p in feb["periods"]] == [False]
+    # g paid 02-03..02-10: a member, not retained on 02-15
+    assert (feb["initial_customers"], feb["periods"][0]["customers_retained"]) == (1, 0)
+    # average k0 pools Jan (complete) and Feb (not): not complete; k1 pools Jan only
+    assert [p["complete"] for p in row(body, "average")["periods"]] == [False, False]
+
+
+# -- 4. ISO week 53 and weeks across a year end; day is served as week ---------------------
+def test_iso_week_53_and_year_end(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("g"), C("h")],
+        stretches=[
+            S("g", "10", d(2020, 12, 31)),  # Thu of 2020-W53: Mon 12-28 .. Sun 2021-01-03
+            S("h", "20", d(2021, 1, 4), d(2021, 1, 11)),  # 2021-W01, gone by Mon 01-11
+        ],
+    )
+    body = report(warehouse, new_scope(), data, "?interval=day&date=2021-01-12")
+    assert body["interval"] == "week"
+    groups = [r["cohort_group"] for r in body["result"]["list"]]
+    # cohort groups are the Sundays ending the ISO weeks; 01-12 lies in the week of 01-17
+    assert groups == ["2021-01-03", "2021-01-10", "2021-01-17", "average"]
+    assert [p["mrr_retained"] for p in row(body, "2021-01-03")["periods"]] == [10.0, 10.0, 10.0]
+    assert [p["customers_retained"] for p in row(body, "2021-01-10")["periods"]] == [1, 0]
+    assert [p["complete"] for p in row(body, "2021-01-03")["periods"]] == [True, True, False]
+
+
+# -- 5. quarter and year; a relative percentage over a zero ------------------------------------
+QUARTERLY = Dataset(
+    customers=[C("i"), C("n")],
+    stretches=[
+        S("i", "30", d(2023, 2, 10), d(2023, 8, 1)),
+        S("n", "50", d(2023, 1, 1), d(2023, 1, 20)),
+        S("n", "50", d(2023, 7, 1), d(2023, 7, 2)),
+        S("n", "50", d(2023, 9, 1)),
+    ],
+)
+
+
+def test_quarter(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), QUARTERLY, "?interval=quarter&date=2024-05-05")
+    groups = [r["cohort_group"] for r in body["result"]["list"]]
+    assert groups[:2] == ["2023-03-31", "2023-06-30"] and groups[-2:] == ["2024-06-30", "average"]
+    q1 = row(body, "2023-03-31")
+    # i: 30 on 03-31 and 06-30, gone by 09-30; n: 0 on 03-31, 0 on 06-30, 50 from 09-01
+    assert [p["customers_retained"] for p in q1["periods"]] == [1, 1, 1, 1, 1, 1]
+    assert [p["mrr_retained"] for p in q1["periods"]] == [30.0, 30.0, 50.0, 50.0, 50.0, 50.0]
+    k2 = q1["periods"][2]
+    # k2 on 09-30: i gone, n back (still in its first cohort): 1 / 1 = 100 %, relative
+    # mrr 50 / 30 = 166.666.. → 166.67; initial 30 + 50 = 80: 50 / 80 = 62.5
+    assert (k2["customer_retention_relative"], k2["mrr_retention_relative"]) == (100.0, 166.67)
+    assert k2["mrr_retention"] == 62.5
+
+
+def test_year_and_relative_over_zero(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("i"), C("m")],
+        stretches=[
+            S("i", "30", d(2023, 2, 10), d(2023, 8, 1)),
+            S("m", "40", d(2022, 3, 1), d(2022, 5, 1)),
+            S("m", "40", d(2024, 1, 1)),  # back after a whole year without MRR
+        ],
+    )
+    body = report(warehouse, new_scope(), data, "?interval=year&date=2024-05-05")
+    assert [r["cohort_group"] for r in body["result"]["list"]] == [
+        "2022-12-31",
+        "2023-12-31",
+        "2024-12-31",
+        "average",
+    ]
+    k0, k1, k2 = row(body, "2022-12-31")["periods"]
+    # m: 0 on 2022-12-31 and 2023-12-31 → retention 0, churn 100
+    assert (k0["customer_retention"], k0["customer_churn"]) == (0.0, 100.0)
+    # k1: 0 / 0 previous → relative 0 and its twin 0
+    assert (k1["customer_retention_relative"], k1["customer_churn_relative"]) == (0.0, 0.0)
+    # k2 (2024-05-05): back: 1 / 0 previous → 0 and 0; plain retention 100
+    assert (k2["customer_retention"], k2["customer_retention_relative"]) == (100.0, 0.0)
+    assert (k2["mrr_churn_relative"], k2["complete"]) == (0.0, False)
+    # i (2023 cohort) churned 08-01: retention k0 on 2023-12-31 = 0
+    assert row(body, "2023-12-31")["periods"][0]["customers_retained"] == 0
+
+
+# -- 6. currencies: moving against the base, with and without fix_fx; JPY; .005 ------------
+# Own rates in 2030 (after all ECB history, so the latest rate on or before is ours):
+# on 2030-01-01 1 EUR = 2 USD = 1 GBP = 160 JPY; from 2030-02-01 1 EUR = 3 USD.
+RATES = [
+    (d(2030, 1, 1), "USD", "2"),
+    (d(2030, 1, 1), "GBP", "1"),
+    (d(2030, 1, 1), "JPY", "160"),
+    (d(2030, 2, 1), "USD", "3"),
+]
+FX = Dataset(
+    customers=[C("j", currency="GBP")],
+    stretches=[S("j", "100", d(2030, 1, 15), currency="GBP")],
+    rates=RATES,
+)
+
+
+def test_currency_moving_against_the_base(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), FX, "?interval=month&date=2030-02-28&baseCurrency=USD")
+    jan = row(body, "2030-01-31")
+    # initial on 01-15: 100 GBP × 2/1 = 200 USD; k0 on 01-31 the same; k1 on 02-28: × 3 = 300
+    assert jan["initial_mrr"] == 200.0
+    assert [p["mrr_retained"] for p in jan["periods"]] == [200.0, 300.0]
+    assert jan["periods"][1]["mrr_retention"] == 150.0
+    # gross: 300 capped at the member's own initial 200 → 100 %
+    assert jan["periods"][1]["mrr_retention_gross"] == 100.0
+
+
+def test_fix_fx_uses_the_first_day_of_p0(warehouse: Warehouse, new_scope) -> None:
+    url = "?interval=month&date=2030-02-28&baseCurrency=usd&fix_fx=true"
+    body = report(warehouse, new_scope(), FX, url)
+    jan = row(body, "2030-01-31")
+    # every amount at 2030-01-01's rate (1 GBP = 2 USD): 200, 200, 200
+    assert jan["initial_mrr"] == 200.0
+    assert [p["mrr_retained"] for p in jan["periods"]] == [200.0, 200.0]
+    assert [p["mrr_retention"] for p in jan["periods"]] == [100.0, 100.0]
+
+
+def test_jpy_base_and_half_cent_ties(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("k", currency="JPY"), C("l", currency="EUR"), C("u")],
+        stretches=[
+            S("k", "1000", d(2030, 1, 10), currency="JPY"),
+            S("l", "10.01", d(2030, 1, 10), currency="EUR"),
+            S("u", "10.01", d(2030, 1, 10)),
+        ],
+        rates=RATES,
+    )
+    scope = new_scope()
+    jpy = report(warehouse, scope, data, "?date=2030-01-31&baseCurrency=JPY")
+    # 1000 JPY + 10.01 EUR × 160 + 10.01 USD × 160 / 2 = 1000 + 1601.6 + 800.8 = 3402.4
+    assert row(jpy, "2030-01-31")["initial_mrr"] == 3402.4
+    usd = run(warehouse, scope, "?date=2030-01-31&baseCurrency=USD&currency=EUR")
+    # 10.01 EUR × 2 = 20.02 exactly; GBP base: 10.01 × 1 = 10.01
+    assert row(usd, "2030-01-31")["initial_mrr"] == 20.02
+    tie = run(warehouse, scope, "?date=2030-01-31&baseCurrency=EUR&currency=USD")
+    # 10.01 USD × 1/2 = 5.005 EUR exactly: half away from zero → 5.01 (a float gives 5.00)
+    assert row(tie, "2030-01-31")["initial_mrr"] == 5.01
+
+
+def test_percentage_tie_rounds_half_away(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("m")],
+        stretches=[S("m", "800", d(2024, 1, 1), d(2024, 2, 1)), S("m", "1", d(2024, 2, 1))],
+    )
+    body = report(warehouse, new_scope(), data, "?date=2024-02-29")
+    k1 = period(body, "2024-01-31", 1)
+    # 100 × 1 / 800 = 0.125 → 0.13; churn 100 − 0.125 = 99.875 → 99.88
+    assert (k1["mrr_retention"], k1["mrr_churn"]) == (0.13, 99.88)
+
+
+# -- 7. breakdowns ---------------------------------------------------------------------------
+BREAKDOWN = Dataset(
+    customers=[C("o", country="DE"), C("p", country="DE"), C("q"), C("r", country="US")],
+    stretches=[
+        S("o", "100", d(2024, 1, 5)),
+        S("p", "60", d(2024, 2, 5), d(2024, 3, 10)),
+        S("q", "300", d(2024, 1, 20)),
+        S("r", "160", d(2024, 3, 1), currency="USD"),
+    ],
+)
+
+
+def test_breakdown_by_country(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), BREAKDOWN, "?breakdown=country&date=2024-03-31")
+    assert body["breakdown"] == "country"
+    # by initial MRR desc, then name: unknown 300, DE 160 and US 160 (tie: DE first)
+    assert [r["cohort_group"] for r in body["result"]["list"]] == ["unknown", "DE", "US", "average"]
+    de = row(body, "DE")
+    assert (de["initial_customers"], de["initial_mrr"]) == (2, 160.0)
+    k0, k1, k2 = de["periods"]
+    # each member on its own period: k0 = o on 01-31 (100) + p on 02-29 (60)
+    assert (k0["customers_retained"], k0["mrr_retained"]) == (2, 160.0)
+    # k1 pools o on 02-29 (100) and p on 03-31 (0): 1/2 = 50 %, 100/160 = 62.5 %
+    assert (k1["customer_retention"], k1["mrr_retention"], k1["mrr_retention_relative"]) == (
+        50.0,
+        62.5,
+        62.5,
+    )
+    # k2: only o's sub-cohort (January) is old enough: 100/100, relative 100/100
+    assert (k2["customers_retained"], k2["mrr_retention"], k2["mrr_retention_relative"]) == (
+        1,
+        100.0,
+        100.0,
+    )
+    assert len(row(body, "US")["periods"]) == 1
+    assert len(row(body, "average")["periods"]) == 3
+
+
+def test_breakdown_by_currency_and_chart(warehouse: Warehouse, new_scope) -> None:
+    data = Dataset(
+        customers=[C("s"), C("t", currency="EUR")],
+        # s has no currency of its own: its billing currency is its earliest row's, GBP
+        stretches=[
+            S("s", "10", d(2030, 1, 2), currency="GBP"),
+            S("s", "5", d(2030, 1, 20), currency="USD"),
+            S("t", "9", d(2030, 2, 2), currency="EUR"),
+        ],
+        rates=RATES,
+    )
+    url = "?breakdown=currency&date=2030-02-28&baseCurrency=EUR&format=chart"
+    body = report(warehouse, new_scope(), data, url)
+    assert body["breakdown"] == "currency"
+    first = body["result"][0]
+    # initial: GBP group 10 GBP on 01-02 = 10 EUR (the USD row starts later) > EUR group 9
+    assert first["period"] == 0 and list(first["breakdown"]) == ["GBP", "EUR", "average"]
+    # GBP group k0 on 01-31: 10 GBP × 1/1 + 5 USD × 1/2 = 12.5 EUR
+    assert first["breakdown"]["GBP"]["mrr_retained"] == 12.5
+    assert first["breakdown"]["GBP"]["label"] == "GBP"
+    assert "initial_mrr" not in first["breakdown"]["GBP"]
+    # period 1: only GBP (January) and average have it; k1 on 02-28: 10 + 5 × 1/3 = 11.666..
+    assert list(body["result"][1]["breakdown"]) == ["GBP", "average"]
+    assert body["result"][1]["breakdown"]["GBP"]["mrr_retained"] == 11.67
+
+
+# -- 8. filters --------------------------------------------------------------------------------
+FILTERED = Dataset(
+    customers=[
+        C("de", country="DE", industry="Software", channel="Partner", size="1-10"),
+        C("jp", country="JP", industry="Software Dev", channel="organic", size="11-50"),
+        C("cy", country="CY", industry="software", channel="organic"),
+        C("fr", country="FR", currency="EUR", channel="paid"),
+        C("none"),
+    ],
+    stretches=[
+        S("de", "1", d(2024, 1, 1), currency="EUR"),
+        S("jp", "2", d(2024, 1, 1)),
+        S("cy", "4", d(2024, 1, 1), currency="EUR"),
+        S("fr", "8", d(2024, 1, 1), currency="USD"),
+        S("none", "16", d(2024, 1, 1)),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected_mrr"),
+    [
+        # the initial MRR (USD, base = every amount in USD here) tells which members passed
+        ("", 31),
+        ("&region=dach jp", 3),  # slug + code: de + jp
+        ("&region=europe", 9),  # de + fr; Cyprus sits in western_asia
+        ("&region=eu", 13),  # de + cy + fr
+        ("&region=CY", 4),
+        ("&currency=eur", 13),  # billing currency: de, cy (rows), fr (given EUR)
+        ("&industry=SOFTWARE", 5),  # whole value, any case: de + cy, not "Software Dev"
+        ("&channel=organic partner", 7),  # OR within a parameter
+        ("&channel=organic&industry=software", 4),  # AND across parameters: cy
+        ("&size=1-10 11-50", 3),
+    ],
+)
+def test_filters(warehouse: Warehouse, new_scope, filters: str, expected_mrr: int) -> None:
+    scope = new_scope()
+    load(
+        warehouse,
+        scope,
+        Dataset(
+            customers=FILTERED.customers,
+            stretches=FILTERED.stretches,
+            # 1 EUR = 1 USD on 2023-12-29 (ECB's last day before) via our own rate
+            rates=[(d(2024, 1, 1), "USD", "1")],
+        ),
+    )
+    body = run(warehouse, scope, f"?date=2024-01-31{filters}")
+    assert row(body, "2024-01-31")["initial_mrr"] == expected_mrr
+
+
+def test_restricted_universe(warehouse: Warehouse, new_scope) -> None:
+    import ibis
+
+    from cohortd.engine.periods import Interval
+    from cohortd.engine.report import run_report
+    from cohortd.engine.retention import ReportQuery
+
+    scope = new_scope()
+    load(warehouse, scope, BASIC)
+    only = ibis.memtable({"customer_id": ["a", "d"]})
+    query = ReportQuery(
+        as_of=d(2024, 3, 31), interval=Interval.month, base_currency=USD, members=only
+    )
+    rows = run_report(warehouse, scope, query).envelope()["result"]["list"]
+    # a (January, 100) and d (March, 80) only
+    assert [(r["cohort_group"], r.get("initial_mrr")) for r in rows] == [
+        ("2024-01-31", 100.0),
+        ("2024-02-29", 0.0),
+        ("2024-03-31", 80.0),
+        ("average", None),
+    ]
+
+
+# -- 9. bad values → 400 naming the parameter ------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("?interval=fortnight", "interval"),
+        ("?date=2024-02-30", "date"),
+        ("?date=yesterday", "date"),
+        ("?date=2024-1-5", "date"),
+        ("?baseCurrency=XYZ", "baseCurrency"),
+        ("?breakdown=plan", "breakdown"),
+        ("?region=europe atlantis", "region"),
+        ("?fix_fx=maybe", "fix_fx"),
+        ("?format=xml", "format"),
+        ("?currency=EUR dollars", "currency"),
+    ],
+)
+def test_bad_values_name_the_parameter(
+    warehouse: Warehouse, new_scope, query: str, parameter: str
+) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        run(warehouse, new_scope(), query)
+    assert raised.value.parameter == parameter
