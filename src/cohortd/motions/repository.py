@@ -53,7 +53,8 @@ def active_motion_ids(
         .order_by(Motion.id)
     )
     for cohort_id, motion_id in rows:
-        found[cohort_id].append(motion_id)
+        if cohort_id is not None:  # filtered by IN above; narrows the type
+            found[cohort_id].append(motion_id)
     return found
 
 

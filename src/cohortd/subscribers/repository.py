@@ -31,7 +31,7 @@ def update_customer(
     set_metadata: bool = False,
 ) -> None:
     """Set ``tags`` (when given) and ``metadata`` (when ``set_metadata``) in one transaction."""
-    values: dict[str, exp.Expression] = {}
+    values: dict[str, object] = {}
     if tags is not None:
         values["tags"] = _tags_literal(tags)
     if set_metadata:
