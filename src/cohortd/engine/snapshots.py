@@ -246,7 +246,9 @@ def plan(
             }
         )
     )
-    moves = classify(pairs, factors, paid_started(subscriptions), bounds)
+    # first payments of the members only: no aggregate over the whole organization
+    theirs = subscriptions.semi_join(members, subscriptions.customer_id == members.customer_id)
+    moves = classify(pairs, factors, paid_started(theirs), bounds)
     tagged = pairs.join(moves, ["customer_id", "i"])
     sums = tagged.group_by(["i", "movement", "currency"]).agg(s=tagged.s.sum(), e=tagged.e.sum())
     churned = moves.filter(moves.movement == Movement.churn.value)
