@@ -308,3 +308,14 @@ def test_viewer_may_read_but_not_write(api: ApiHarness) -> None:
     )
     assert response.status_code == 403
     assert api.client.get("/v1/cohorts", headers=api.headers(key=viewer)).status_code == 200
+
+
+def test_idempotent_create_makes_one_cohort(api: ApiHarness) -> None:
+    headers = api.headers(**{"Idempotency-Key": "create-vips-1"})
+    body = {"name": "VIPs", "definition": {"tags_include": ["vip"]}}
+    first = api.client.post("/v1/cohorts", json=body, headers=headers)
+    again = api.client.post("/v1/cohorts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert len(api.client.get("/v1/cohorts", headers=api.headers()).json()["data"]) == 1
