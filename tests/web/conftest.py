@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -117,7 +118,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def sign_in(page: Page, dashboard: Dashboard, *, key: str | None = None, next: str = "") -> None:
     """Sign in through the form, as a person would."""
-    page.goto(dashboard.url + "/app/sign-in" + (f"?next={next}" if next else ""))
+    page.goto(dashboard.url + "/app/sign-in" + (f"?next={quote(next)}" if next else ""))
     page.get_by_label("API key").fill(key or dashboard.harness.keys["test"])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

@@ -90,7 +90,9 @@ def test_heatmap_arrow_keys_move_between_cells(page: Page, dashboard: Dashboard)
     first = page.locator("#heatmap td.cell").first
     first.focus()
     page.keyboard.press("ArrowRight")
-    focused = page.evaluate("[document.activeElement.dataset.k, document.activeElement.closest('tr').dataset.cohort]")
+    focused = page.evaluate(
+        "[document.activeElement.dataset.k, document.activeElement.closest('tr').dataset.cohort]"
+    )
     first_row = page.locator("#heatmap tbody tr").first.get_attribute("data-cohort")
     assert focused == ["1", first_row]
     page.keyboard.press("ArrowDown")
@@ -100,7 +102,9 @@ def test_heatmap_arrow_keys_move_between_cells(page: Page, dashboard: Dashboard)
     assert page.locator("#heatmap td.cell:focus .tip").is_visible()
 
 
-@pytest.mark.parametrize("path,name", [("/app/cohorts", "cohorts-390"), ("/app/import", "import-390")])
+@pytest.mark.parametrize(
+    "path,name", [("/app/cohorts", "cohorts-390"), ("/app/import", "import-390")]
+)
 def test_phone_width_screenshots(page: Page, dashboard: Dashboard, path: str, name: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, dashboard, next=path)

@@ -66,13 +66,14 @@ def test_sign_in_then_heatmap_equals_api_then_controls(page: Page, dashboard: Da
     _assert_same_numbers(_shown(page), api, "mrr_retention")
 
     # The measure switch: customers, then churn; the switches apply on change.
-    page.get_by_text("Customers", exact=True).click()
+    controls = page.get_by_role("form", name="Report parameters")
+    controls.get_by_text("Customers", exact=True).click()
     page.wait_for_url("**measure=customers**")
     _assert_same_numbers(_shown(page), api, "customer_retention")
-    page.get_by_text("Churn", exact=True).click()
+    controls.get_by_text("Churn", exact=True).click()
     page.wait_for_url("**view=churn**")
     _assert_same_numbers(_shown(page), api, "customer_churn")
-    page.get_by_text("Gross (MRR)", exact=True).click()
+    controls.get_by_text("Gross (MRR)", exact=True).click()
     page.wait_for_url("**view=gross**")
     _assert_same_numbers(_shown(page), api, "mrr_retention_gross")
 

@@ -29,20 +29,20 @@ def _form(
     industry: Annotated[str, Query(max_length=500)] = "",
     channel: Annotated[str, Query(max_length=500)] = "",
     size: Annotated[str, Query(max_length=500)] = "",
-    cohort: Annotated[str, Query(max_length=60)] = "",
+    cohort_id: Annotated[str, Query(max_length=60)] = "",
 ) -> ReportForm:
     return ReportForm(
         interval=interval,
         date=date,
         baseCurrency=baseCurrency,
-        fix_fx=fix_fx.lower() in ("true", "on", "1"),
+        fix_fx=fix_fx,
         breakdown=breakdown,
         region=region,
         currency=currency,
         industry=industry,
         channel=channel,
         size=size,
-        cohort=cohort,
+        cohort_id=cohort_id,
     )
 
 

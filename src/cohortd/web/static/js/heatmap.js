@@ -64,6 +64,7 @@
     allRows.forEach(function (row, r) {
       let x = 0;
       Array.from(row.cells).forEach(function (cell, i) {
+        if (!widths[i]) return; // a column hidden at this width is left out of the picture
         const style = getComputedStyle(cell);
         ctx.fillStyle = style.backgroundColor === "rgba(0, 0, 0, 0)" ? "#fff" : style.backgroundColor;
         ctx.fillRect(x, r * rowHeight, widths[i], rowHeight);
