@@ -79,10 +79,6 @@ def _reference_member(
     )
 
 
-def _maybe(values: list[object]) -> st.SearchStrategy[object]:
-    return st.sampled_from(values)
-
-
 subs_strategy = st.lists(
     st.tuples(
         st.sampled_from(

@@ -27,27 +27,6 @@ def cohorts_query(*, org_id: str, livemode: bool, cohort_type: str | None = None
     return stmt
 
 
-def find_grouped(
-    session: Session,
-    *,
-    org_id: str,
-    livemode: bool,
-    cohort_type: str,
-    grouping_field: str,
-    grouping_value: str,
-) -> Cohort | None:
-    """The generated cohort for one grouping (the key generated cohorts upsert on)."""
-    return session.scalars(
-        select(Cohort).where(
-            Cohort.org_id == org_id,
-            Cohort.livemode == livemode,
-            Cohort.cohort_type == cohort_type,
-            Cohort.grouping_field == grouping_field,
-            Cohort.grouping_value == grouping_value,
-        )
-    ).first()
-
-
 def add_cohort(session: Session, cohort: Cohort) -> None:
     session.add(cohort)
     session.flush()

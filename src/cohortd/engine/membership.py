@@ -12,7 +12,7 @@ missing the field never matches a list on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final
 
@@ -72,10 +72,6 @@ class CohortDefinition:
         if self.tenure_days_min is not None or self.tenure_days_max is not None:
             needed.add("tenure_days")
         return frozenset(needed)
-
-    @property
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) in ((), None) for f in fields(self))
 
 
 def _lowered(values: Sequence[str]) -> list[str]:
