@@ -68,7 +68,8 @@ def child_baseline(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     con = duckdb.connect(str(target))
     started = time.perf_counter()
     for name in ("customers", "subscriptions"):
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {reader}('{folder / (name + '.' + fmt)}')")
+        source = folder / f"{name}.{fmt}"
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {reader}('{source}')")
     elapsed = time.perf_counter() - started
     con.close()
     return {"seconds": elapsed}
@@ -83,7 +84,9 @@ def child_cohortd(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     warehouse = connect(f"duckdb:///{target}")
     sources = [
         ImportSource(ImportKind.customers, folder / f"customers.{fmt}", f"customers.{fmt}"),
-        ImportSource(ImportKind.subscriptions, folder / f"subscriptions.{fmt}", f"subscriptions.{fmt}"),
+        ImportSource(
+            ImportKind.subscriptions, folder / f"subscriptions.{fmt}", f"subscriptions.{fmt}"
+        ),
     ]
     started = time.perf_counter()
     outcome = run_import(warehouse, Scope("org_bench", False), sources)
@@ -98,8 +101,18 @@ def measure(kind: str, folder: Path, fmt: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
         target = Path(scratch) / "w.duckdb"
         child = subprocess.Popen(
-            [sys.executable, __file__, "--child", kind, "--folder", str(folder), "--format", fmt,
-             "--target", str(target)],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                kind,
+                "--folder",
+                str(folder),
+                "--format",
+                fmt,
+                "--target",
+                str(target),
+            ],
             stdout=subprocess.PIPE,
         )
         assert child.stdout is not None
@@ -132,8 +145,12 @@ def main() -> None:
         folder = Path(tmp)
         generate(folder, args.customers)
         rows = args.customers * (1 + SUBS_PER_CUSTOMER)
-        print(f"{args.customers:,} customers + {args.customers * SUBS_PER_CUSTOMER:,} subscriptions = {rows:,} rows")
-        print(f"{'format':8} {'what':10} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12} {'x baseline':>10}")
+        subs = args.customers * SUBS_PER_CUSTOMER
+        print(f"{args.customers:,} customers + {subs:,} subscriptions = {rows:,} rows")
+        print(
+            f"{'format':8} {'what':10} {'seconds':>8} {'rows/s':>12} "
+            f"{'peak RSS MB':>12} {'x baseline':>10}"
+        )
         for fmt in args.formats.split(","):
             base = measure("baseline", folder, fmt)
             ours = measure("cohortd", folder, fmt)

@@ -10,7 +10,11 @@ from cohortd.imports.parsing import ImportSource
 from cohortd.imports.pipeline import ImportOutcome, OnError, StepHook, run_import
 from cohortd.warehouse import Scope, Warehouse, scoped
 
-GOOD_CUSTOMERS = "id,name,email,country,created_at\nc1,Acme,Ann@Example.com ,de,2024-01-15\nc2,Beta,,,2024-02-01T09:30:00+02:00\n"
+GOOD_CUSTOMERS = (
+    "id,name,email,country,created_at\n"
+    "c1,Acme,Ann@Example.com ,de,2024-01-15\n"
+    "c2,Beta,,,2024-02-01T09:30:00+02:00\n"
+)
 GOOD_SUBSCRIPTIONS = (
     "id,customer_id,plan_id,currency,mrr,start_date,end_date,status\n"
     "s1,c1,pro,USD,19.99,2024-01-15,,active\n"

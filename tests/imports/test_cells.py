@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st

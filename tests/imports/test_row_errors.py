@@ -11,7 +11,10 @@ from cohortd.imports.columns import SPECS, ImportKind
 from cohortd.warehouse import Scope, Warehouse
 from tests.imports.helpers import GOOD_CUSTOMERS, problems, run, stored
 
-C_HEAD = "id,name,email,country,currency,status,engagement_score,health_score,risk_score,created_at,metadata"
+C_HEAD = (
+    "id,name,email,country,currency,status,engagement_score,health_score,risk_score,"
+    "created_at,metadata"
+)
 S_HEAD = "id,customer_id,plan_id,currency,mrr,start_date,end_date,status"
 UNKNOWN_CUSTOMER = "unknown customer (not in this import nor already stored)"
 

@@ -217,10 +217,11 @@ def _bad_shape_lines(
         for _ in pcsv.open_csv(stream, read, _csv_parse_options(bad_shapes), convert):
             if len(bad_shapes) >= 100:
                 break
-    return [
-        (row.number, None, f"line {row.number}: {row.actual_columns} fields where the header has {row.expected_columns}")
-        for row in bad_shapes[:100]
-    ]
+    return [(row.number, None, f"line {row.number}: {_shape(row)}") for row in bad_shapes[:100]]
+
+
+def _shape(row: Any) -> str:
+    return f"{row.actual_columns} fields where the header has {row.expected_columns}"
 
 
 def _csv_header(path: Path, gzipped: bool) -> list[str]:
@@ -270,7 +271,7 @@ def _blank_rows_to_null(batch: pa.RecordBatch) -> dict[str, pa.Array]:
 # -- Parquet -----------------------------------------------------------------------------
 def _gunzip_to_temp(path: Path, stack: ExitStack) -> Path:
     # Parquet needs random access; a gzipped one is inflated to a temp file, not memory.
-    target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".parquet"))
+    target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".parquet"))  # noqa: SIM115
     with gzip.open(path, "rb") as source:
         shutil.copyfileobj(source, target, 1 << 20)
     target.flush()
@@ -324,7 +325,7 @@ def _jsonl_batches(
 ) -> Iterator[RawBatch]:
     opener = gzip.open if gzipped else open
     kinds = {c.name: c.kind for c in spec.columns}
-    with opener(path, "rt", encoding="utf-8-sig", newline="\n") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig", newline="\n") as handle:
         chunk: list[tuple[int, str]] = []
         line_no = 0
         while True:
@@ -352,8 +353,8 @@ def _jsonl_batch(
     for index, (line_no, line) in enumerate(lines):
         record = _json_record(line)
         if not isinstance(record, dict):
-            reason = "not valid JSON" if record is _INVALID else "not a JSON object"
-            batch.problems.append((line_no, None, None, reason))
+            shape = "not valid JSON" if record is _INVALID else "not a JSON object"
+            batch.problems.append((line_no, None, None, shape))
             batch.flagged_rows.add(index)
             record = {}
         for key in record:
@@ -403,7 +404,5 @@ def _json_cell(value: Any, kind: CellKind) -> tuple[Any, str | None]:
         return json.dumps(value, ensure_ascii=False), None
     if isinstance(value, str):
         return value, None
-    return (
-        None,
-        f"wrong type: expected a {'JSON object' if kind is CellKind.json_object else 'string or number'}",
-    )
+    expected = "JSON object" if kind is CellKind.json_object else "string or number"
+    return None, f"wrong type: expected a {expected}"

@@ -188,7 +188,7 @@ def _problems(
 def _as_text(values: pa.Array) -> list[str | None]:
     if pa.types.is_list(values.type):
         return [None if v is None else ";".join(v) for v in values.to_pylist()]
-    return values.to_pylist()
+    return [None if v is None else str(v) for v in values.to_pylist()]
 
 
 def _target_table(spec: KindSpec, typed: dict[str, pa.Array], rows: pa.Array) -> pa.Table:
