@@ -66,7 +66,7 @@ def test_cohort_lifecycle(org: str, tmp_path: Path) -> None:
     members = _json(["cohorts", "members", cohort_id, "--org", org])
     assert [m["id"] for m in members["data"]] == ["c1"] and members["data"][0]["mrr"] == "12.00"
     # Live mode does not see test-mode cohorts.
-    missing = runner.invoke(app, ["cohorts", "show", cohort_id, "--org", org, "--live"])
+    missing = runner.invoke(app, ["cohorts", "show", cohort_id, "--org", org, "--mode", "live"])
     assert missing.exit_code == 1 and "Not Found" in missing.output
     deleted = _json(["cohorts", "delete", cohort_id, "--org", org])
     assert deleted == {"id": cohort_id, "object": "cohort", "livemode": False, "deleted": True}

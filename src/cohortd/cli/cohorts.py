@@ -1,7 +1,7 @@
 """``cohortd cohorts``: create, list, show, list members of and delete cohorts.
 
 Works on the planes directly (no server needed), for one organization (``--org`` or
-``COHORTD_ORG``) in test mode unless ``--live``.
+``COHORTD_ORG``) in one mode (``--mode test|live``, default test).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -32,10 +33,22 @@ app = typer.Typer(help="Manage cohorts and list their members.", no_args_is_help
 
 T = TypeVar("T")
 
+
+class Mode(StrEnum):
+    """The data mode, as the other command groups spell it."""
+
+    test = "test"
+    live = "live"
+
+    @property
+    def livemode(self) -> bool:
+        return self is Mode.live
+
+
 OrgOption = Annotated[
     str, typer.Option("--org", envvar="COHORTD_ORG", help="Organization id (or COHORTD_ORG).")
 ]
-LiveOption = Annotated[bool, typer.Option("--live", help="Live mode (default: test mode).")]
+ModeOption = Annotated[Mode, typer.Option("--mode", help="test or live.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 AsOfOption = Annotated[
     datetime | None,
@@ -99,7 +112,7 @@ def create(
         str, typer.Option(help="The definition as JSON, or @path to a JSON file.")
     ] = "{}",
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
-    live: LiveOption = False,
+    mode: ModeOption = Mode.test,
     as_json: JsonOption = False,
 ) -> None:
     """Create a custom cohort from a definition (SPEC §3)."""
@@ -108,7 +121,7 @@ def create(
         body = CohortCreate(name=name, description=description, definition=json.loads(text))
     except (ValidationError, json.JSONDecodeError) as error:
         raise typer.BadParameter(str(error), param_hint="--definition / NAME") from None
-    scope = Scope(org, live)
+    scope = Scope(org, mode.livemode)
     created = _run(
         lambda s, w: service.views(s, w, scope, [service.create_cohort(s, scope, body)])[0]
     )
@@ -122,11 +135,11 @@ def list_cohorts(
         CohortType | None, typer.Option("--type", help="Only this type.")
     ] = None,
     as_of: AsOfOption = None,
-    live: LiveOption = False,
+    mode: ModeOption = Mode.test,
     as_json: JsonOption = False,
 ) -> None:
     """List every cohort with its exact member count."""
-    scope = Scope(org, live)
+    scope = Scope(org, mode.livemode)
 
     def collect(session: Session, warehouse: Warehouse) -> list[Cohort]:
         found: list[Cohort] = []
@@ -155,11 +168,11 @@ def show(
     cohort_id: Annotated[str, typer.Argument(help="cohort_...")],
     org: OrgOption,
     as_of: AsOfOption = None,
-    live: LiveOption = False,
+    mode: ModeOption = Mode.test,
     as_json: JsonOption = False,
 ) -> None:
     """Show one cohort, its definition and exact member count."""
-    scope = Scope(org, live)
+    scope = Scope(org, mode.livemode)
     cohort = _run(
         lambda s, w: service.views(
             s, w, scope, [service.get_cohort_row(s, scope, cohort_id)], as_of=_day(as_of)
@@ -177,11 +190,11 @@ def members(
     starting_after: Annotated[
         str | None, typer.Option(help="Cursor: members after this id.")
     ] = None,
-    live: LiveOption = False,
+    mode: ModeOption = Mode.test,
     as_json: JsonOption = False,
 ) -> None:
     """List one page of a cohort's members (as subscribers)."""
-    scope = Scope(org, live)
+    scope = Scope(org, mode.livemode)
     page = _run(
         lambda s, w: service.members_page(
             s, w, scope, cohort_id, PageParams(limit=limit, starting_after=starting_after),
@@ -213,11 +226,11 @@ def members(
 def delete(
     cohort_id: Annotated[str, typer.Argument(help="cohort_...")],
     org: OrgOption,
-    live: LiveOption = False,
+    mode: ModeOption = Mode.test,
     as_json: JsonOption = False,
 ) -> None:
     """Delete a cohort (refused while an active motion uses it)."""
-    scope = Scope(org, live)
+    scope = Scope(org, mode.livemode)
     row = _run(lambda s, w: service.delete_cohort(s, scope, cohort_id))
     result: dict[str, Any] = {
         "id": row.id,
