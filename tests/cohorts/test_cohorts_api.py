@@ -81,6 +81,15 @@ def test_member_count_as_of_a_past_day(people: ApiHarness) -> None:
     )
     assert response.status_code == 200
     assert (response.json()["member_count"], response.json()["as_of"]) == (0, past)
+    members = f"/v1/cohorts/{created['id']}/members"
+    assert (
+        people.client.get(members, params={"as_of": past}, headers=people.headers()).json()["data"]
+        == []
+    )
+    today = people.client.get(members, headers=people.headers()).json()["data"]
+    assert [s["id"] for s in today] == ["p1"]
+    bad = people.client.get(members, params={"as_of": "2025-13-01"}, headers=people.headers())
+    assert ["query", "as_of"] in _error_locs(bad)
 
 
 @pytest.mark.parametrize(
