@@ -125,6 +125,7 @@ def _load_compared(api: ApiHarness, names: list[str]) -> None:
 def test_compare_dense_ranks_and_flags(api_any: ApiHarness) -> None:
     _load_compared(api_any, list(COMPARED))
     body = _get(api_any, "/v1/cohorts/compare?cohort_type=custom&period=2025-03&baseCurrency=EUR")
+    assert body["livemode"] is False
     assert (body["period_start"], body["period_end"], body["interval"]) == (
         "2025-03-01",
         "2025-03-31",
@@ -171,6 +172,7 @@ def test_curve_over_http(api: ApiHarness) -> None:
     # (Feb) 100, month 2 (Mar) 150 → 150 %; gross capped at 100 → 100 %.
     body = _get(api, f"/v1/cohorts/{cohort_id}/curve?months=2&baseCurrency=EUR")
     assert (body["object"], body["months"], body["initial_mrr"]) == ("vintage_curve", 2, 100.0)
+    assert body["livemode"] is False
     assert [p["mrr_retention"] for p in body["periods"]] == [100.0, 100.0, 150.0]
     assert [p["mrr_retention_gross"] for p in body["periods"]] == [100.0, 100.0, 100.0]
     assert [p["mature_customers"] for p in body["periods"]] == [1, 1, 1]

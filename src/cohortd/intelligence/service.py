@@ -211,7 +211,12 @@ def cohort_curve(
         base_currency=currency,
         months=span,
     )
-    return {"cohort_id": cohort_id, "months": span, **curve.as_json()}
+    return {
+        "cohort_id": cohort_id,
+        "livemode": caller.livemode,
+        "months": span,
+        **curve.as_json(),
+    }
 
 
 # -- comparison -------------------------------------------------------------------------
@@ -277,6 +282,7 @@ def compare(
     entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["name"], e["cohort_id"]))
     return {
         "object": "list",
+        "livemode": caller.livemode,
         "interval": parsed.value,
         "period_start": first_day(chosen, parsed).isoformat(),
         "period_end": last_day(chosen, parsed).isoformat(),
