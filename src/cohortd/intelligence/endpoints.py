@@ -177,7 +177,9 @@ def list_anomalies(
     session: SessionDep,
     page: PageDep,
     cohort_id: Annotated[str | None, Query(description="Only this cohort's.")] = None,
-    type: Annotated[str | None, Query(description="low_nrr, accelerating_churn, ...")] = None,
+    anomaly_type: Annotated[
+        str | None, Query(alias="type", description="low_nrr, accelerating_churn, ...")
+    ] = None,
     severity: Annotated[str | None, Query(description="warning or critical.")] = None,
 ) -> ListResource[Anomaly]:
     """Stored anomalies, oldest first."""
@@ -185,7 +187,7 @@ def list_anomalies(
         org_id=principal.org_id,
         livemode=principal.livemode,
         cohort_id=cohort_id,
-        anomaly_type=_member("type", type, AnomalyType),
+        anomaly_type=_member("type", anomaly_type, AnomalyType),
         severity=_member("severity", severity, Severity),
     )
     found = paginate_select(session, stmt, AnomalyRow.id, page)
