@@ -1,5 +1,6 @@
 """The seed's example cohort, "High-LTV annual subs", with every definition field, checked
-against the same membership written by hand in DuckDB SQL over the warehouse tables."""
+against the same membership written by hand in SQL (DuckDB and PostgreSQL) over the warehouse
+tables."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ DEFINITION: dict[str, Any] = {
     "created_before": "2025-07-01T00:00:00Z",
 }
 
-# The hand-written membership: given status/plan stand today; else derived from the rows
+# The hand-written membership (DuckDB and PostgreSQL alike; only the placeholders
+# differ): given status/plan stand today; else derived from the rows
 # covering today (MRR > 0 → active, a paused row → paused, ...; plan = highest MRR, ties
 # smallest id). Lapsed/cancelled need not be derived: the definition asks neither.
 HAND_SQL = """
@@ -61,8 +63,8 @@ SELECT id FROM state
 WHERE st IN ('active', 'paused')
   AND tenure >= 30 AND tenure <= 700
   AND lower(pl) IN ('annual_pro', 'annual_basic')
-  AND list_contains(list_transform(tags, t -> lower(t)), 'vip')
-  AND NOT coalesce(list_contains(list_transform(tags, t -> lower(t)), 'churn_risk'), false)
+  AND EXISTS (SELECT 1 FROM unnest(tags) AS u(tag) WHERE lower(u.tag) = 'vip')
+  AND NOT EXISTS (SELECT 1 FROM unnest(tags) AS u(tag) WHERE lower(u.tag) = 'churn_risk')
   AND engagement_score >= 0.3
   AND lower(country) IN ('us', 'de', 'fr')
   AND lower(currency) IN ('usd', 'eur')
@@ -146,7 +148,20 @@ def _population(seed: int, size: int) -> tuple[list[Cust], list[Sub]]:
     return customers, subscriptions
 
 
-def test_high_ltv_annual_subs_matches_hand_sql(api: ApiHarness) -> None:
+def _hand_count(api: ApiHarness) -> list[str]:
+    """Run HAND_SQL on the harness's warehouse with that driver's placeholders."""
+    params = {"org": api.org_id, "day": TODAY}
+    raw = api.warehouse.con.con
+    if api.warehouse.name == "postgres":
+        sql = HAND_SQL.replace("$org", "%(org)s").replace("$day", "%(day)s::date")
+        with raw.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in raw.execute(HAND_SQL, params).fetchall()]
+
+
+def test_high_ltv_annual_subs_matches_hand_sql(api_any: ApiHarness) -> None:
+    api = api_any
     scope = Scope(api.org_id, livemode=False)
     customers, subscriptions = _population(seed=20251122, size=600)
     load(api.warehouse, scope, customers, subscriptions)
@@ -163,10 +178,7 @@ def test_high_ltv_annual_subs_matches_hand_sql(api: ApiHarness) -> None:
     cohort = created.json()
     assert cohort["name"] == "High-LTV annual subs"
 
-    raw = api.warehouse.con.con
-    expected = [
-        row[0] for row in raw.execute(HAND_SQL, {"org": api.org_id, "day": TODAY}).fetchall()
-    ]
+    expected = _hand_count(api)
     # Every criterion narrows a 600-customer population; the seed must still leave members.
     assert len(expected) >= 1, "the population no longer exercises the definition"
     assert cohort["member_count"] == len(expected)
