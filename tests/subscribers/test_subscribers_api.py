@@ -128,6 +128,7 @@ def test_list_and_filters(shop: ApiHarness) -> None:
     assert _ids(shop) == ["alice", "bob", "carol", "dave"]
     assert _ids(shop, status="active") == ["alice"]
     assert _ids(shop, status="cancelled") == ["bob"]
+    assert _ids(shop, status="Cancelled") == ["bob"]
     assert _ids(shop, plan_id="PRO") == ["alice"]
     assert _ids(shop, tag="vip") == ["alice", "bob"]
     assert _ids(shop, country="US") == ["alice", "dave"]

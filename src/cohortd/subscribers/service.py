@@ -39,7 +39,7 @@ class SubscriberFilters:
 
     def to_definition(self) -> CohortDefinition:
         """The same rules as a cohort definition evaluated today."""
-        if self.status is not None and self.status not in set(CustomerStatus):
+        if self.status is not None and self.status.lower() not in set(CustomerStatus):
             raise InvalidParameter("status", f"must be one of {', '.join(CustomerStatus)}")
         return CohortDefinition(
             status=_one(self.status),
