@@ -21,7 +21,8 @@ _MARK_CONTROLS = """() => {
     if (el.type === 'radio') {
       if (seenGroups.has(el.name)) return;
       seenGroups.add(el.name);
-      el.closest('fieldset').querySelectorAll('input[type=radio]').forEach(r => r.dataset.group = el.name);
+      el.closest('fieldset').querySelectorAll('input[type=radio]')
+        .forEach(r => r.dataset.group = el.name);
       el.dataset.control = 'radio:' + el.name;
     } else {
       el.dataset.control = 'c' + i;
@@ -40,7 +41,8 @@ _FOCUSED = """() => {
 
 _UNLABELLED = """() => Array.from(document.querySelectorAll(
     'input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea'))
-  .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label')
+    && !el.getAttribute('aria-labelledby'))
   .map(el => el.outerHTML.slice(0, 120))"""
 
 
