@@ -3,6 +3,7 @@ count; a bad rule shows each problem next to its field."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -51,3 +52,31 @@ def test_bad_rule_shows_field_errors(page: Page, dashboard: Dashboard) -> None:
     expect(page.locator("#err-engagement_score_min")).to_be_visible()
     # What was typed is kept.
     expect(page.get_by_label("Tenure at most (days)")).to_have_value("10")
+
+
+def test_edit_rule_replaces_the_definition(page: Page, dashboard: Dashboard) -> None:
+    created = httpx.post(
+        f"{dashboard.url}/v1/cohorts",
+        json={"name": "US and DE", "definition": {"countries": ["US", "DE"]}},
+        headers=dashboard.harness.headers("test"),
+    )
+    assert created.status_code == 201, created.text
+    cohort_id = created.json()["id"]
+    sign_in(page, dashboard, next=f"/app/cohorts/{cohort_id}/edit")
+    expect(page.get_by_label("Countries")).to_have_value("US DE")
+    page.get_by_label("Countries").fill("DE")
+    page.get_by_label("Currencies").fill("EUR")
+    page.get_by_role("button", name="Save cohort").click()
+    page.wait_for_url(f"**/app/cohorts/{cohort_id}")
+    api = dashboard.api(f"/v1/cohorts/{cohort_id}")
+    given = {name: value for name, value in api["definition"].items() if value is not None}
+    assert given == {"countries": ["DE"], "currencies": ["EUR"]}
+    expect(page.locator("#member-count")).to_have_text(f"{api['member_count']:,}")
+
+
+def test_unknown_cohort_is_a_page_not_json(page: Page, dashboard: Dashboard) -> None:
+    sign_in(page, dashboard)
+    response = page.goto(dashboard.url + "/app/cohorts/cohort_does_not_exist")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("cohort_does_not_exist")
+    expect(page.get_by_role("link", name="Back")).to_have_attribute("href", "/app/cohorts")

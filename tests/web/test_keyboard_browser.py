@@ -3,6 +3,7 @@ select and textarea has a label (at 1280 px; phone screenshots at 390 px)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import Page
 
@@ -77,6 +78,17 @@ def test_tab_reaches_every_control_and_inputs_are_labelled(
     page: Page, dashboard: Dashboard, path: str
 ) -> None:
     sign_in(page, dashboard, next=path)
+    _tab_through(page)
+
+
+def test_cohort_page_keyboard_and_labels(page: Page, dashboard: Dashboard) -> None:
+    created = httpx.post(
+        f"{dashboard.url}/v1/cohorts",
+        json={"name": "Everyone", "definition": {}},
+        headers=dashboard.harness.headers("test"),
+    )
+    assert created.status_code == 201, created.text
+    sign_in(page, dashboard, next=f"/app/cohorts/{created.json()['id']}")
     _tab_through(page)
 
 

@@ -12,8 +12,9 @@ from cohortd.api.deps import SessionDep, WarehouseDep
 from cohortd.api.paging import PageParams
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.schemas import CohortType, CohortUpdate
+from cohortd.errors import NotFound
 from cohortd.web import cohort_form
-from cohortd.web.deps import ViewerDep, page, require_csrf, require_writer
+from cohortd.web.deps import ViewerDep, page, problem_page, require_csrf, require_writer
 from cohortd.web.insights import cohort_insights
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -101,7 +102,10 @@ def edit_cohort(
     request: Request, cohort_id: str, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     require_writer(viewer)
-    row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
+    try:
+        row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
+    except NotFound as missing:
+        return problem_page(request, viewer, missing, back="/app/cohorts")
     form = cohort_form.from_stored(row.name, row.description, row.definition)
     return _form_page(request, viewer, form, action=f"/app/cohorts/{row.id}/edit")
 
@@ -134,7 +138,10 @@ def cohort_detail(
     starting_after: str | None = None,
     interval: Literal["month", "quarter"] = "month",
 ) -> Response:
-    row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
+    try:
+        row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
+    except NotFound as missing:
+        return problem_page(request, viewer, missing, back="/app/cohorts")
     cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
     members = cohorts.members_page(
         session,

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from cohortd.api.deps import SessionDep
-from cohortd.errors import Forbidden
+from cohortd.errors import AppError, Forbidden
 from cohortd.web import sessions
 from cohortd.web.models import WebSession
 
@@ -69,6 +69,15 @@ def page(
     """Render ``name`` inside the layout, with the viewer (mode banner, nav, CSRF token)."""
     return templates.TemplateResponse(
         request, name, {"viewer": viewer, **context}, status_code=status_code
+    )
+
+
+def problem_page(
+    request: Request, viewer: sessions.Viewer, problem: AppError, *, back: str
+) -> HTMLResponse:
+    """An expected failure (unknown id, ...) as a page of the dashboard, not JSON."""
+    return page(
+        request, "error.html", viewer, status_code=problem.status, problem=problem, back=back
     )
 
 

@@ -13,12 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cohortd.api.deps import SessionDep, WarehouseDep
 from cohortd.api.paging import PageParams
+from cohortd.errors import NotFound
 from cohortd.imports import service
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.models import ImportStatus
 from cohortd.imports.parsing import ImportSource
 from cohortd.imports.pipeline import OnError
-from cohortd.web.deps import ViewerDep, page, require_csrf, require_writer
+from cohortd.web.deps import ViewerDep, page, problem_page, require_csrf, require_writer
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -107,7 +108,10 @@ def start_import(
 
 @router.get("/import/{job_id}", response_class=HTMLResponse)
 def import_job(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
-    job = service.job_out(service.get_job(session, viewer.principal, job_id))
+    try:
+        job = service.job_out(service.get_job(session, viewer.principal, job_id))
+    except NotFound as missing:
+        return problem_page(request, viewer, missing, back="/app/import")
     return page(
         request,
         "import_job.html",
