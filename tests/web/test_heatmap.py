@@ -153,3 +153,14 @@ def test_form_sends_only_the_given_parameters_by_their_api_names() -> None:
         "fix_fx": "true",
         "region": "dach",
     }
+
+
+def test_anomaly_links_point_at_their_evidence() -> None:
+    from cohortd.web.intel_pages import snapshot_anchor
+
+    # low_nrr / accelerating_churn: the period's first day is the snapshot row's id.
+    assert snapshot_anchor("2026-10-01") == "snap-2026-10-01"
+    # health_decline: the run's day -> the monthly snapshot holding it.
+    assert snapshot_anchor("2026-11-22") == "snap-2026-11-01"
+    # lagging_vintage: an age ("M6") -> the vintage curve.
+    assert snapshot_anchor("M6") == "curve-chart"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -74,12 +75,20 @@ def anomaly_list(
         "anomalies.html",
         viewer,
         section_root="/app/anomalies",
-        anomalies=found.items,
+        anomalies=[{**a, "anchor": snapshot_anchor(a["period"])} for a in found.items],
         names=names,
         severity=chosen or "",
         next_cursor=found.next_cursor if found.has_more else None,
         run=None,
     )
+
+
+def snapshot_anchor(period: str) -> str:
+    """Where on the cohort page the anomaly's evidence is: the monthly snapshot holding
+    its period (a day), or the vintage curve for a lagging vintage ("M<age>")."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
+        return f"snap-{period[:8]}01"
+    return "curve-chart"
 
 
 def _cohort_names(session: SessionDep, viewer: ViewerDep, ids: set[str]) -> dict[str, str]:
