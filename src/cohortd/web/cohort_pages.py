@@ -160,6 +160,7 @@ def cohort_detail(
         members=members.items,
         next_cursor=members.next_cursor if members.has_more else None,
         interval=interval,
+        paged=starting_after is not None,
         insights=cohort_insights(
             session, warehouse, viewer.principal, cohort_id, interval=interval
         ),
