@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs
+from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs, report
 
 app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
@@ -17,6 +17,7 @@ app.add_typer(demo.app, name="demo-data")
 imports.register(app)  # `cohortd import` and `cohortd fx`
 intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohorts curve`
 app.command("demo")(demo_run.demo)
+app.command("report")(report.report)  # `cohortd report`
 
 
 @app.command()
