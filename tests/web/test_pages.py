@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.fixtures.api import ApiHarness
+
+
+@pytest.fixture
+def api(api_any: ApiHarness) -> ApiHarness:
+    """Every test here on both control planes: SQLite (+DuckDB) and PostgreSQL."""
+    return api_any
 
 
 def _sign_in(api: ApiHarness, key: str) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cohortd.db import utcnow
@@ -15,6 +16,12 @@ from cohortd.keys.models import Role
 from cohortd.web import sessions
 from cohortd.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from tests.fixtures.api import ApiHarness, new_org
+
+
+@pytest.fixture
+def api(api_any: ApiHarness) -> ApiHarness:
+    """Every test here on both control planes: SQLite (+DuckDB) and PostgreSQL."""
+    return api_any
 
 
 def test_sign_in_stores_only_a_hash_and_the_key_id(api: ApiHarness) -> None:
