@@ -18,8 +18,10 @@ integers and are converted here with exact ``Decimal`` factors (``engine.fx.Rate
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -157,19 +159,19 @@ def _days_table(days: list[date]) -> ir.Table:
     )
 
 
-def member_mrr(subscriptions: ir.Table, members: ir.Table, days: list[date]) -> ir.Table:
-    """``customer_id, idx, currency, m``: each member's MRR in minor units on ``days[idx]``.
+def member_mrr(subscriptions: ir.Table, members: ir.Table, days: ir.Table) -> ir.Table:
+    """``customer_id, idx, currency, m``: each member's MRR in minor units on each day of
+    ``days`` (``idx, day``).
 
     Only paying rows matter: MRR is never negative, so a sum of zero rows is zero.
     """
     paying = subscriptions.filter(subscriptions.mrr_minor > 0)
     paying = paying.semi_join(members, paying.customer_id == members.customer_id)
-    table = _days_table(days)
     covered = paying.join(
-        table,
+        days,
         [
-            paying.start_date <= table.day,
-            paying.end_date.isnull() | (paying.end_date > table.day),
+            paying.start_date <= days.day,
+            paying.end_date.isnull() | (paying.end_date > days.day),
         ],
     )
     return covered.group_by(["customer_id", "idx", "currency"]).agg(m=covered.mrr_minor.sum())
@@ -225,30 +227,70 @@ class SnapshotPlan:
     signups: ir.Table  # signed_up (date), n
 
 
-def plan(
-    warehouse: Warehouse, scope: Scope, members: ir.Table, query: SnapshotQuery, factors: ir.Table
-) -> SnapshotPlan:
-    """Build the queries for ``members`` (a table with ``customer_id``)."""
-    subscriptions = scoped(warehouse, SUBSCRIPTIONS, scope)
+@dataclass(frozen=True)
+class Lookups:
+    """The small tables a snapshot query joins: measuring days, period bounds, factors."""
+
+    days: ir.Table  # idx, day
+    bounds: ir.Table  # i, first, last
+    factors: ir.Table  # currency, i, f
+
+
+def lookup_rows(query: SnapshotQuery) -> dict[str, pa.Table]:
+    """Arrow rows of the days and bounds lookups (factors come from ``_factor_rows``)."""
     days = query.measuring_days()
-    count = len(days) - 1
-    pairs = start_end_pairs(member_mrr(subscriptions, members, days), count)
-    bounds = ibis.memtable(
-        pa.table(
+    periods = list(query.periods())
+    return {
+        "days": pa.table(
+            {"idx": pa.array(range(len(days)), pa.int64()), "day": pa.array(days, pa.date32())}
+        ),
+        "bounds": pa.table(
             {
-                "i": pa.array(range(1, count + 1), pa.int64()),
-                "first": pa.array(
-                    [first_day(p, query.interval) for p in query.periods()], pa.date32()
-                ),
-                "last": pa.array(
-                    [last_day(p, query.interval) for p in query.periods()], pa.date32()
-                ),
+                "i": pa.array(range(1, len(periods) + 1), pa.int64()),
+                "first": pa.array([first_day(p, query.interval) for p in periods], pa.date32()),
+                "last": pa.array([last_day(p, query.interval) for p in periods], pa.date32()),
             }
-        )
-    )
+        ),
+    }
+
+
+@contextmanager
+def materialized(warehouse: Warehouse, rows: dict[str, pa.Table]) -> Iterator[Lookups]:
+    """The lookups as session-local tables, dropped afterwards.
+
+    Real tables carry statistics: DuckDB plans the range join against an in-memory
+    (Arrow) table about five times slower than against the same rows in a temp table.
+    """
+    names = {key: f"_snap_{key}_{uuid.uuid4().hex}" for key in rows}
+    try:
+        tables = {
+            key: warehouse.create_temp_table(names[key], ibis.memtable(table))
+            for key, table in rows.items()
+        }
+        yield Lookups(days=tables["days"], bounds=tables["bounds"], factors=tables["factors"])
+    finally:
+        for name in names.values():
+            warehouse.drop_temp_table(name)
+
+
+def plan(
+    warehouse: Warehouse,
+    scope: Scope,
+    members: ir.Table,
+    query: SnapshotQuery,
+    lookups: Lookups,
+    mrr: ir.Table | None = None,
+) -> SnapshotPlan:
+    """Build the queries for ``members`` (a table with ``customer_id``); ``mrr`` is
+    ``member_mrr``'s result when already materialized."""
+    subscriptions = scoped(warehouse, SUBSCRIPTIONS, scope)
+    count = len(query.measuring_days()) - 1
+    if mrr is None:
+        mrr = member_mrr(subscriptions, members, lookups.days)
+    pairs = start_end_pairs(mrr, count)
     # first payments of the members only: no aggregate over the whole organization
     theirs = subscriptions.semi_join(members, subscriptions.customer_id == members.customer_id)
-    moves = classify(pairs, factors, paid_started(theirs), bounds)
+    moves = classify(pairs, lookups.factors, paid_started(theirs), lookups.bounds)
     tagged = pairs.join(moves, ["customer_id", "i"])
     sums = tagged.group_by(["i", "movement", "currency"]).agg(s=tagged.s.sum(), e=tagged.e.sum())
     churned = moves.filter(moves.movement == Movement.churn.value)
@@ -271,22 +313,23 @@ def member_currencies(warehouse: Warehouse, scope: Scope, members: ir.Table) -> 
     return set(found.column("currency").to_pylist())
 
 
-def _factor_table(book: RateBook, query: SnapshotQuery, currencies: set[str]) -> ir.Table:
+def _factor_rows(book: RateBook | None, query: SnapshotQuery, currencies: set[str]) -> pa.Table:
+    """``currency, i, f``: float factor to the base currency on period i's day (1.0 each
+    when ``book`` is None, for ``explain``)."""
     days = query.measuring_days()
     rows: dict[str, list[Any]] = {"currency": [], "i": [], "f": []}
     for currency in sorted(currencies):
         for i in range(1, len(days)):
             rows["currency"].append(currency)
             rows["i"].append(i)
-            rows["f"].append(float(book.minor_factor(currency, query.base_currency, days[i])))
-    return ibis.memtable(
-        pa.table(
-            {
-                "currency": pa.array(rows["currency"], pa.string()),
-                "i": pa.array(rows["i"], pa.int64()),
-                "f": pa.array(rows["f"], pa.float64()),
-            }
-        )
+            factor = book.minor_factor(currency, query.base_currency, days[i]) if book else 1
+            rows["f"].append(float(factor))
+    return pa.table(
+        {
+            "currency": pa.array(rows["currency"], pa.string()),
+            "i": pa.array(rows["i"], pa.int64()),
+            "f": pa.array(rows["f"], pa.float64()),
+        }
     )
 
 
@@ -308,12 +351,22 @@ def snapshot_series(
     book = RateBook.load(
         warehouse, scope, {(c, d) for c in currencies | {query.base_currency} for d in days}
     )
-    built = plan(warehouse, scope, members, query, _factor_table(book, query, currencies))
-    sums = warehouse.to_pyarrow(built.sums).to_pylist()
-    churns = {
-        r["i"]: int(r["churned"]) for r in warehouse.to_pyarrow(built.churn_counts).to_pylist()
-    }
-    signups = warehouse.to_pyarrow(built.signups).to_pylist()
+    rows = {**lookup_rows(query), "factors": _factor_rows(book, query, currencies)}
+    with materialized(warehouse, rows) as lookups:
+        subscriptions = scoped(warehouse, SUBSCRIPTIONS, scope)
+        # computed once, read by both the sums and the churn counts
+        name = f"_snap_mrr_{uuid.uuid4().hex}"
+        try:
+            mrr = warehouse.create_temp_table(
+                name, member_mrr(subscriptions, members, lookups.days)
+            )
+            built = plan(warehouse, scope, members, query, lookups, mrr)
+            sums = warehouse.to_pyarrow(built.sums).to_pylist()
+            counted = warehouse.to_pyarrow(built.churn_counts).to_pylist()
+            signups = warehouse.to_pyarrow(built.signups).to_pylist()
+        finally:
+            warehouse.drop_temp_table(name)
+    churns = {int(r["i"]): int(r["churned"]) for r in counted}
     return assemble(query, book, sums, churns, signups, scores or {})
 
 
@@ -410,18 +463,14 @@ def default_periods(interval: Interval, today: date, *, count: int = 12) -> tupl
 def explain(
     warehouse: Warehouse, scope: Scope, members: ir.Table, query: SnapshotQuery
 ) -> dict[str, str]:
-    """The SQL of the snapshot queries (factors as a placeholder table of 1.0)."""
-    days = query.measuring_days()
-    factors = ibis.memtable(
-        pa.table(
-            {
-                "currency": pa.array([query.base_currency] * (len(days) - 1), pa.string()),
-                "i": pa.array(range(1, len(days)), pa.int64()),
-                "f": pa.array([1.0] * (len(days) - 1), pa.float64()),
-            }
-        )
+    """The SQL of the snapshot queries (lookups as in-memory tables, factors 1.0)."""
+    rows = {**lookup_rows(query), "factors": _factor_rows(None, query, {query.base_currency})}
+    lookups = Lookups(
+        days=ibis.memtable(rows["days"]),
+        bounds=ibis.memtable(rows["bounds"]),
+        factors=ibis.memtable(rows["factors"]),
     )
-    built = plan(warehouse, scope, members, query, factors)
+    built = plan(warehouse, scope, members, query, lookups)
     return {
         "sums": warehouse.compile(built.sums),
         "churn_counts": warehouse.compile(built.churn_counts),
