@@ -127,7 +127,7 @@ def test_parquet_with_native_types(warehouse: Warehouse, new_scope, tmp_path: Pa
     )
     # Parquet rows are numbered like CSV ones: header row 1, c3 is row 4.
     assert problems(outcome) == [
-        ("c.parquet", 4, "health_score", "120", "must be between 0 and 100")
+        ("c.parquet", 4, "health_score", "120.0", "must be between 0 and 100")
     ]
     fixed = customers.set_column(2, "health_score", pa.array([50.0, None, 12.5]))
     outcome = run(
@@ -205,3 +205,28 @@ def test_bad_files_are_rejected_whole(
     assert [p.reason for p in outcome.problems] == [reason]
     assert outcome.problems[0].file == name
     assert stored(warehouse, scope, "customers") == []
+
+
+def test_parquet_typed_columns_are_checked_too(
+    warehouse: Warehouse, new_scope, tmp_path: Path
+) -> None:
+    scope = new_scope()
+    customers = pa.table(
+        {
+            "id": ["c1", "c2", "c3"],
+            "engagement_score": [0.5, float("nan"), 1.5],
+            # A naive Parquet timestamp is UTC, like a CSV value without an offset.
+            "created_at": pa.array([datetime(2024, 3, 1, 8)] * 3, pa.timestamp("ms")),
+        }
+    )
+    outcome = run(warehouse, scope, tmp_path, customers=("c.parquet", _parquet(customers)))
+    # Row 3 = c2 (NaN), row 4 = c3 (1.5 > 1).
+    assert problems(outcome) == [
+        ("c.parquet", 3, "engagement_score", "nan", "not a number"),
+        ("c.parquet", 4, "engagement_score", "1.5", "must be between 0 and 1"),
+    ]
+    assert stored(warehouse, scope, "customers") == []
+    fixed = customers.set_column(1, "engagement_score", pa.array([0.5, None, 1.0]))
+    assert run(warehouse, scope, tmp_path, customers=("c.parquet", _parquet(fixed))).succeeded
+    c1 = stored(warehouse, scope, "customers")[0]
+    assert (c1["engagement_score"], c1["created_at"]) == (0.5, datetime(2024, 3, 1, 8))

@@ -120,6 +120,12 @@ def tags(column: pa.Array) -> pa.Array:
 
 
 def score(column: pa.Array, *, high: float) -> Parsed:
+    if pa.types.is_floating(column.type):
+        typed = Parsed(column)
+        typed.fail(pc.invert(pc.is_finite(column)), "not a number")
+        out_of_range = pc.or_(pc.less(column, 0.0), pc.greater(column, high))
+        typed.fail(out_of_range, f"must be between 0 and {high:g}")
+        return typed
     values = blank_to_null(column)
     numeric = pc.match_substring_regex(values, _NUMBER)
     parsed = Parsed(pc.cast(pc.if_else(numeric, values, None), pa.float64()))
@@ -131,6 +137,10 @@ def score(column: pa.Array, *, high: float) -> Parsed:
 
 def timestamp(column: pa.Array) -> Parsed:
     """ISO 8601 date or date-time; with no offset it is UTC; stored as naive UTC."""
+    if pa.types.is_timestamp(column.type):
+        if column.type.tz is not None:
+            column = pc.cast(column, pa.timestamp("us", "UTC"))
+        return Parsed(pc.cast(column, pa.timestamp("us")))
     values = blank_to_null(column)
     shaped = pc.match_substring_regex(values, _TIMESTAMP)
     wellformed = pc.if_else(shaped, values, None)
@@ -170,6 +180,8 @@ def _timestamps_one_by_one(zoned: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def date_(column: pa.Array) -> Parsed:
+    if pa.types.is_date32(column.type):
+        return Parsed(column)
     values = blank_to_null(column)
     shaped = pc.match_substring_regex(values, _DATE)
     wellformed = pc.if_else(shaped, values, None)

@@ -63,7 +63,8 @@ class ImportSource:
 
 @dataclass(slots=True)
 class RawBatch:
-    """Known columns as strings (``tags``: string or list), one row number per record.
+    """Known columns as strings (``tags``: string or list; from Parquet, dates, timestamps
+    and scores keep their Arrow type), one row number per record.
 
     ``flagged_rows`` / ``flagged_cells`` mark what the reader already reported (a JSON line
     that is not an object, a cell of the wrong JSON type) so validation rejects those rows
@@ -301,12 +302,18 @@ def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:
     kind_type = column.type
     if kind is CellKind.tags and (pa.types.is_list(kind_type) or pa.types.is_large_list(kind_type)):
         return column.cast(pa.list_(pa.string()))
-    if pa.types.is_timestamp(kind_type):
-        if kind is CellKind.date:
-            return column.cast(pa.date32()).cast(pa.string())
-        if kind_type.tz is not None:
-            column = column.cast(pa.timestamp("us", "UTC"))
-        return pc.strftime(column, "%Y-%m-%dT%H:%M:%S" + ("Z" if kind_type.tz else ""))
+    # Typed columns that need no parsing pass through as they are (cells handles them).
+    if kind is CellKind.date and pa.types.is_date32(kind_type):
+        return column
+    if kind is CellKind.date and pa.types.is_timestamp(kind_type):
+        return column.cast(pa.date32())
+    if kind is CellKind.timestamp and pa.types.is_timestamp(kind_type):
+        return column
+    if kind is CellKind.timestamp and pa.types.is_date(kind_type):
+        return column.cast(pa.timestamp("us"))
+    numeric = pa.types.is_floating(kind_type) or pa.types.is_integer(kind_type)
+    if kind in (CellKind.unit_score, CellKind.percent_score) and numeric:
+        return column.cast(pa.float64())
     if pa.types.is_floating(kind_type) and kind is CellKind.money:
         # The shortest repr of a double is the decimal its writer meant (19.99, not 19.989...).
         return pa.array([None if v is None else repr(v) for v in column.to_pylist()], pa.string())

@@ -151,8 +151,10 @@ def _blank_rows(raw: RawBatch, n: int) -> pa.Array:
     for column in raw.columns.values():
         if pa.types.is_list(column.type):
             empty = pc.fill_null(pc.equal(pc.list_value_length(column), 0), True)
-        else:
+        elif pa.types.is_string(column.type):
             empty = pc.is_null(cells.blank_to_null(column))
+        else:
+            empty = pc.is_null(column)
         blank = pc.and_(blank, empty)
     return blank
 
