@@ -8,17 +8,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cohortd.api.deps import SessionDep
-from cohortd.keys import repository, service
-from cohortd.keys.models import ApiKey, Role
+from cohortd.keys import service
+from cohortd.keys.models import Role
 from cohortd.keys.schemas import ApiKeyRead
+from cohortd.web import repository
 from cohortd.web.deps import ViewerDep, page, require_admin, require_csrf
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 
 def _keys(session: SessionDep, viewer: ViewerDep) -> list[ApiKeyRead]:
-    stmt = repository.keys_query(org_id=viewer.principal.org_id, livemode=viewer.principal.livemode)
-    rows = session.scalars(stmt.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())).all()
+    rows = repository.keys_newest_first(
+        session, org_id=viewer.principal.org_id, livemode=viewer.principal.livemode
+    )
     return [ApiKeyRead.of(row) for row in rows]
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from cohortd.keys import repository as keys_repository
+from cohortd.keys.models import ApiKey
 from cohortd.web.models import WebSession
 
 
@@ -27,3 +29,9 @@ def remove(session: Session, row: WebSession) -> None:
 
 def remove_expired(session: Session, *, now: datetime) -> None:
     session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+
+
+def keys_newest_first(session: Session, *, org_id: str, livemode: bool) -> list[ApiKey]:
+    """Every key of one organization and mode, for the Keys page (a handful per org)."""
+    stmt = keys_repository.keys_query(org_id=org_id, livemode=livemode)
+    return list(session.scalars(stmt.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
