@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -30,6 +31,7 @@ from cohortd.engine.report_model import (
 from cohortd.engine.retention import (
     NO_GROUP,
     ReportQuery,
+    capped_flags,
     factor_table,
     gross_parts,
     initial_mrr,
@@ -71,6 +73,11 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
+def _columns(table: pa.Table, *names: str) -> Iterable[tuple[Any, ...]]:
+    """Rows as tuples of ``names`` (much faster than dicts for large results)."""
+    return zip(*(table.column(n).to_pylist() for n in names), strict=True)
+
+
 def report_cells(query: ReportQuery, first_periods: dict[str, int]) -> int:
     """Cells (cohort rows × periods) the report will hold, ``average`` included."""
     current = query.current
@@ -99,12 +106,25 @@ class _Rates:
 
     book: RateBook
     query: ReportQuery
+    _known: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    _by_period: dict[tuple[str, int], Decimal] = field(default_factory=dict)
+
+    def on(self, currency: str, day: date) -> Decimal:
+        # one exact division per (currency, day), however many rows use it
+        key = (currency, day)
+        if key not in self._known:
+            self._known[key] = self.book.minor_factor(currency, self.query.base_currency, day)
+        return self._known[key]
 
     def at_period(self, currency: str, p0: int, p: int) -> Decimal:
-        return self.book.minor_factor(currency, self.query.base_currency, self.period_day(p0, p))
+        key = (currency, p0 if self.query.fix_fx else p)
+        found = self._by_period.get(key)
+        if found is None:
+            found = self._by_period[key] = self.on(currency, self.period_day(p0, p))
+        return found
 
     def at_initial(self, currency: str, p0: int, ps: date) -> Decimal:
-        return self.book.minor_factor(currency, self.query.base_currency, self.initial_day(p0, ps))
+        return self.on(currency, self.initial_day(p0, ps))
 
     def period_day(self, p0: int, p: int) -> date:
         if self.query.fix_fx:
@@ -158,7 +178,7 @@ def _factor_tables(
     for c, d in sorted(ps_pairs):
         initial_rows["currency"].append(c)
         initial_rows["key"].append(d)
-        initial_rows["f"].append(float(rates.book.minor_factor(c, query.base_currency, d)))
+        initial_rows["f"].append(float(rates.on(c, d)))
     return factor_table(period_rows, "int"), factor_table(initial_rows, "date"), "p", "ps"
 
 
@@ -202,8 +222,44 @@ def run_report(
 
 
 def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums) -> None:
-    stretches = paying_stretches(warehouse, scope, query)
-    initial = initial_mrr(stretches)
+    # The intermediate tables are used by several queries: cache them (temp tables) for
+    # the duration of the report. The warehouse lock keeps them on one thread.
+    with warehouse._lock, ExitStack() as cached:
+
+        def keep(expr: Any) -> Any:
+            return cached.enter_context(expr.cache())
+
+        stretches = keep(paying_stretches(warehouse, scope, query))
+        initial = keep(initial_mrr(stretches))
+        rates, factors = _load_rates(warehouse, scope, query, sums, stretches, initial)
+        amounts = keep(period_mrr(stretches, query))
+        flagged = keep(capped_flags(amounts, initial, **factors))
+        parts = gross_parts(amounts, initial, flagged)
+        counts = warehouse.to_pyarrow(parts.counts)
+        for grp, p0, p, n in _columns(counts, "grp", "p0", "p", "customers"):
+            sums.retained_customers[(grp, p0, p)] += int(n)
+        retained = warehouse.to_pyarrow(parts.retained)
+        names = ("grp", "p0", "p", "currency", "capped", "a")
+        for grp, p0, p, currency, capped, a in _columns(retained, *names):
+            amount = Decimal(int(a)) * rates.at_period(currency, p0, p)
+            sums.retained[(grp, p0, p)] += amount
+            if not capped:
+                sums.gross[(grp, p0, p)] += amount
+        capped_initial = warehouse.to_pyarrow(parts.capped_initial)
+        names = ("grp", "p0", "p", "ps", "currency", "b")
+        for grp, p0, p, ps, currency, b in _columns(capped_initial, *names):
+            sums.gross[(grp, p0, p)] += Decimal(int(b)) * rates.at_initial(currency, p0, ps)
+
+
+def _load_rates(
+    warehouse: Warehouse,
+    scope: Scope,
+    query: ReportQuery,
+    sums: _Sums,
+    stretches: Any,
+    initial: Any,
+) -> tuple[_Rates, dict[str, Any]]:
+    """Exact rates for every (currency, day) measured on; fills the initial MRR sums."""
     initial_rows = _rows(
         warehouse.to_pyarrow(
             initial.group_by(["grp", "p0", "ps", "currency"]).agg(b=initial.b.sum())
@@ -222,25 +278,13 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums
     period_f, initial_f, period_key, initial_key = _factor_tables(
         rates, currencies, cohorts, ps_pairs
     )
-    parts = gross_parts(
-        period_mrr(stretches, query),
-        initial,
-        period_factors=period_f,
-        initial_factors=initial_f,
-        period_key=period_key,
-        initial_key=initial_key,
-    )
-    for r in _rows(warehouse.to_pyarrow(parts.counts)):
-        sums.retained_customers[(r["grp"], r["p0"], r["p"])] += int(r["customers"])
-    for r in _rows(warehouse.to_pyarrow(parts.retained)):
-        key = (r["grp"], r["p0"], r["p"])
-        amount = Decimal(int(r["a"])) * rates.at_period(r["currency"], r["p0"], r["p"])
-        sums.retained[key] += amount
-        if not r["capped"]:
-            sums.gross[key] += amount
-    for r in _rows(warehouse.to_pyarrow(parts.capped_initial)):
-        amount = Decimal(int(r["b"])) * rates.at_initial(r["currency"], r["p0"], r["ps"])
-        sums.gross[(r["grp"], r["p0"], r["p"])] += amount
+    factors = {
+        "period_factors": period_f,
+        "initial_factors": initial_f,
+        "period_key": period_key,
+        "initial_key": initial_key,
+    }
+    return rates, factors
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:

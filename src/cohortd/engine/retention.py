@@ -201,7 +201,7 @@ class GrossParts:
     capped_initial: ir.Table  # grp, p0, p, ps, currency, b
 
 
-def gross_parts(
+def capped_flags(
     amounts: ir.Table,
     initial: ir.Table,
     *,
@@ -209,12 +209,13 @@ def gross_parts(
     initial_factors: ir.Table,
     period_key: str,
     initial_key: str,
-) -> GrossParts:
-    """Per (member, period): is its converted MRR above its converted initial MRR?
+) -> ir.Table:
+    """``customer_id, grp, p0, p, capped``: is the member's converted MRR in period p above
+    its converted initial MRR?
 
     ``period_factors``/``initial_factors`` are ``currency, key, f`` tables joined on
     ``amounts[period_key]`` / ``initial[initial_key]``. Float factors only decide the
-    comparison (a tie picks either of two equal amounts); sums stay exact.
+    comparison (a near-tie picks either of two equal amounts); the sums stay exact.
     """
     a = amounts.join(
         period_factors,
@@ -234,9 +235,13 @@ def gross_parts(
         ],
     )
     per_member = b.group_by("customer_id").agg(b_conv=(b.b.cast("float64") * b.f).sum())
-    flagged = per_period.join(per_member, "customer_id").select(
+    return per_period.join(per_member, "customer_id").select(
         "customer_id", "grp", "p0", "p", capped=per_period.a_conv > per_member.b_conv
     )
+
+
+def gross_parts(amounts: ir.Table, initial: ir.Table, flagged: ir.Table) -> GrossParts:
+    """Counts, MRR split by capped/uncapped, and the capped members' initial MRR."""
     counts = flagged.group_by(["grp", "p0", "p"]).agg(customers=flagged.count())
     tagged = amounts.join(flagged.select("customer_id", "p", "capped"), ["customer_id", "p"])
     retained = tagged.group_by(["grp", "p0", "p", "currency", "capped"]).agg(a=tagged.a.sum())

@@ -1,0 +1,183 @@
+"""Benchmark of the cohort retention report (issue #4).
+
+Synthetic data (numpy + pyarrow) in a temporary DuckDB file; for each size: monthly,
+weekly, ``breakdown=country&fix_fx=true`` and a region filter, through the engine (and
+HTTP when ``--http``), median of 5 runs after one warm-up. Baseline in the same run: the
+monthly report's core (retained customers and MRR per cohort and period, in the base
+currency) hand-written as one DuckDB SQL query over the same tables.
+
+    uv run python benchmarks/report.py --sizes 10000 100000 [1000000] [--http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from cohortd.engine.report import run_report
+from cohortd.reports.service import ReportParams, parse_query
+from cohortd.warehouse import Scope, Warehouse, connect
+from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
+
+AS_OF = date(2025, 6, 15)
+EPOCH = np.datetime64("2020-01-01")
+CURRENCIES = np.array(["USD", "EUR", "GBP", "SEK", "JPY", "CHF", "AUD", "CAD"])
+CURRENCY_WEIGHTS = np.array([0.45, 0.25, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03])
+COUNTRIES = np.array(["US", "DE", "GB", "SE", "JP", "CH", "AU", "CA", "FR", "AT"])
+QUERIES = {
+    "monthly": "interval=month",
+    "weekly": "interval=week",
+    "country+fix_fx": "interval=month&breakdown=country&fix_fx=true",
+    "region=dach nordics": "interval=month&region=dach nordics",
+}
+
+
+def generate(size: int, seed: int = 4) -> tuple[pa.Table, pa.Table]:
+    """``size`` customers, 1-4 constant-MRR stretches each, 2020-01 .. 2025-06."""
+    rng = np.random.default_rng(seed)
+    ids = np.char.add("cus_", np.arange(size).astype(str))
+    currency_index = rng.choice(len(CURRENCIES), size=size, p=CURRENCY_WEIGHTS)
+    customers = {
+        "id": ids,
+        "country": COUNTRIES[rng.integers(0, len(COUNTRIES), size)],
+        "currency": CURRENCIES[currency_index],
+        "created_at": (EPOCH + rng.integers(0, 2000, size).astype("timedelta64[D]")).astype(
+            "datetime64[us]"
+        ),
+    }
+    stretches = rng.integers(1, 5, size)
+    owner = np.repeat(np.arange(size), stretches)
+    rows = len(owner)
+    first = np.repeat(rng.integers(0, 2000, size), stretches)
+    order = np.arange(rows) - np.repeat(np.cumsum(stretches) - stretches, stretches)
+    length = rng.integers(20, 400, rows)
+    start = first + order * 200
+    end = start + length
+    still_running = (order == np.repeat(stretches - 1, stretches)) & (rng.random(rows) < 0.5)
+    mrr = rng.choice(
+        [0, 2900, 4900, 9900, 29900, 99900], size=rows, p=[0.1, 0.3, 0.25, 0.2, 0.1, 0.05]
+    )
+    end_dates = (EPOCH + end.astype("timedelta64[D]")).astype("datetime64[D]")
+    subscriptions = {
+        "id": np.char.add("sub_", np.arange(rows).astype(str)),
+        "customer_id": ids[owner],
+        "currency": CURRENCIES[currency_index[owner]],
+        "mrr_minor": mrr.astype(np.int64),
+        "start_date": (EPOCH + start.astype("timedelta64[D]")).astype("datetime64[D]"),
+        "end_date": pa.array(end_dates, mask=still_running),
+    }
+    return _table(CUSTOMERS, customers, size), _table(SUBSCRIPTIONS, subscriptions, rows)
+
+
+def _table(name: str, columns: dict[str, object], rows: int) -> pa.Table:
+    schema = SCHEMAS[name].to_pyarrow()
+    arrays = []
+    for f in schema:
+        value = columns.get(f.name)
+        if value is None:
+            arrays.append(pa.nulls(rows, f.type))
+        else:
+            arrays.append(
+                pa.array(value).cast(f.type)
+                if not isinstance(value, pa.Array)
+                else value.cast(f.type)
+            )
+    return pa.table(arrays, schema=schema)
+
+
+def load(warehouse: Warehouse, scope: Scope, customers: pa.Table, subs: pa.Table) -> None:
+    def owned(table: pa.Table) -> pa.Table:
+        table = table.set_column(0, "org_id", pa.array([scope.org_id] * len(table), pa.string()))
+        return table.set_column(1, "livemode", pa.array([False] * len(table), pa.bool_()))
+
+    with warehouse.transaction():
+        warehouse.insert_arrow(CUSTOMERS, owned(customers))
+        warehouse.insert_arrow(SUBSCRIPTIONS, owned(subs))
+
+
+BASELINE_SQL = """
+-- the monthly triangle's core, the obvious way: evaluation days x stretches (range join),
+-- every amount converted on its evaluation day with the ECB rate (latest on or before)
+WITH subs AS (
+  SELECT * FROM subscriptions WHERE org_id = $org AND NOT livemode AND mrr_minor > 0
+), members AS (
+  SELECT customer_id, min(start_date) AS ps FROM subs GROUP BY 1 HAVING min(start_date) <= $as_of
+), cohorts AS (
+  SELECT customer_id, ps, date_trunc('month', ps)::DATE AS p0 FROM members
+), days AS (
+  SELECT DISTINCT p0, k, least(last_day(p0 + INTERVAL (k) MONTH), $as_of::DATE) AS e
+  FROM cohorts, range(0, 80) t(k) WHERE p0 + INTERVAL (k) MONTH <= $as_of::DATE
+), cells AS (
+  SELECT c.p0, d.k, d.e, c.customer_id, s.currency, s.mrr_minor
+  FROM cohorts c JOIN days d ON d.p0 = c.p0
+  JOIN subs s ON s.customer_id = c.customer_id AND s.start_date <= d.e
+   AND (s.end_date IS NULL OR d.e < s.end_date)
+), rated AS (
+  SELECT cells.*, (SELECT rate FROM fx_ecb r WHERE r.currency = cells.currency
+     AND r.date <= cells.e ORDER BY r.date DESC LIMIT 1) AS rate_from,
+     (SELECT rate FROM fx_ecb r WHERE r.currency = 'USD' AND r.date <= cells.e
+     ORDER BY r.date DESC LIMIT 1) AS rate_to
+  FROM cells
+)
+SELECT p0, k, count(DISTINCT customer_id) AS customers,
+       sum(mrr_minor / 100.0 * rate_to / coalesce(rate_from, 1)) AS mrr
+FROM rated GROUP BY 1, 2
+"""
+
+
+def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
+    action()  # warm-up
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def bench_size(size: int, folder: Path, *, http: bool) -> list[tuple[str, str, float]]:
+    warehouse = connect(f"duckdb:///{folder / f'bench_{size}.duckdb'}")
+    scope = Scope(f"org_bench_{uuid.uuid4().hex[:8]}", livemode=False)
+    customers, subs = generate(size)
+    load(warehouse, scope, customers, subs)
+    results = []
+    for name, qs in QUERIES.items():
+        params = ReportParams(**dict(p.split("=") for p in qs.split("&")), date=str(AS_OF))
+        query, _ = parse_query(params, default_currency="USD")
+        seconds = median_seconds(lambda q=query: run_report(warehouse, scope, q))
+        results.append((name, "engine", seconds))
+    raw = warehouse.con.con
+    baseline = median_seconds(
+        lambda: raw.execute(BASELINE_SQL, {"org": scope.org_id, "as_of": AS_OF}).fetchall()
+    )
+    results.append(("monthly", "baseline SQL", baseline))
+    warehouse.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--http", action="store_true", help="(not implemented: engine only)")
+    args = parser.parse_args()
+    print(f"{'customers':>10}  {'report':<22} {'path':<13} {'median s':>9} {'vs baseline':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            results = bench_size(size, Path(tmp), http=args.http)
+            baseline = next(s for n, p, s in results if p == "baseline SQL")
+            for name, path, seconds in results:
+                ratio = seconds / baseline
+                print(f"{size:>10,}  {name:<22} {path:<13} {seconds:>9.3f} {ratio:>11.2f}x")
+
+
+if __name__ == "__main__":
+    main()
