@@ -85,6 +85,18 @@ def run_import(
     """Import ``sources`` into ``scope``: all or nothing, or the good rows with ``skip``."""
     by_kind = {source.kind: source for source in sources}
     staging = Staging(warehouse, scope)
+    with warehouse.bounded_memory():
+        return _run(warehouse, staging, by_kind, on_error, progress, between_steps)
+
+
+def _run(
+    warehouse: Warehouse,
+    staging: Staging,
+    by_kind: dict[ImportKind, ImportSource],
+    on_error: OnError,
+    progress: Progress | None,
+    between_steps: StepHook | None,
+) -> ImportOutcome:
     problems = _Problems()
     skipped: dict[ImportKind, int] = {}
     try:

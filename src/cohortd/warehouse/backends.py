@@ -30,6 +30,7 @@ import sqlglot.expressions as sge
 from cohortd.warehouse.tables import FX_ECB, SCHEMA_VERSION, SCHEMAS
 
 _META = "cohortd_warehouse_meta"
+_IMPORT_MEMORY_LIMIT = "1GB"
 
 
 class Warehouse:
@@ -118,6 +119,11 @@ class Warehouse:
             pass
 
     @contextmanager
+    def bounded_memory(self) -> Iterator[None]:
+        """Bulk loads inside keep the database's own memory bounded (a no-op by default)."""
+        yield
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
         with self._lock, self.con.begin():
@@ -139,6 +145,21 @@ class DuckDBWarehouse(Warehouse):
         super().__init__(con, url)
         # The progress bar prints to stdout (breaking `--json`) and slows bulk inserts.
         con.con.execute("SET enable_progress_bar = false")
+
+    @contextmanager
+    def bounded_memory(self) -> Iterator[None]:
+        """Cap DuckDB's memory during an import: staging tables spill to disk beyond it.
+
+        The limit is per database, so queries running meanwhile share the cap."""
+        raw = self.con.con
+        with self._lock:
+            raw.execute(f"SET memory_limit = '{_IMPORT_MEMORY_LIMIT}'")
+        try:
+            yield
+        finally:
+            with self._lock:
+                # Back to DuckDB's default (80% of RAM); cohortd sets no other limit.
+                raw.execute("RESET memory_limit")
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
         with self._lock:
