@@ -164,3 +164,20 @@ def test_anomaly_links_point_at_their_evidence() -> None:
     assert snapshot_anchor("2026-11-22") == "snap-2026-11-01"
     # lagging_vintage: an age ("M6") -> the vintage curve.
     assert snapshot_anchor("M6") == "curve-chart"
+
+
+def test_hover_details_are_written_once_per_cell() -> None:
+    table = heatmap.build(ENVELOPE, measure=Measure.mrr, view=View.retention)
+    payload = table.hover_details()
+    assert payload["labels"][:2] == ["MRR retained", "Customers retained"]
+    # rows -> cells -> one text per label, the cohort's month 1 as in the hand example.
+    assert payload["rows"][0][1][:3] == ["150.00 USD", "1", "75.00%"]
+    assert len(payload["rows"]) == 2 and len(payload["rows"][1]) == 1
+
+
+def test_a_report_too_big_to_draw_is_offered_as_csv() -> None:
+    periods = [_period(mrr_retention=100.0)] * (heatmap.MAX_DRAWN_CELLS + 1)
+    big = {**ENVELOPE, "result": {"list": [{"cohort_group": "average", "periods": periods}]}}
+    table = heatmap.build(big, measure=Measure.mrr, view=View.retention)
+    assert table.cell_count == heatmap.MAX_DRAWN_CELLS + 1 and not table.drawable
+    assert heatmap.build(ENVELOPE, measure=Measure.mrr, view=View.retention).drawable

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.web.conftest import REPORT_DATE, Dashboard, screenshot, sign_in
 
@@ -113,7 +113,10 @@ def test_heatmap_arrow_keys_move_between_cells(page: Page, dashboard: Dashboard)
     second_row = page.locator("#heatmap tbody tr").nth(1).get_attribute("data-cohort")
     assert page.evaluate("document.activeElement.closest('tr').dataset.cohort") == second_row
     # Focus shows the same exact numbers as hover.
-    assert page.locator("#heatmap td.cell:focus .tip").is_visible()
+    expect(page.locator("#cell-tip")).to_be_visible()
+    expect(page.locator("#cell-tip")).to_contain_text(f"{second_row}, period 1")
+    page.keyboard.press("Escape")
+    expect(page.locator("#cell-tip")).to_be_hidden()
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,9 @@ def test_hover_shows_exact_numbers_and_downloads(page: Page, dashboard: Dashboar
     first_row = api["result"]["list"][0]
     cell = page.locator("#heatmap tbody tr").first.locator("td.cell").nth(1)
     cell.hover()
-    tip = cell.locator(".tip")
+    tip = page.locator("#cell-tip")
     expect(tip).to_be_visible()
+    expect(tip).to_contain_text(f"{first_row['cohort_group']}, period 1")
     period = first_row["periods"][1]
     expect(tip).to_contain_text(f"{period['customers_retained']:,}")
     expect(tip).to_contain_text(f"{period['mrr_retained']:,.2f} {api['currency']}")

@@ -76,6 +76,11 @@ class HeatRow:
     is_average: bool
 
 
+# Beyond this many cells the page offers the CSV instead of drawing the triangle: a
+# weekly report over years would otherwise weigh tens of megabytes of HTML.
+MAX_DRAWN_CELLS: Final = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class Heatmap:
     field: str
@@ -83,6 +88,24 @@ class Heatmap:
     columns: tuple[int, ...]
     rows: tuple[HeatRow, ...]
     churn_like: bool
+
+    @property
+    def cell_count(self) -> int:
+        return sum(len(row.cells) for row in self.rows)
+
+    @property
+    def drawable(self) -> bool:
+        return self.cell_count <= MAX_DRAWN_CELLS
+
+    def hover_details(self) -> dict[str, Any]:
+        """What the hover/focus tooltip shows, written out once per cell (texts only, as
+        formatted here): ``{"labels": [...], "rows": [[[text per label] per cell] per row]}``."""
+        return {
+            "labels": [label for _, label in _DETAIL_FIELDS],
+            "rows": [
+                [[text for _, text in cell.details] for cell in row.cells] for row in self.rows
+            ],
+        }
 
 
 def format_number(value: float | int, unit: str) -> str:
@@ -118,9 +141,8 @@ def _cell(
 ) -> Cell:
     value = period[field]
     details = tuple(
-        (label, format_number(period[name], _unit_of(name, currency)))
+        (label, format_number(period[name], _unit_of(name, currency)) if name in period else "")
         for name, label in _DETAIL_FIELDS
-        if name in period
     )
     return Cell(
         k=k,

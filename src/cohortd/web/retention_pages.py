@@ -85,6 +85,7 @@ def retention(
         cohorts=cohort_rows.items,
         default_currency=viewer.principal.base_currency,
         api_query=form.api_params(),
+        max_cells=heatmap.MAX_DRAWN_CELLS,
     )
 
 

@@ -25,6 +25,65 @@
   }
   const first = grid.find(function (cells) { return cells.length; });
   if (first) { first[0].tabIndex = 0; current = first[0]; }
+  // One shared tooltip, filled on hover or focus with the cell's texts as the server
+  // wrote them (heatmap-details): nothing is computed here.
+  const tip = document.getElementById("cell-tip");
+  const detailsNode = document.getElementById("heatmap-details");
+  const details = detailsNode ? JSON.parse(detailsNode.textContent) : { labels: [], rows: [] };
+  function showTip(cell) {
+    if (!tip) return;
+    const r = rows.indexOf(cell.parentElement);
+    const c = grid[r].indexOf(cell);
+    const texts = (details.rows[r] || [])[c] || [];
+    tip.textContent = "";
+    const title = document.createElement("strong");
+    const label = cell.parentElement.querySelector("th").textContent.trim();
+    title.textContent = label + ", period " + cell.dataset.k + (cell.dataset.complete === "false" ? " (incomplete)" : "");
+    tip.appendChild(title);
+    details.labels.forEach(function (name, i) {
+      if (!texts[i]) return;
+      const line = document.createElement("span");
+      line.className = "tip-line";
+      const left = document.createElement("span");
+      left.textContent = name;
+      const right = document.createElement("span");
+      right.textContent = texts[i];
+      line.appendChild(left);
+      line.appendChild(right);
+      tip.appendChild(line);
+    });
+    tip.hidden = false;
+    const box = cell.getBoundingClientRect();
+    const width = tip.offsetWidth;
+    const height = tip.offsetHeight;
+    let left = Math.min(box.right - width, window.innerWidth - width - 8);
+    left = Math.max(8, left);
+    let top = box.bottom + 4;
+    if (top + height > window.innerHeight - 8) top = Math.max(8, box.top - height - 4);
+    tip.style.left = left + "px";
+    tip.style.top = top + "px";
+    cell.setAttribute("aria-describedby", "cell-tip");
+  }
+  function hideTip(cell) {
+    if (tip) tip.hidden = true;
+    if (cell) cell.removeAttribute("aria-describedby");
+  }
+  table.addEventListener("mouseover", function (event) {
+    const cell = event.target.closest("td.cell");
+    if (cell) showTip(cell);
+  });
+  table.addEventListener("mouseleave", function () { hideTip(null); });
+  table.addEventListener("focusin", function (event) {
+    const cell = event.target.closest("td.cell");
+    if (cell) showTip(cell);
+  });
+  table.addEventListener("focusout", function (event) {
+    const cell = event.target.closest("td.cell");
+    if (cell) hideTip(cell);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") hideTip(document.activeElement && document.activeElement.closest ? document.activeElement.closest("td.cell") : null);
+  });
   table.addEventListener("keydown", function (event) {
     const cell = event.target.closest("td.cell");
     if (!cell) return;
