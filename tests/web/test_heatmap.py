@@ -172,6 +172,7 @@ def test_hover_details_are_written_once_per_cell() -> None:
     assert payload["labels"][:2] == ["MRR retained", "Customers retained"]
     # rows -> cells -> one text per label, the cohort's month 1 as in the hand example.
     assert payload["rows"][0][1][:3] == ["150.00 USD", "1", "75.00%"]
+    assert table.title == "MRR retention %"
     assert len(payload["rows"]) == 2 and len(payload["rows"][1]) == 1
 
 

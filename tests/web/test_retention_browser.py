@@ -90,6 +90,7 @@ def test_hover_shows_exact_numbers_and_downloads(page: Page, dashboard: Dashboar
     period = first_row["periods"][1]
     expect(tip).to_contain_text(f"{period['customers_retained']:,}")
     expect(tip).to_contain_text(f"{period['mrr_retained']:,.2f} {api['currency']}")
+    screenshot(page, "retention-hover-1280")
 
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="Download CSV").click()

@@ -90,6 +90,13 @@ class Heatmap:
     churn_like: bool
 
     @property
+    def title(self) -> str:
+        """The shown field in words, e.g. "MRR retention %"."""
+        return dict((name, label) for name, label in _DETAIL_FIELDS).get(
+            self.field, self.field.replace("_", " ")
+        )
+
+    @property
     def cell_count(self) -> int:
         return sum(len(row.cells) for row in self.rows)
 
@@ -131,6 +138,8 @@ _DETAIL_FIELDS: Final = (
     ("customer_retention_relative", "Customer retention, relative %"),
     ("mrr_churn", "MRR churn %"),
     ("customer_churn", "Customer churn %"),
+    ("mrr_churn_relative", "MRR churn, relative %"),
+    ("customer_churn_relative", "Customer churn, relative %"),
     ("mrr_retention_gross", "Gross MRR retention %"),
     ("mrr_retained_gross", "Gross MRR retained"),
 )
