@@ -150,3 +150,21 @@ def test_bad_exchange_rates_name_the_item(api: ApiHarness) -> None:
     ]
     listed = api.client.get("/v1/exchange_rates", headers=api.headers("test")).json()
     assert listed["data"] == []
+
+
+def test_a_crashing_job_fails_cleanly_and_logs_no_cell(
+    api: ApiHarness, monkeypatch, caplog
+) -> None:
+    from cohortd.imports import service
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("Conversion failed for value 'ann@example.com'")
+
+    monkeypatch.setattr(service, "run_import", crash)
+    job = _post(api, {"customers": ("c.csv", GOOD_CUSTOMERS.encode())}).json()
+    done = api.client.get(f"/v1/imports/{job['id']}", headers=api.headers("test")).json()
+    assert done["status"] == "failed"
+    assert done["errors"][0]["reason"] == (
+        "the import stopped on an internal error; nothing was written"
+    )
+    assert "example.com" not in caplog.text and "RuntimeError" in caplog.text

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from cohortd.imports.columns import SPECS, ImportKind, KindSpec
 from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
 from cohortd.imports.problems import MAX_REPORTED, FileProblem, ImportProblem
 from cohortd.imports.validation import validate_batch
 from cohortd.warehouse import Scope, Warehouse
-from cohortd.warehouse.staging import RowFinding, StagedTable, Staging
+from cohortd.warehouse.staging import MergeCounts, RowFinding, StagedTable, Staging
 
 _ORDER = (ImportKind.customers, ImportKind.subscriptions, ImportKind.exchange_rates)
 
@@ -111,7 +110,7 @@ def _run(
             return ImportOutcome(False, {}, problems.first(), problems.count)
         merged = staging.merge([staged[k] for k in staged], between_steps=between_steps)
         counts = {
-            kind: KindCounts(**vars_of(merged[staged[kind].name]), skipped=skipped.get(kind, 0))
+            kind: KindCounts(**_merged(merged[staged[kind].name]), skipped=skipped.get(kind, 0))
             for kind in staged
         }
         return ImportOutcome(True, counts, problems.first(), problems.count)
@@ -119,7 +118,7 @@ def _run(
         staging.drop()
 
 
-def vars_of(counts: Any) -> dict[str, int]:
+def _merged(counts: MergeCounts) -> dict[str, int]:
     return {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
 
 
@@ -139,11 +138,12 @@ def import_batches(
         staged = staging.create(kind.value, target=spec.table, key=spec.key)
         for raw in batches:
             _stage_batch(staging, staged, raw, spec, file, problems)
+        staging.flush(staged)
         _whole_file_checks(staging, {kind: staged}, {}, problems, {}, OnError.abort, file=file)
         if problems.count:
             return ImportOutcome(False, {}, problems.first(), problems.count)
         merged = staging.merge([staged])
-        return ImportOutcome(True, {kind: KindCounts(**vars_of(merged[staged.name]))}, [], 0)
+        return ImportOutcome(True, {kind: KindCounts(**_merged(merged[staged.name]))}, [], 0)
     finally:
         staging.drop()
 
@@ -159,6 +159,7 @@ def _stage_file(
             rejected += _stage_batch(staging, staged, raw, spec, source.name, problems)
             if progress:
                 progress(source.kind, raw.num_rows)
+        staging.flush(staged)
     except FileProblem as error:
         problems.file_failed = True
         problems.add(

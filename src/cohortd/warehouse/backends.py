@@ -154,12 +154,16 @@ class DuckDBWarehouse(Warehouse):
         raw = self.con.con
         with self._lock:
             raw.execute(f"SET memory_limit = '{_IMPORT_MEMORY_LIMIT}'")
+            # Row order inside a table means nothing to cohortd; dropping it lets DuckDB
+            # insert in parallel with less memory.
+            raw.execute("SET preserve_insertion_order = false")
         try:
             yield
         finally:
             with self._lock:
                 # Back to DuckDB's default (80% of RAM); cohortd sets no other limit.
                 raw.execute("RESET memory_limit")
+                raw.execute("RESET preserve_insertion_order")
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
         with self._lock:
