@@ -30,7 +30,7 @@ import sqlglot.expressions as sge
 from cohortd.warehouse.tables import FX_ECB, SCHEMA_VERSION, SCHEMAS
 
 _META = "cohortd_warehouse_meta"
-_IMPORT_MEMORY_LIMIT = "1GB"
+_IMPORT_MEMORY_LIMIT = "600MB"
 
 
 class Warehouse:
