@@ -16,8 +16,8 @@ from cohortd.imports.pipeline import OnError
 class ImportProblemOut(ReadSchema):
     """One problem: ``row`` as a spreadsheet numbers it (null for a whole-file problem)."""
 
-    file: str
-    kind: str
+    file: str | None = Field(description="The file's name; null when the whole job failed.")
+    kind: str | None
     row: int | None
     column: str | None
     value: str | None = Field(description="The cell as given; an email is always masked.")
