@@ -1,7 +1,7 @@
 """import jobs
 
 Revision ID: 0003_imports
-Revises: 0001_foundation
+Revises: 0002_cohorts
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import cohortd.db.types
 
 revision = "0003_imports"
-down_revision = "0001_foundation"
+down_revision = "0002_cohorts"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """cohort intelligence: snapshot runs, recordings, anomalies, anomaly settings
 
 Revision ID: 0004_intelligence
-Revises: 0002_cohorts
+Revises: 0003_imports
 Create Date: 2026-11-22 03:02:26.753173
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import cohortd.db.types
 
 revision = "0004_intelligence"
-down_revision = "0002_cohorts"
+down_revision = "0003_imports"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """web: dashboard sessions
 
 Revision ID: 0005_web
-Revises: 0001_foundation
+Revises: 0004_intelligence
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import cohortd.db.types
 
 revision = "0005_web"
-down_revision = "0001_foundation"
+down_revision = "0004_intelligence"
 branch_labels = None
 depends_on = None
 
