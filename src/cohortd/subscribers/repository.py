@@ -47,4 +47,4 @@ def update_customer(
     )
     statement = exp.update(exp.to_table(CUSTOMERS, quoted=True), values, where=where)
     with warehouse.transaction():
-        warehouse.con.raw_sql(statement)
+        warehouse.run_statement(statement)

@@ -123,6 +123,14 @@ class Warehouse:
         """Bulk loads inside keep the database's own memory bounded (a no-op by default)."""
         yield
 
+    def run_statement(self, statement: Any) -> None:
+        """Run one sqlglot DML expression (values quoted by sqlglot, never pasted into SQL)."""
+        with self._lock:
+            cursor = self.con.raw_sql(statement)
+            close = getattr(cursor, "close", None)
+            if close is not None:
+                close()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
