@@ -29,6 +29,7 @@ class RefQuery:
 
 def period_start(day: date, interval: str) -> date:
     """The first day of the calendar period holding ``day`` (walking back day by day)."""
+
     def same(a: date, b: date) -> bool:
         if interval == "week":
             return a.isocalendar()[:2] == b.isocalendar()[:2]
@@ -37,6 +38,7 @@ def period_start(day: date, interval: str) -> date:
         if interval == "quarter":
             return (a.year, (a.month - 1) // 3) == (b.year, (b.month - 1) // 3)
         return a.year == b.year
+
     start = day
     while same(start - DAY, day):
         start -= DAY
@@ -75,9 +77,7 @@ def _amount(row: Stretch) -> Decimal:
     return Decimal(row.mrr)
 
 
-def mrr_on(
-    rows: list[Stretch], day: date, base: str, rates: Rates, rate_day: date
-) -> Decimal:
+def mrr_on(rows: list[Stretch], day: date, base: str, rates: Rates, rate_day: date) -> Decimal:
     """A customer's MRR on ``day`` (rows with start <= day < end), at ``rate_day``'s rates."""
     total = Decimal(0)
     for row in rows:
@@ -149,11 +149,11 @@ class Series:
 
 def cohort_series(members: list[Member], p0: date, q: RefQuery, rates: Rates) -> Series:
     fixed = p0  # fix_fx: the first day of P0
+
     def rate_day(day: date) -> date:
         return fixed if q.fix_fx else day
-    initial = {
-        m.id: mrr_on(m.rows, m.ps, q.base, rates, rate_day(m.ps)) for m in members
-    }
+
+    initial = {m.id: mrr_on(m.rows, m.ps, q.base, rates, rate_day(m.ps)) for m in members}
     periods = []
     start = p0
     current = period_start(q.as_of, q.interval)
@@ -193,8 +193,10 @@ def pooled_periods(series: list[Series]) -> list[dict[str, Any]]:
         gross = sum((s.periods[k]["gross"] for s in c_k), Decimal(0))
         prev_c = init_c if k == 0 else sum(s.periods[k - 1]["customers"] for s in c_k)
         prev_m = init_m if k == 0 else sum((s.periods[k - 1]["mrr"] for s in c_k), Decimal(0))
+
         def churn(p: Decimal, denominator: Decimal | int) -> float:
             return 0.0 if denominator == 0 else _round(Decimal(100) - p)
+
         out.append(
             {
                 "mrr_retained": _round(mrr),
@@ -240,9 +242,7 @@ def reference_report(data: Dataset, q: RefQuery) -> dict[str, Any]:
                 for p0 in sorted({m.p0 for m in mine})
             ]
             every += groups[group]
-        ordered = sorted(
-            groups.items(), key=lambda kv: (-sum(s.initial_mrr for s in kv[1]), kv[0])
-        )
+        ordered = sorted(groups.items(), key=lambda kv: (-sum(s.initial_mrr for s in kv[1]), kv[0]))
         rows = [_row(name, series) for name, series in ordered]
     rows.append({"cohort_group": "average", "periods": pooled_periods(every)})
     return {
@@ -260,4 +260,3 @@ def _row(name: str, series: list[Series]) -> dict[str, Any]:
         "initial_customers": sum(s.initial_customers for s in series),
         "periods": pooled_periods(series),
     }
-

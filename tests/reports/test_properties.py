@@ -1,6 +1,6 @@
 """Invariants (Hypothesis) and the engine against the day-by-day reference, on random data.
 
-Data lives in 2030-2031 with the organization's own rates only (from 2030-01-01, after
+Data lives in 2030-2031 with the organization's own rates only (from 2029-12-01, after
 all ECB history), so the reference needs no ECB table.
 """
 
@@ -19,6 +19,7 @@ from tests.reports.helpers import differences, run
 from tests.reports.reference import RefQuery, reference_report
 
 START = date(2030, 1, 1)
+RATES_FROM = date(2029, 12, 1)
 CURRENCIES = ["USD", "EUR", "GBP", "JPY"]
 COUNTRIES = ["DE", "US", "JP", "CY", None]
 SETTINGS = settings(
@@ -49,21 +50,21 @@ def datasets(draw: st.DrawFn) -> Dataset:
             mrr = str(cents) if currency == "JPY" else f"{cents // 100}.{cents % 100:02d}"
             end = None if length is None else start + timedelta(days=length)
             stretches.append(Stretch(cid, currency, mrr, start, end))
-    rates = [
-        (START + timedelta(days=offset), currency, str(rate))
-        for currency in CURRENCIES
-        if currency != "EUR"
-        for offset, rate in draw(
+    # one rate per (day, currency), as an import keeps it; one on RATES_FROM (before any
+    # period's first day, e.g. the Monday 2029-12-30 of a week holding 2030-01-01) makes
+    # the latest rate on or before any day the report uses the organization's
+    rates: dict[tuple[date, str], str] = {(RATES_FROM, c): "1.5" for c in CURRENCIES if c != "EUR"}
+    for currency in CURRENCIES[:1] + CURRENCIES[2:]:
+        observed = draw(
             st.lists(
                 st.tuples(st.integers(0, 600), st.decimals("0.5", "200", places=4)),
                 min_size=1,
                 max_size=3,
             )
         )
-    ]
-    # a rate on the first day for every currency: the latest on or before is always ours
-    rates += [(START, c, "1.5") for c in CURRENCIES if c != "EUR"]
-    return Dataset(customers, stretches, rates)
+        for offset, rate in observed:
+            rates[(START + timedelta(days=offset), currency)] = str(rate)
+    return Dataset(customers, stretches, [(day, c, r) for (day, c), r in rates.items()])
 
 
 @st.composite
@@ -135,8 +136,7 @@ def test_disjoint_filters_add_up(warehouse: Warehouse, data: Dataset, q: RefQuer
     plain = RefQuery(q.as_of, q.interval, q.base, fix_fx=q.fix_fx)
     whole = run(warehouse, scope, _url(plain))["result"]["list"]
     parts = [
-        run(warehouse, scope, _url(plain) + f"&currency={c}")["result"]["list"]
-        for c in CURRENCIES
+        run(warehouse, scope, _url(plain) + f"&currency={c}")["result"]["list"] for c in CURRENCIES
     ]
 
     def totals(rows: list[dict[str, Any]]) -> tuple[int, float]:
