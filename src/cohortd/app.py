@@ -20,6 +20,7 @@ from cohortd.idempotency.store import IdempotencyStore, expires_after
 from cohortd.intelligence.schedule import start as start_snapshot_schedule
 from cohortd.logs import configure_logging
 from cohortd.warehouse import connect
+from cohortd.warehouse.server_file import remove_server_file, write_server_file
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -51,9 +52,16 @@ def _routers() -> list[APIRouter]:
     ]
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    configure_logs: bool = True,
+    announce_url: str | None = None,
+) -> FastAPI:
     """Build the application. Planes are opened in the lifespan, so the app is cheap to
-    construct (tests pass their own ``Settings``)."""
+    construct (tests pass their own ``Settings``). With ``announce_url`` the server records
+    its address in the data dir while it runs, so CLI writes go through it (DuckDB allows
+    one writing process)."""
     settings = settings or get_settings()
     if configure_logs:
         configure_logging(settings.log_level)
@@ -68,9 +76,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse
         )
+        if announce_url:
+            write_server_file(settings.data_dir, announce_url)
         try:
             yield
         finally:
+            if announce_url:
+                remove_server_file(settings.data_dir)
             if snapshots is not None:
                 snapshots.stop()
             app.state.warehouse.close()

@@ -8,7 +8,9 @@ import typer
 
 from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs, report
 
-app = typer.Typer(help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True)
+app = typer.Typer(
+    help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(orgs.app, name="orgs")
@@ -34,19 +36,17 @@ def run_server(*, host: str, port: int) -> None:
     import uvicorn
 
     from cohortd.app import create_app
-    from cohortd.config import get_settings
-    from cohortd.warehouse.server_file import remove_server_file, write_server_file
 
-    settings = get_settings()
-    write_server_file(settings.data_dir, f"http://{host}:{port}")
-    try:
-        uvicorn.run(create_app(), host=host, port=port, log_config=None)
-    finally:
-        remove_server_file(settings.data_dir)
+    # A wildcard bind is reached by the local CLI through loopback.
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    app = create_app(announce_url=f"http://{local}:{port}")
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 @db_app.command("upgrade")
-def db_upgrade(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def db_upgrade(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Apply every control-plane migration."""
     from cohortd.cli.output import console, emit_json
     from cohortd.config import get_settings

@@ -126,10 +126,7 @@ class Warehouse:
     def run_statement(self, statement: Any) -> None:
         """Run one sqlglot DML expression (values quoted by sqlglot, never pasted into SQL)."""
         with self._lock:
-            cursor = self.con.raw_sql(statement)
-            close = getattr(cursor, "close", None)
-            if close is not None:
-                close()
+            self.con.raw_sql(statement)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -205,6 +202,10 @@ class PostgresWarehouse(Warehouse):
     """PostgreSQL: bulk writes through COPY."""
 
     name = "postgres"
+
+    def run_statement(self, statement: Any) -> None:
+        with self._lock:
+            self.con.raw_sql(statement).close()  # psycopg returns a cursor to release
 
     def _execute_statement(self, statement: sge.Expression) -> None:
         with self.con.con.cursor() as cursor:
