@@ -13,10 +13,10 @@ rate(A, d)``; when A == B the factor is exactly 1. A currency without any rate r
 
 Stable API (other engine modules import these):
 
-- ``rate_intervals(warehouse, scope)`` -> Ibis table ``currency, valid_from, valid_to,
-  rate``: one row per observation, valid on ``valid_from <= d < valid_to``. The first
-  observation of a currency starts at ``OPEN_START`` and the last ends at ``OPEN_END``
-  so that an interval join needs no null handling (works on DuckDB and PostgreSQL,
+- ``rate_intervals(warehouse, scope, currencies=None)`` -> Ibis table ``currency,
+  valid_from, valid_to, rate``: one row per observation, valid on
+  ``valid_from <= d < valid_to``. The first observation of a currency starts at
+  ``OPEN_START`` and the last ends at ``OPEN_END`` so that an interval join needs no null handling (works on DuckDB and PostgreSQL,
   where Ibis has no as-of join).
 - ``attach_rates(pairs, intervals, *, currency, day)`` -> ``pairs`` plus a ``rate``
   column, by an interval join (an Ibis expression; rows whose currency has no rate
@@ -85,9 +85,14 @@ def _observation_columns(table: ir.Table) -> ir.Table:
     )
 
 
-def rate_intervals(warehouse: Warehouse, scope: Scope) -> ir.Table:
-    """``currency, valid_from, valid_to, rate``: each observation and the days it governs."""
+def rate_intervals(
+    warehouse: Warehouse, scope: Scope, currencies: Iterable[str] | None = None
+) -> ir.Table:
+    """``currency, valid_from, valid_to, rate``: each observation and the days it governs
+    (only for ``currencies`` when given: much less to sort)."""
     rates = observations(warehouse, scope)
+    if currencies is not None:
+        rates = rates.filter(rates.currency.isin(sorted(set(currencies))))
     by_day = ibis.window(group_by=rates.currency, order_by=rates.date)
     nxt = rates.date.lead().over(by_day)
     first = ibis.row_number().over(by_day) == 0
@@ -149,7 +154,8 @@ class RateBook:
                 "day": pa.array([d for _, d in wanted], pa.date32()),
             }
         )
-        found = attach_rates(ibis.memtable(table), rate_intervals(warehouse, scope))
+        intervals = rate_intervals(warehouse, scope, {c for c, _ in wanted})
+        found = attach_rates(ibis.memtable(table), intervals)
         for row in warehouse.to_pyarrow(found).to_pylist():
             book[(row["currency"], row["day"])] = Decimal(row["rate"])
         return cls(book)
