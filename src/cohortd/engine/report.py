@@ -70,7 +70,8 @@ class Report:
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    return table.to_pylist()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def _columns(table: pa.Table, *names: str) -> Iterable[tuple[Any, ...]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 
 import ibis
@@ -249,8 +248,3 @@ def gross_parts(amounts: ir.Table, initial: ir.Table, flagged: ir.Table) -> Gros
     capped_b = initial.join(capped, "customer_id")
     capped_initial = capped_b.group_by(["grp", "p0", "p", "ps", "currency"]).agg(b=capped_b.b.sum())
     return GrossParts(counts=counts, retained=retained, capped_initial=capped_initial)
-
-
-def money(value: object) -> Decimal:
-    """An integer aggregate from Arrow as an exact Decimal."""
-    return Decimal(int(value))  # type: ignore[call-overload]
