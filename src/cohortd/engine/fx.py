@@ -16,8 +16,8 @@ Stable API (other engine modules import these):
 - ``rate_intervals(warehouse, scope, currencies=None)`` -> Ibis table ``currency,
   valid_from, valid_to, rate``: one row per observation, valid on
   ``valid_from <= d < valid_to``. The first observation of a currency starts at
-  ``OPEN_START`` and the last ends at ``OPEN_END`` so that an interval join needs no null handling (works on DuckDB and PostgreSQL,
-  where Ibis has no as-of join).
+  ``OPEN_START`` and the last ends at ``OPEN_END`` so that an interval join needs no
+  null handling (works on DuckDB and PostgreSQL, where Ibis has no as-of join).
 - ``attach_rates(pairs, intervals, *, currency, day)`` -> ``pairs`` plus a ``rate``
   column, by an interval join (an Ibis expression; rows whose currency has no rate
   are dropped, so callers check coverage with ``require_currencies``).
