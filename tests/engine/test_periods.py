@@ -61,6 +61,11 @@ def test_weekly_cohort_group_is_the_sunday() -> None:
         assert last_day(period_of(day, Interval.week), Interval.week).isoweekday() == 7
 
 
+def test_the_last_period_of_the_calendar_ends_on_its_last_day() -> None:
+    for interval in Interval:
+        assert last_day(period_of(date.max, interval), interval) == date.max
+
+
 def test_day_is_served_as_week_and_unknown_raises() -> None:
     assert Interval.parse("day") is Interval.week
     assert Interval.parse("Month") is Interval.month

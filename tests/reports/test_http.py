@@ -144,3 +144,42 @@ def test_cli_prints_table_json_and_csv(tmp_path: Path, monkeypatch: pytest.Monke
         assert bad.exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date=9999-12-31&interval=year",
+        "date=9999-12-31&interval=day",
+        "date=0001-01-01",
+        "date=1999-01-04&interval=quarter",
+        "interval=DAY&breakdown=Currency&fix_fx=1&format=CHART&baseCurrency=jpy",
+        "region=&currency=&industry=&breakdown=",
+        "region=EU emea apac latam north_america nordics dach&size=x",
+    ],
+)
+def test_valid_edge_values_never_answer_5xx(api: ApiHarness, query: str) -> None:
+    load(api.warehouse, Scope(api.org_id, False), DATA)
+    response = api.client.get(f"{URL}?{query}", headers=api.headers())
+    # a far date makes a huge report (422 saying what to narrow); everything else is 200
+    assert response.status_code in (200, 422), response.text
+
+
+def test_the_calendar_s_last_period(warehouse, new_scope) -> None:  # type: ignore[no-untyped-def]
+    from tests.reports.helpers import run
+
+    scope = new_scope()
+    load(
+        warehouse,
+        scope,
+        Dataset([Customer("z")], [Stretch("z", "USD", "5", date(9999, 3, 1))]),
+    )
+    body = run(warehouse, scope, "?date=9999-12-31&interval=quarter")
+    # cohorts 9999-Q1 .. Q4; the last one ends on 9999-12-31 and is complete
+    groups = [r["cohort_group"] for r in body["result"]["list"]]
+    assert groups == ["9999-03-31", "9999-06-30", "9999-09-30", "9999-12-31", "average"]
+    assert row(body, "9999-03-31")["periods"][3] == {
+        **row(body, "9999-03-31")["periods"][3],
+        "mrr_retained": 5.0,
+        "complete": True,
+    }

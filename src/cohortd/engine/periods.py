@@ -78,7 +78,10 @@ def first_day(period: int, interval: Interval) -> date:
 
 def last_day(period: int, interval: Interval) -> date:
     """The last calendar day of period number ``period``."""
-    return first_day(period + 1, interval) - timedelta(days=1)
+    try:
+        return first_day(period + 1, interval) - timedelta(days=1)
+    except (ValueError, OverflowError):
+        return date.max  # the period holding 9999-12-31 ends with the calendar
 
 
 def evaluation_day(period: int, *, as_of: date, interval: Interval) -> date:
