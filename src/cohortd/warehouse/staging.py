@@ -168,6 +168,7 @@ class Staging:
         with self.warehouse.transaction():
             for staged in staged_tables:
                 counts[staged.name] = self._merge_one(staged, between_steps)
+        self.warehouse.refresh_statistics(*{staged.target for staged in staged_tables})
         return counts
 
     def _merge_one(
