@@ -3,9 +3,6 @@ cap the report size (422), bound the query time (503), run the engine."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -158,61 +155,6 @@ def parse_query(
     return query, parse_format(params.format)
 
 
-@contextmanager
-def query_deadline(warehouse: Warehouse, seconds: float) -> Iterator[None]:
-    """Raise ``QueryTimeout`` when the queries inside run past ``seconds``.
-
-    DuckDB: a timer thread interrupts the connection (repeatedly, so a query that starts
-    after the deadline stops too). PostgreSQL: ``statement_timeout`` on the session.
-    """
-    # TODO(lead): this dialect switch belongs in warehouse.backends (one class per backend)
-    if warehouse.name == "postgres":
-        with _postgres_timeout(warehouse, seconds):
-            yield
-        return
-    done = threading.Event()
-    fired = threading.Event()
-
-    def interrupt() -> None:
-        if done.wait(seconds):
-            return
-        fired.set()
-        while not done.wait(0.02):
-            warehouse.con.con.interrupt()
-
-    watcher = threading.Thread(target=interrupt, name="report-deadline", daemon=True)
-    watcher.start()
-    try:
-        yield
-    except Exception as error:
-        if fired.is_set() or "interrupt" in type(error).__name__.lower():
-            raise QueryTimeout(_timeout_detail(seconds)) from None
-        raise
-    finally:
-        done.set()
-        watcher.join()
-
-
-@contextmanager
-def _postgres_timeout(warehouse: Warehouse, seconds: float) -> Iterator[None]:
-    import psycopg
-
-    raw = warehouse.con.con
-    milliseconds = max(1, int(seconds * 1000))
-    with warehouse._lock:  # the setting must not leak into another thread's queries
-        raw.execute(f"SET statement_timeout = {milliseconds}")
-        try:
-            yield
-        except psycopg.errors.QueryCanceled:
-            raise QueryTimeout(_timeout_detail(seconds)) from None
-        except Exception as error:
-            if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
-                raise QueryTimeout(_timeout_detail(seconds)) from None
-            raise
-        finally:
-            raw.execute("SET statement_timeout = 0")
-
-
 def _timeout_detail(seconds: float) -> str:
     return (
         f"The report took longer than {seconds:g} s. Narrow it (a later date range, a "
@@ -230,7 +172,7 @@ def cohort_report(
     timeout_seconds: float,
 ) -> dict[str, Any]:
     """The response body of ``GET /v1/reports/cohort``."""
-    with query_deadline(warehouse, timeout_seconds):
+    with warehouse.deadline(timeout_seconds, QueryTimeout(_timeout_detail(timeout_seconds))):
         try:
             require_currencies(warehouse, scope, [query.base_currency])
         except UnknownCurrency:

@@ -11,8 +11,9 @@ import csv
 import io
 import threading
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -33,7 +34,7 @@ _META = "cohortd_warehouse_meta"
 _IMPORT_MEMORY_LIMIT = "600MB"
 
 
-class Warehouse:
+class Warehouse(ABC):
     """An Ibis backend plus the bulk-write paths cohortd needs."""
 
     name = "generic"
@@ -135,8 +136,15 @@ class Warehouse:
         with self._lock, self.con.begin():
             yield
 
-    def refresh_statistics(self, *tables: str) -> None:
+    def refresh_statistics(self, *tables: str) -> None:  # noqa: B027 (a no-op by default)
         """Tell the planner about bulk-written rows (a no-op where it sees them anyway)."""
+
+    @abstractmethod
+    def deadline(self, seconds: float, timeout: Exception) -> AbstractContextManager[None]:
+        """Raise ``timeout`` when the queries run inside take longer than ``seconds``.
+
+        The connection is held for the whole block, so the interruption can only reach
+        this block's own queries."""
 
     def ping(self) -> None:
         self.execute(ibis.literal(1))
@@ -190,6 +198,33 @@ class DuckDBWarehouse(Warehouse):
         self.con.con.execute(statement.sql(self.con.compiler.dialect))
 
     @contextmanager
+    def deadline(self, seconds: float, timeout: Exception) -> Iterator[None]:
+        # A timer thread interrupts the connection, repeatedly, so that a query starting
+        # after the deadline stops too.
+        done = threading.Event()
+        fired = threading.Event()
+
+        def interrupt() -> None:
+            if done.wait(seconds):
+                return
+            fired.set()
+            while not done.wait(0.02):
+                self.con.con.interrupt()
+
+        with self._lock:
+            watcher = threading.Thread(target=interrupt, name="query-deadline", daemon=True)
+            watcher.start()
+            try:
+                yield
+            except Exception as error:
+                if fired.is_set() or "interrupt" in type(error).__name__.lower():
+                    raise timeout from None
+                raise
+            finally:
+                done.set()
+                watcher.join()
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             raw = self.con.con
@@ -210,6 +245,24 @@ class PostgresWarehouse(Warehouse):
     def run_statement(self, statement: Any) -> None:
         with self._lock:
             self.con.raw_sql(statement).close()  # psycopg returns a cursor to release
+
+    @contextmanager
+    def deadline(self, seconds: float, timeout: Exception) -> Iterator[None]:
+        import psycopg
+
+        raw = self.con.con
+        with self._lock:  # the setting must not leak into another thread's queries
+            raw.execute(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
+            try:
+                yield
+            except psycopg.errors.QueryCanceled:
+                raise timeout from None
+            except Exception as error:
+                if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
+                    raise timeout from None
+                raise
+            finally:
+                raw.execute("SET statement_timeout = 0")
 
     def refresh_statistics(self, *tables: str) -> None:
         # Fresh rows without statistics make PostgreSQL choose nested loops (seconds, not ms).
