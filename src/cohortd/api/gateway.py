@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cohortd.api.problems import PROBLEM_JSON, problem_body
+from cohortd.api.problems import problem_response
 from cohortd.api.ratelimit import RateLimiter
 from cohortd.errors import (
     AppError,
@@ -82,12 +82,12 @@ class Gateway:
             state["request_id"] = request_id
             await self._handle(scope, receive, send_with_id, principal)
         except AppError as error:
-            await _send_problem(send_with_id, error)
+            await _send_problem(scope, receive, send_with_id, error)
         except Exception as error:
             # Type only: the message of an unexpected error may hold SQL or data.
             logger.error("unexpected error", extra={"exception_type": type(error).__name__})
             if not status_holder.get("started"):
-                await _send_problem(send_with_id, _Unexpected())
+                await _send_problem(scope, receive, send_with_id, _Unexpected())
         finally:
             logger.info(
                 "request",
@@ -297,19 +297,5 @@ def _bearer(scope: Scope) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
-async def _send_problem(send: Send, error: AppError) -> None:
-    body = problem_body(
-        status=error.status,
-        type_uri=error.type_uri,
-        title=error.title,
-        detail=error.detail,
-        errors=error.errors,
-        extra=error.extra,
-    )
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _send_problem(scope: Scope, receive: Receive, send: Send, error: AppError) -> None:
+    await problem_response(error)(scope, receive, send)

@@ -7,8 +7,7 @@ Works on the planes directly (no server needed), for one organization (``--org``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,13 +20,11 @@ from sqlalchemy.orm import Session
 
 from cohortd.api.paging import PageParams
 from cohortd.cli.output import console, emit_json, err_console
+from cohortd.cli.planes import open_planes
 from cohortd.cohorts import service
 from cohortd.cohorts.schemas import Cohort, CohortCreate, CohortType
-from cohortd.config import get_settings
-from cohortd.db import make_engine, make_sessionmaker
-from cohortd.db.migrate import upgrade
 from cohortd.errors import AppError
-from cohortd.warehouse import Scope, Warehouse, connect
+from cohortd.warehouse import Scope, Warehouse
 
 app = typer.Typer(help="Manage cohorts and list their members.", no_args_is_help=True)
 
@@ -58,26 +55,10 @@ AsOfOption = Annotated[
 ]
 
 
-@contextmanager
-def _planes() -> Iterator[tuple[Session, Warehouse]]:
-    """A control-plane session (committed on success) and the warehouse."""
-    settings = get_settings()
-    upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    warehouse = connect(settings.resolved_warehouse_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            yield session, warehouse
-            session.commit()
-    finally:
-        warehouse.close()
-        engine.dispose()
-
-
 def _run(action: Callable[[Session, Warehouse], T]) -> T:
     """Run ``action`` on the planes; expected failures print their detail and exit 1."""
     try:
-        with _planes() as (session, warehouse):
+        with open_planes() as (session, warehouse):
             return action(session, warehouse)
     except AppError as error:
         err_console.print(f"[red]{error.title}[/red]: {error.detail}")

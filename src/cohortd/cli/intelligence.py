@@ -6,8 +6,7 @@ Work on the planes directly (no server needed) for one organization (``--org`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -16,14 +15,12 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cohortd.cli.output import console, emit_json, err_console
-from cohortd.config import get_settings
-from cohortd.db import make_engine, make_sessionmaker
-from cohortd.db.migrate import upgrade
+from cohortd.cli.planes import open_planes
 from cohortd.errors import AppError, NotFound
 from cohortd.intelligence import repository, runs, service
 from cohortd.intelligence.models import Anomaly
 from cohortd.intelligence.service import Caller
-from cohortd.warehouse import Warehouse, connect
+from cohortd.warehouse import Warehouse
 
 T = TypeVar("T")
 
@@ -40,25 +37,10 @@ ModeOption = Annotated[Mode, typer.Option("--mode", help="test or live.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-@contextmanager
-def _planes() -> Iterator[tuple[Session, Warehouse]]:
-    settings = get_settings()
-    upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    warehouse = connect(settings.resolved_warehouse_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            yield session, warehouse
-            session.commit()
-    finally:
-        warehouse.close()
-        engine.dispose()
-
-
 def _run(org: str, mode: Mode, action: Callable[[Session, Warehouse, Caller], T]) -> T:
     """Run ``action`` for the organization; expected failures print and exit 1."""
     try:
-        with _planes() as (session, warehouse):
+        with open_planes() as (session, warehouse):
             found = repository.organization(session, org)
             if found is None:
                 raise NotFound(f"No organization '{org}'.")
