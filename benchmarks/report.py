@@ -1,8 +1,10 @@
 """Benchmark of the cohort retention report (issue #4).
 
 Synthetic data (numpy + pyarrow) in a temporary DuckDB file; for each size: monthly,
-weekly, ``breakdown=country&fix_fx=true`` and a region filter, through the engine (and
-HTTP when ``--http``), median of 5 runs after one warm-up. Baseline in the same run: the
+weekly, ``breakdown=country&fix_fx=true`` and a region filter, through the engine (and,
+with ``--http``, as ``GET /v1/reports/cohort`` against the real app served by uvicorn in
+a thread, timed with httpx: auth, parsing and the JSON body included), median of 5 runs
+after one warm-up. Baseline in the same run: the
 monthly report's core (retained customers and MRR per cohort and period, in the base
 currency) hand-written as one DuckDB SQL query over the same tables.
 
@@ -12,18 +14,27 @@ currency) hand-written as one DuckDB SQL query over the same tables.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow as pa
+import uvicorn
 
+from cohortd.app import create_app
+from cohortd.config import Settings
 from cohortd.engine.report import run_report
+from cohortd.keys import service
+from cohortd.keys.models import Role
 from cohortd.reports.service import ReportParams, parse_query
 from cohortd.warehouse import Scope, Warehouse, connect
 from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
@@ -144,9 +155,68 @@ def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
     return statistics.median(timings)
 
 
+@contextmanager
+def served(folder: Path) -> Iterator[tuple[str, object]]:
+    """The real app under uvicorn on a free loopback port, in a thread: ``(url, app)``."""
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'control.sqlite3'}",
+        warehouse_url=f"duckdb:///{folder / 'warehouse.duckdb'}",
+        rate_limit_per_minute=1_000_000,
+        report_max_cells=10_000_000,
+        query_timeout_seconds=600,
+    )
+    app = create_app(settings, configure_logs=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        if time.time() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 def bench_size(size: int, folder: Path, *, http: bool) -> list[tuple[str, str, float]]:
-    warehouse = connect(f"duckdb:///{folder / f'bench_{size}.duckdb'}")
-    scope = Scope(f"org_bench_{uuid.uuid4().hex[:8]}", livemode=False)
+    folder = folder / f"size_{size}"
+    folder.mkdir()
+    if not http:
+        warehouse = connect(f"duckdb:///{folder / 'bench.duckdb'}")
+        scope = Scope(f"org_bench_{uuid.uuid4().hex[:8]}", livemode=False)
+        results = _bench_engine(warehouse, scope, size)
+        warehouse.close()
+        return results
+    with served(folder) as (url, app):
+        state = app.state  # type: ignore[attr-defined]
+        with state.sessions() as session:
+            org = service.create_organization(session, name="bench", base_currency="USD")
+            key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.admin)
+            session.commit()
+            scope, secret = Scope(org.id, livemode=False), key.secret
+        results = _bench_engine(state.warehouse, scope, size)
+        headers = {"Authorization": f"Bearer {secret}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=600) as client:
+            for name, qs in QUERIES.items():
+                target = f"/v1/reports/cohort?{qs}&date={AS_OF}"
+
+                def get(target: str = target) -> None:
+                    client.get(target).raise_for_status()
+
+                results.append((name, "HTTP", median_seconds(get)))
+    return results
+
+
+def _bench_engine(warehouse: Warehouse, scope: Scope, size: int) -> list[tuple[str, str, float]]:
     customers, subs = generate(size)
     load(warehouse, scope, customers, subs)
     results = []
@@ -160,14 +230,17 @@ def bench_size(size: int, folder: Path, *, http: bool) -> list[tuple[str, str, f
         lambda: raw.execute(BASELINE_SQL, {"org": scope.org_id, "as_of": AS_OF}).fetchall()
     )
     results.append(("monthly", "baseline SQL", baseline))
-    warehouse.close()
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--http", action="store_true", help="(not implemented: engine only)")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="also time GET /v1/reports/cohort against the app served by uvicorn",
+    )
     args = parser.parse_args()
     print(f"{'customers':>10}  {'report':<22} {'path':<13} {'median s':>9} {'vs baseline':>12}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,6 +6,7 @@ is the JSON body of SPEC §2. ``explain(warehouse, scope, query)`` returns the S
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -39,6 +40,7 @@ from cohortd.engine.retention import (
     paying_stretches,
     period_mrr,
 )
+from cohortd.engine.spans import candidates, count_deltas, gross_deltas, mrr_deltas
 from cohortd.errors import ReportTooLarge
 from cohortd.warehouse import Scope, Warehouse
 
@@ -233,23 +235,71 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums
         stretches = keep(paying_stretches(warehouse, scope, query))
         initial = keep(initial_mrr(stretches))
         rates, factors = _load_rates(warehouse, scope, query, sums, stretches, initial)
-        amounts = keep(period_mrr(stretches, query))
-        flagged = keep(capped_flags(amounts, initial, **factors))
-        parts = gross_parts(amounts, initial, flagged)
-        counts = warehouse.to_pyarrow(parts.counts)
-        for grp, p0, p, n in _columns(counts, "grp", "p0", "p", "customers"):
-            sums.retained_customers[(grp, p0, p)] += int(n)
+        # DuckDB plans joins against Arrow scans badly: the factors become temp tables
+        for name in ("period_factors", "initial_factors"):
+            temp = f"_report_{name}_{uuid.uuid4().hex[:12]}"
+            factors[name] = warehouse.create_temp_table(temp, factors[name])
+            cached.callback(warehouse.drop_temp_table, temp)
+        flags = keep(candidates(stretches, initial, query))
+        _sum_ranges(warehouse, query, sums, rates, stretches, flags)
+        # the gross cap per (member, period), only where it depends on the rates
+        chosen = flags.filter(flags.cand)
+        cand_initial = initial.semi_join(chosen, initial.customer_id == chosen.customer_id)
+        cand_stretches = stretches.semi_join(chosen, stretches.customer_id == chosen.customer_id)
+        amounts = keep(period_mrr(cand_stretches, query))
+        flagged = keep(capped_flags(amounts, cand_initial, **factors))
+        parts = gross_parts(amounts, cand_initial, flagged)
         retained = warehouse.to_pyarrow(parts.retained)
         names = ("grp", "p0", "p", "currency", "capped", "a")
         for grp, p0, p, currency, capped, a in _columns(retained, *names):
-            amount = Decimal(int(a)) * rates.at_period(currency, p0, p)
-            sums.retained[(grp, p0, p)] += amount
             if not capped:
-                sums.gross[(grp, p0, p)] += amount
+                sums.gross[(grp, p0, p)] += Decimal(int(a)) * rates.at_period(currency, p0, p)
         capped_initial = warehouse.to_pyarrow(parts.capped_initial)
         names = ("grp", "p0", "p", "ps", "currency", "b")
         for grp, p0, p, ps, currency, b in _columns(capped_initial, *names):
             sums.gross[(grp, p0, p)] += Decimal(int(b)) * rates.at_initial(currency, p0, ps)
+
+
+def _running(table: pa.Table, keys: tuple[str, ...]) -> dict[tuple[Any, ...], dict[int, int]]:
+    """Difference rows ``keys + (p, d)`` grouped by ``keys``: ``{key: {p: d}}``."""
+    found: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
+    for *key, p, d in _columns(table, *keys, "p", "d"):
+        found[tuple(key)][p] = int(d)
+    return found
+
+
+def _sum_ranges(
+    warehouse: Warehouse,
+    query: ReportQuery,
+    sums: _Sums,
+    rates: _Rates,
+    stretches: Any,
+    flags: Any,
+) -> None:
+    """Retained customers and MRR (all members), and the gross of the non-candidates,
+    from difference arrays: running sums over p0 .. current, exact integers."""
+    counts = _running(warehouse.to_pyarrow(count_deltas(stretches, query)), ("grp", "p0"))
+    for (grp, p0), level, p in _levels(counts, query.current):
+        sums.retained_customers[(grp, p0, p)] += level
+    keys = ("grp", "p0", "currency")
+    mrr = _running(warehouse.to_pyarrow(mrr_deltas(stretches, query)), keys)
+    for (grp, p0, currency), level, p in _levels(mrr, query.current):
+        sums.retained[(grp, p0, p)] += Decimal(level) * rates.at_period(currency, p0, p)
+    gross = _running(warehouse.to_pyarrow(gross_deltas(stretches, flags, query)), keys)
+    for (grp, p0, currency), level, p in _levels(gross, query.current):
+        sums.gross[(grp, p0, p)] += Decimal(level) * rates.at_period(currency, p0, p)
+
+
+def _levels(
+    found: dict[tuple[Any, ...], dict[int, int]], current: int
+) -> Iterable[tuple[tuple[Any, ...], int, int]]:
+    """``(key, level, p)`` for every non-zero running sum, p from the key's p0."""
+    for key, deltas in found.items():
+        level = 0
+        for p in range(key[1], current + 1):
+            level += deltas.get(p, 0)
+            if level:
+                yield key, level, p
 
 
 def _load_rates(
