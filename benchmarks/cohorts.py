@@ -46,8 +46,10 @@ INSERT INTO customers (org_id, livemode, id, country, currency, tags, engagement
 SELECT 'org_bench', false, printf('cus_%08d', i),
        ['US', 'DE', 'GB', 'FR', 'BR', 'JP'][1 + CAST(hash(i, 1) % 6 AS BIGINT)],
        ['USD', 'EUR', 'GBP'][1 + CAST(hash(i, 2) % 3 AS BIGINT)],
-       CASE CAST(hash(i, 3) % 4 AS BIGINT) WHEN 0 THEN ['vip'] WHEN 1 THEN ['vip', 'beta'] WHEN 2 THEN [] END,
-       CASE WHEN CAST(hash(i, 4) % 10 AS BIGINT) = 0 THEN NULL ELSE (CAST(hash(i, 5) % 1000 AS BIGINT)) / 1000.0 END,
+       CASE CAST(hash(i, 3) % 4 AS BIGINT)
+            WHEN 0 THEN ['vip'] WHEN 1 THEN ['vip', 'beta'] WHEN 2 THEN [] END,
+       CASE WHEN CAST(hash(i, 4) % 10 AS BIGINT) = 0 THEN NULL
+            ELSE (CAST(hash(i, 5) % 1000 AS BIGINT)) / 1000.0 END,
        TIMESTAMP '2021-01-01' + to_days(CAST(hash(i, 6) % 1600 AS INTEGER)),
        ['SMB', 'Mid-Market', 'Enterprise'][1 + CAST(hash(i, 7) % 3 AS BIGINT)]
 FROM range({n}) t(i);
@@ -55,10 +57,12 @@ FROM range({n}) t(i);
 INSERT INTO subscriptions (org_id, livemode, id, customer_id, plan_id, currency, mrr_minor,
                            start_date, end_date, status)
 SELECT 'org_bench', false, printf('sub_%08d_a', i), printf('cus_%08d', i),
-       ['basic', 'pro', 'annual_pro'][1 + CAST(hash(i, 8) % 3 AS BIGINT)], 'USD', 1000 + CAST(hash(i, 9) % 90000 AS BIGINT),
+       ['basic', 'pro', 'annual_pro'][1 + CAST(hash(i, 8) % 3 AS BIGINT)], 'USD',
+       1000 + CAST(hash(i, 9) % 90000 AS BIGINT),
        DATE '2021-01-01' + CAST(hash(i, 6) % 1600 AS INTEGER),
        CASE WHEN CAST(hash(i, 10) % 3 AS BIGINT) = 0
-            THEN DATE '2021-01-01' + CAST(CAST(hash(i, 6) % 1600 AS BIGINT) + 30 + CAST(hash(i, 11) % 400 AS BIGINT) AS INTEGER)
+            THEN DATE '2021-01-01' + CAST(CAST(hash(i, 6) % 1600 AS BIGINT) + 30
+                                          + CAST(hash(i, 11) % 400 AS BIGINT) AS INTEGER)
        END,
        'active'
 FROM range({n}) t(i);
