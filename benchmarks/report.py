@@ -158,7 +158,7 @@ def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
 @contextmanager
 def served(folder: Path) -> Iterator[tuple[str, object]]:
     """The real app under uvicorn on a free loopback port, in a thread: ``(url, app)``."""
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         data_dir=folder,
         database_url=f"sqlite:///{folder / 'control.sqlite3'}",
         warehouse_url=f"duckdb:///{folder / 'warehouse.duckdb'}",

@@ -40,7 +40,13 @@ from cohortd.engine.retention import (
     paying_stretches,
     period_mrr,
 )
-from cohortd.engine.spans import candidates, count_deltas, gross_deltas, mrr_deltas
+from cohortd.engine.spans import (
+    candidates,
+    count_deltas,
+    foreign_gross,
+    gross_deltas,
+    mrr_deltas,
+)
 from cohortd.errors import ReportTooLarge
 from cohortd.warehouse import Scope, Warehouse
 
@@ -243,21 +249,35 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums
         flags = keep(candidates(stretches, initial, query))
         _sum_ranges(warehouse, query, sums, rates, stretches, flags)
         # the gross cap per (member, period), only where it depends on the rates
-        chosen = flags.filter(flags.cand)
+        uncapped, capped = foreign_gross(stretches, flags, query, **factors)
+        _add_gross(warehouse, sums, rates, uncapped, capped)
+        # members with several currencies: per (member, period, currency), summed
+        chosen = flags.filter(flags.cand & (flags.currencies > 1))
         cand_initial = initial.semi_join(chosen, initial.customer_id == chosen.customer_id)
         cand_stretches = stretches.semi_join(chosen, stretches.customer_id == chosen.customer_id)
         amounts = keep(period_mrr(cand_stretches, query))
         flagged = keep(capped_flags(amounts, cand_initial, **factors))
         parts = gross_parts(amounts, cand_initial, flagged)
-        retained = warehouse.to_pyarrow(parts.retained)
-        names = ("grp", "p0", "p", "currency", "capped", "a")
-        for grp, p0, p, currency, capped, a in _columns(retained, *names):
-            if not capped:
-                sums.gross[(grp, p0, p)] += Decimal(int(a)) * rates.at_period(currency, p0, p)
-        capped_initial = warehouse.to_pyarrow(parts.capped_initial)
-        names = ("grp", "p0", "p", "ps", "currency", "b")
-        for grp, p0, p, ps, currency, b in _columns(capped_initial, *names):
-            sums.gross[(grp, p0, p)] += Decimal(int(b)) * rates.at_initial(currency, p0, ps)
+        retained = parts.retained.filter(~parts.retained.capped).drop("capped")
+        _add_gross(warehouse, sums, rates, retained, parts.capped_initial)
+
+
+def _add_gross(warehouse: Warehouse, sums: _Sums, rates: _Rates, kept: Any, capped: Any) -> None:
+    """Adds the uncapped MRR (``grp, p0, p, currency, a``) and the capped members'
+    initial MRR (``grp, p0, p, ps, currency, b``) to the gross sums, exactly."""
+    gross = sums.gross
+    names = ("grp", "p0", "p", "currency", "a")
+    for grp, p0, p, currency, a in _columns(warehouse.to_pyarrow(kept), *names):
+        gross[(grp, p0, p)] += Decimal(a) * rates.at_period(currency, p0, p)
+    # up to a million rows on weekly reports: one factor look-up per (currency, p0, ps)
+    factors: dict[tuple[str, int, date], Decimal] = {}
+    columns = ("grp", "p0", "p", "ps", "currency", "b")
+    for grp, p0, p, ps, currency, b in _columns(warehouse.to_pyarrow(capped), *columns):
+        key = (currency, p0, ps)
+        factor = factors.get(key)
+        if factor is None:
+            factor = factors[key] = rates.at_initial(currency, p0, ps)
+        gross[(grp, p0, p)] += Decimal(b) * factor
 
 
 def _running(table: pa.Table, keys: tuple[str, ...]) -> dict[tuple[Any, ...], dict[int, int]]:
@@ -380,8 +400,12 @@ def _assemble(query: ReportQuery, sums: _Sums) -> list[CohortRow]:
 def explain(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> dict[str, str]:
     """The SQL of the report's main expressions, by name (factor tables left out)."""
     stretches = paying_stretches(warehouse, scope, query)
+    initial = initial_mrr(stretches)
+    flags = candidates(stretches, initial, query)
     return {
         "members": warehouse.compile(members(warehouse, scope, query)),
-        "initial_mrr": warehouse.compile(initial_mrr(stretches)),
-        "period_mrr": warehouse.compile(period_mrr(stretches, query)),
+        "initial_mrr": warehouse.compile(initial),
+        "mrr_deltas": warehouse.compile(mrr_deltas(stretches, query)),
+        "count_deltas": warehouse.compile(count_deltas(stretches, query)),
+        "gross_deltas": warehouse.compile(gross_deltas(stretches, flags, query)),
     }

@@ -30,7 +30,7 @@ import ibis.expr.types as ir
 from cohortd.engine.periods import open_end_period, period_of_expr
 from cohortd.engine.retention import ReportQuery
 
-KEYS = ["grp", "p0", "customer_id"]
+KEYS = ["grp", "p0", "ps", "customer_id"]
 
 
 def _ranged(table: ir.Table, query: ReportQuery) -> ir.Table:
@@ -66,7 +66,7 @@ def mrr_deltas(stretches: ir.Table, query: ReportQuery) -> ir.Table:
 
 
 def paid_spells(stretches: ir.Table) -> ir.Table:
-    """``grp, p0, customer_id, start_date, end_date``: maximal runs of days with MRR > 0.
+    """``grp, p0, ps, customer_id, start_date, end_date``: maximal runs of days with MRR > 0.
 
     Gaps and islands: ordered by start, a row opens a new spell unless an earlier row of
     the customer is still running on its start (adjacent rows, end == start, merge).
@@ -122,11 +122,11 @@ def candidates(stretches: ir.Table, initial: ir.Table, query: ReportQuery) -> ir
     joined = own.join(b, "customer_id")
     same_factor = ibis.literal(query.fix_fx) | (joined.currency == query.base_currency)
     safe = (joined.currencies == 1) & same_factor
-    return joined.select("customer_id", "currency", "b", cand=~safe)
+    return joined.select("customer_id", "currency", "currencies", "b", cand=~safe)
 
 
 def segments(stretches: ir.Table) -> ir.Table:
-    """``grp, p0, customer_id, start_date, end_date, level``: each member's MRR history
+    """``grp, p0, ps, customer_id, start_date, end_date, level``: each member's MRR history
     as maximal day ranges of constant own-currency MRR ``level`` > 0 (rows summed).
 
     A sweep over the days where the MRR changes: one net change per (customer, day), so
@@ -151,3 +151,45 @@ def gross_deltas(stretches: ir.Table, flags: ir.Table, query: ReportQuery) -> ir
     joined = segments(stretches).join(safe, "customer_id")
     ranged = _ranged(joined, query)
     return _deltas(ranged, ["grp", "p0", "currency"], ibis.least(ranged.level, ranged.b))
+
+
+def _keyed(table: ir.Table, factors: ir.Table, key: str) -> ir.Table:
+    """``table`` with the float factor ``f`` of its (currency, ``key``)."""
+    joined = table.join(factors, [table.currency == factors.currency, table[key] == factors.key])
+    return joined.select(*table.columns, f=joined.f)
+
+
+def foreign_gross(
+    stretches: ir.Table,
+    flags: ir.Table,
+    query: ReportQuery,
+    *,
+    period_factors: ir.Table,
+    initial_factors: ir.Table,
+    period_key: str,
+    initial_key: str,
+) -> tuple[ir.Table, ir.Table]:
+    """The gross of the single-currency candidates: ``(uncapped, capped)`` with
+    ``grp, p0, p, currency, a`` (MRR of members not capped in p) and
+    ``grp, p0, p, ps, currency, b`` (initial MRR of members capped in p).
+
+    Each constant segment is expanded over its periods; a member has at most one
+    segment on an evaluation day (segments are disjoint in days), so the segment's
+    level is the member's MRR in that period with no grouping per member. The float
+    factors decide the comparison exactly as ``engine.retention.capped_flags`` does.
+    """
+    chosen = flags.filter(flags.cand & (flags.currencies == 1))
+    joined = segments(stretches).join(chosen, "customer_id")
+    ranged = _keyed(_ranged(joined, query), initial_factors, initial_key)
+    ranged = ranged.mutate(b_conv=ranged.b.cast("float64") * ranged.f).drop("f")
+    # range(0, n) + first: see engine.retention.period_mrr (ibis 12 on PostgreSQL)
+    width = ranged.hi - ranged.first + 1
+    expanded = ranged.mutate(p=ranged.first + ibis.range(0, width).unnest())
+    rated = _keyed(expanded, period_factors, period_key)
+    capped = rated.level.cast("float64") * rated.f > rated.b_conv
+    marked = rated.mutate(capped=capped)
+    kept = marked.filter(~marked.capped)
+    uncapped = kept.group_by(["grp", "p0", "p", "currency"]).agg(a=kept.level.sum())
+    over = marked.filter(marked.capped)
+    capped_b = over.group_by(["grp", "p0", "p", "ps", "currency"]).agg(b=over.b.sum())
+    return uncapped, capped_b
