@@ -253,6 +253,8 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums
         _add_gross(warehouse, sums, rates, uncapped, capped)
         # members with several currencies: per (member, period, currency), summed
         chosen = flags.filter(flags.cand & (flags.currencies > 1))
+        if not warehouse.execute(chosen.count()):
+            return  # the usual case: skip building empty temp tables
         cand_initial = initial.semi_join(chosen, initial.customer_id == chosen.customer_id)
         cand_stretches = stretches.semi_join(chosen, stretches.customer_id == chosen.customer_id)
         amounts = keep(period_mrr(cand_stretches, query))
