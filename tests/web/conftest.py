@@ -7,6 +7,7 @@ PostgreSQL paths of the same services are covered by their own API tests).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -125,9 +126,13 @@ def sign_in(page: Page, dashboard: Dashboard, *, key: str | None = None, next: s
 
 
 def screenshot(page: Page, name: str) -> None:
-    """Save a full-page screenshot as a test artifact and copy it for the docs."""
+    """Save a full-page screenshot as a test artifact; copy it into the docs when it is
+    new there or when ``COHORTD_UPDATE_DOC_SCREENSHOTS=1`` (``make screenshots``), so an
+    ordinary test run leaves the tree clean."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(target), full_page=True)
-    shutil.copyfile(target, DOCS_SHOTS / target.name)
+    documented = DOCS_SHOTS / target.name
+    if os.environ.get("COHORTD_UPDATE_DOC_SCREENSHOTS") == "1" or not documented.exists():
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, documented)
