@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cohortd.warehouse import Scope, Warehouse
+from tests.conftest import require_service
 from tests.fixtures.api import ApiHarness
 from tests.fixtures.example_small import (
     SHARED_SMALL,
@@ -72,7 +73,8 @@ def test_http_serves_the_example(api: ApiHarness) -> None:
 
 def test_copy_is_byte_identical_to_the_shared_example() -> None:
     if not SHARED_SMALL.exists():
-        pytest.skip(f"{SHARED_SMALL} is not present (a standalone clone): nothing to compare")
+        # CI always has shared/ beside the clone: there a missing copy is a failure.
+        require_service("the shared worked example", FileNotFoundError(str(SHARED_SMALL)))
     mine = sorted(p.relative_to(SMALL) for p in SMALL.rglob("*") if p.is_file())
     theirs = sorted(p.relative_to(SHARED_SMALL) for p in SHARED_SMALL.rglob("*") if p.is_file())
     assert mine == theirs
