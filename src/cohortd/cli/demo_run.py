@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cohortd.cli.imports import _direct
+from cohortd.cli.imports import import_into_warehouse
 from cohortd.cli.output import console, emit_json, err_console
 from cohortd.config import Settings, get_settings
 from cohortd.imports.columns import ImportKind
@@ -48,7 +48,7 @@ def _create_demo(settings: Settings, *, customers: int, seed: int, show: bool) -
     if show:
         err_console.print(f"generating {customers:,} demo customers into {out} ...")
     files = write_demo_data(out, DemoConfig(customers=customers, seed=seed))
-    job = _direct(
+    job = import_into_warehouse(
         settings,
         str(org["id"]),
         False,

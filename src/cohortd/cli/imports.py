@@ -115,7 +115,7 @@ def _run(
             assert server is not None
             job = _through_server(server, settings, org, livemode, files, on_error, api_key, show)
         else:
-            job = _direct(settings, org, livemode, files, on_error, show)
+            job = import_into_warehouse(settings, org, livemode, files, on_error, show)
     except CliFailure as failure:
         _fail(str(failure), as_json)
     _print(job, as_json)
@@ -123,7 +123,7 @@ def _run(
         raise typer.Exit(1)
 
 
-def _direct(
+def import_into_warehouse(
     settings: Settings,
     org: str,
     livemode: bool,
@@ -131,6 +131,7 @@ def _direct(
     on_error: OnError,
     show: bool,
 ) -> dict[str, Any]:
+    """Import ``files`` straight into the warehouse (no server holds it) as a recorded job."""
     from cohortd.db import make_engine, make_sessionmaker
     from cohortd.db.migrate import upgrade
     from cohortd.imports import service
