@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from cohortd.engine import derived
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
 
@@ -87,3 +88,6 @@ def load(
             for s in subscriptions
         ]
         warehouse.insert_arrow(SUBSCRIPTIONS, _table(SUBSCRIPTIONS, sub_rows))
+    if customers or subscriptions:
+        with warehouse.transaction():
+            derived.refresh(warehouse, scope)  # what an import does in its transaction

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cohortd.engine import derived
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.parsing import ImportSource
 from cohortd.imports.pipeline import ImportOutcome, OnError, StepHook, run_import
 from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse.tables import DERIVED_TABLES
 
 GOOD_CUSTOMERS = (
     "id,name,email,country,created_at\n"
@@ -57,3 +59,20 @@ def stored(warehouse: Warehouse, scope: Scope, table: str) -> list[dict[str, Any
 def problems(outcome: ImportOutcome) -> list[tuple[str, int | None, str | None, str | None, str]]:
     """(file, row, column, value, reason) of each reported problem."""
     return [(p.file, p.row, p.column, p.value, p.reason) for p in outcome.problems]
+
+
+def derived_snapshot(warehouse: Warehouse, scope: Scope) -> dict[str, list[str]]:
+    """The scope's derived rows (``engine.derived``), each table's rows sorted as text."""
+    return {
+        name: sorted(repr(sorted(row.items())) for row in stored(warehouse, scope, name))
+        for name in DERIVED_TABLES
+    }
+
+
+def assert_derived_true(warehouse: Warehouse, scope: Scope) -> None:
+    """The derived tables hold exactly what a full recomputation from the data gives."""
+    kept = derived_snapshot(warehouse, scope)
+    with warehouse.transaction():
+        derived.refresh(warehouse, scope)
+    assert kept == derived_snapshot(warehouse, scope)
+

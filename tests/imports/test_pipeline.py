@@ -15,7 +15,15 @@ import pytest
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.pipeline import KindCounts, OnError
 from cohortd.warehouse import Warehouse, connect
-from tests.imports.helpers import GOOD_CUSTOMERS, GOOD_SUBSCRIPTIONS, problems, run, stored
+from tests.imports.helpers import (
+    GOOD_CUSTOMERS,
+    GOOD_SUBSCRIPTIONS,
+    assert_derived_true,
+    derived_snapshot,
+    problems,
+    run,
+    stored,
+)
 
 FX = "date,currency,rate\n2024-01-01,USD,1.1\n2024-01-01,JPY,160.5\n"
 
@@ -35,6 +43,7 @@ def test_reimport_changes_nothing_and_updates_upsert(
         ImportKind.subscriptions: KindCounts(inserted=2),
         ImportKind.exchange_rates: KindCounts(inserted=2),
     }
+    assert_derived_true(warehouse, scope)
     before = {t: stored(warehouse, scope, t) for t in ("customers", "subscriptions", "fx_rates")}
     again = run(warehouse, scope, tmp_path, **files)
     assert again.counts == {
@@ -53,6 +62,7 @@ def test_reimport_changes_nothing_and_updates_upsert(
     )
     assert changed.counts[ImportKind.customers] == KindCounts(inserted=1, updated=1)
     assert changed.counts[ImportKind.exchange_rates] == KindCounts(updated=1)
+    assert_derived_true(warehouse, scope)
     names = [(c["id"], c["name"]) for c in stored(warehouse, scope, "customers")]
     # The import's rows replace whole rows: c2 no longer has the email it never had anyway.
     assert names == [("c1", "Acme"), ("c2", "Beta2"), ("c3", "New")]
@@ -106,13 +116,16 @@ class Boom(Exception):
     pass
 
 
-@pytest.mark.parametrize("step", ["customers:deleted", "subscriptions:inserted"])
+@pytest.mark.parametrize(
+    "step", ["customers:deleted", "subscriptions:inserted", "derived:refreshed"]
+)
 def test_a_failure_mid_merge_leaves_previous_data(
     warehouse: Warehouse, new_scope, tmp_path: Path, step: str
 ) -> None:
     scope = new_scope()
     assert run(warehouse, scope, tmp_path, customers=("c.csv", GOOD_CUSTOMERS)).succeeded
     before = stored(warehouse, scope, "customers")
+    derived_before = derived_snapshot(warehouse, scope)
 
     def fail_at(reached: str) -> None:
         if reached == step:
@@ -129,6 +142,7 @@ def test_a_failure_mid_merge_leaves_previous_data(
         )
     assert stored(warehouse, scope, "customers") == before
     assert stored(warehouse, scope, "subscriptions") == []
+    assert derived_snapshot(warehouse, scope) == derived_before
     # The warehouse still works afterwards (no transaction left open, no stray temp tables).
     assert run(warehouse, scope, tmp_path, subscriptions=("s.csv", GOOD_SUBSCRIPTIONS)).succeeded
 

@@ -31,16 +31,16 @@ Stable API (other engine modules import these):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Final
+from typing import Any, Final
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from cohortd.engine.money import exponent
 from cohortd.errors import DataError
@@ -132,6 +132,14 @@ def require_currencies(warehouse: Warehouse, scope: Scope, currencies: Iterable[
             raise UnknownCurrency(code)
 
 
+def rates_after(warehouse: Warehouse, scope: Scope, currency: str) -> tuple[date, Any]:
+    """The first observation of ``currency`` (its rate also governs the days before it)."""
+    rates = observations(warehouse, scope)
+    first = rates.filter(rates.currency == currency).order_by("date").limit(1)
+    row = warehouse.to_pyarrow(first).to_pylist()[0]
+    return row["date"], row["rate"]
+
+
 @dataclass(frozen=True)
 class RateBook:
     """Exact rates for a known, small set of ``(currency, day)`` pairs."""
@@ -142,22 +150,40 @@ class RateBook:
     def load(
         cls, warehouse: Warehouse, scope: Scope, pairs: Iterable[tuple[str, date]]
     ) -> RateBook:
-        """Fetch the rate of every pair in one query (EUR is 1 without asking)."""
+        """Fetch the rate of every pair in one query (EUR is 1 without asking).
+
+        The observations of the currencies asked for are read once, up to the last day
+        asked, and each day finds its rate by bisection (an interval join against an
+        in-memory table of days is much slower on DuckDB)."""
+        pairs = set(pairs)
         wanted = sorted({(c, d) for c, d in pairs if c != "EUR"})
         book: dict[tuple[str, date], Decimal] = {(c, d): ONE for c, d in pairs if c == "EUR"}
         if not wanted:
             return cls(book)
-        require_currencies(warehouse, scope, {c for c, _ in wanted})
-        table = pa.table(
-            {
-                "currency": pa.array([c for c, _ in wanted], pa.string()),
-                "day": pa.array([d for _, d in wanted], pa.date32()),
-            }
-        )
-        intervals = rate_intervals(warehouse, scope, {c for c, _ in wanted})
-        found = attach_rates(ibis.memtable(table), intervals)
-        for row in warehouse.to_pyarrow(found).to_pylist():
-            book[(row["currency"], row["day"])] = Decimal(row["rate"])
+        codes = sorted({c for c, _ in wanted})
+        last = max(d for _, d in wanted)
+        rates = observations(warehouse, scope)
+        rates = rates.filter(rates.currency.isin(codes) & (rates.date <= last))
+        found = warehouse.to_pyarrow(rates.order_by(["currency", "date"]))
+        days: dict[str, list[date]] = {}
+        values: dict[str, list[Any]] = {}
+        for code, day, rate in zip(
+            found.column("currency").to_pylist(),
+            found.column("date").to_pylist(),
+            found.column("rate").to_pylist(),
+            strict=True,
+        ):
+            days.setdefault(code, []).append(day)
+            values.setdefault(code, []).append(rate)
+        missing = [c for c in codes if c not in days]
+        if missing:  # no observation up to the last day: the first one after it, if any
+            require_currencies(warehouse, scope, missing)
+            for code in missing:
+                later = rates_after(warehouse, scope, code)
+                days[code], values[code] = [later[0]], [later[1]]
+        for code, day in wanted:
+            at = bisect_right(days[code], day) - 1
+            book[(code, day)] = Decimal(values[code][max(at, 0)])
         return cls(book)
 
     def rate(self, currency: str, day: date) -> Decimal:

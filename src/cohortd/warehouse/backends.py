@@ -28,7 +28,7 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cohortd.warehouse.tables import FX_ECB, SCHEMA_VERSION, SCHEMAS
+from cohortd.warehouse.tables import CUSTOMERS, FX_ECB, SCHEMA_VERSION, SCHEMAS
 
 _META = "cohortd_warehouse_meta"
 _IMPORT_MEMORY_LIMIT = "600MB"
@@ -61,6 +61,13 @@ class Warehouse(ABC):
         """The SQL this backend runs for ``expr`` (``engine.explain`` shows it)."""
         return str(self.con.compile(expr))
 
+    def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
+        """Run one SELECT that ``compile`` made earlier (``engine.compiled`` keeps them)
+        and return its rows; no Ibis expression is rebuilt or re-parsed."""
+        with self._lock, self.con.raw_sql(sql) as cursor:  # a cursor to release
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     # -- schema ------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables, record the schema version and load the ECB history once."""
@@ -72,12 +79,26 @@ class Warehouse(ABC):
             if _META not in existing:
                 self.con.create_table(_META, schema=ibis.schema({"schema_version": "int64"}))
                 self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
+            elif self.schema_version() < SCHEMA_VERSION:
+                self._upgrade()
             if self.con.execute(self.table(FX_ECB).count()) == 0:
                 self.insert_arrow(FX_ECB, ecb_reference_rates())
                 self.refresh_statistics(FX_ECB)
 
     def schema_version(self) -> int:
         return int(self.execute(self.table(_META).schema_version.max()))
+
+    def _upgrade(self) -> None:
+        """Version 1 → 2: the derived tables are new; fill them for every stored scope."""
+        from cohortd.engine import derived  # the engine imports this module
+        from cohortd.warehouse import Scope
+
+        customers = self.table(CUSTOMERS)
+        scopes = self.to_pyarrow(customers.select("org_id", "livemode").distinct()).to_pylist()
+        with self.transaction():
+            for row in scopes:
+                derived.refresh(self, Scope(row["org_id"], row["livemode"]))
+            self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
 
     # -- writes ------------------------------------------------------------------------
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
@@ -112,6 +133,15 @@ class Warehouse(ABC):
             sge.Tuple(expressions=[sg.column(k, quoted=True) for k in key]).isin(
                 query=subquery.subquery()
             ),
+        )
+        with self._lock:
+            self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
+
+    def delete_scope(self, name: str, scope: Any) -> None:
+        """Delete every row of ``name`` that belongs to ``scope``."""
+        condition = sg.and_(
+            sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
+            sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
         )
         with self._lock:
             self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
@@ -193,6 +223,12 @@ class DuckDBWarehouse(Warehouse):
                 )
             finally:
                 raw.unregister("_cohortd_incoming")
+
+    def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
+        with self._lock:  # a cursor of the one connection: read it, never close it
+            cursor = self.con.con.execute(sql)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _execute_statement(self, statement: sge.Expression) -> None:
         self.con.con.execute(statement.sql(self.con.compiler.dialect))

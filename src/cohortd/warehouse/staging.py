@@ -16,8 +16,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from cohortd.engine import derived
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS
+from cohortd.warehouse.tables import CUSTOMERS, DERIVED_TABLES, SCHEMAS, SUBSCRIPTIONS
 
 ROW = "_row"
 ACTION = "_action"
@@ -165,11 +166,42 @@ class Staging:
 
         ``between_steps`` is called after each statement (tests inject failures there)."""
         counts: dict[str, MergeCounts] = {}
+        customers = scoped(self.warehouse, CUSTOMERS, self.scope)
+        first_import = int(self.warehouse.execute(customers.limit(1).count())) == 0
         with self.warehouse.transaction():
             for staged in staged_tables:
                 counts[staged.name] = self._merge_one(staged, between_steps)
-        self.warehouse.refresh_statistics(*{staged.target for staged in staged_tables})
+            touched = self._touched_customers(staged_tables, counts)
+            if touched is not None:
+                # the derived tables change in the same transaction as the data
+                derived.refresh(self.warehouse, self.scope, None if first_import else touched)
+                if between_steps:
+                    between_steps("derived:refreshed")
+        targets = {staged.target for staged in staged_tables}
+        if touched is not None:
+            targets.update(DERIVED_TABLES)
+        self.warehouse.refresh_statistics(*targets)
         return counts
+
+    def _touched_customers(
+        self, staged_tables: Sequence[StagedTable], counts: dict[str, MergeCounts]
+    ) -> ir.Table | None:
+        """``customer_id`` of every customer whose own or subscription rows changed."""
+        parts = []
+        for staged in staged_tables:
+            changed = counts[staged.name]
+            if not (changed.inserted or changed.updated):
+                continue
+            if staged.target == CUSTOMERS:
+                parts.append(staged.table.select(customer_id=staged.table.id))
+            elif staged.target == SUBSCRIPTIONS:
+                parts.append(staged.table.select("customer_id"))
+        if not parts:
+            return None
+        touched = parts[0]
+        for part in parts[1:]:
+            touched = touched.union(part, distinct=False)
+        return touched.distinct()
 
     def _merge_one(
         self, staged: StagedTable, between_steps: Callable[[str], None] | None

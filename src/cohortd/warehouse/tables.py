@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the derived tables (engine.derived)
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
 
@@ -20,6 +20,11 @@ CUSTOMERS: Final = "customers"
 SUBSCRIPTIONS: Final = "subscriptions"
 FX_RATES: Final = "fx_rates"  # the organizations' own rates (per org and mode)
 FX_ECB: Final = "fx_ecb"  # the shipped ECB reference history, shared by every organization
+# derived from customers + subscriptions by ``engine.derived`` at every write
+CUSTOMER_FACTS: Final = "customer_facts"
+PAID_SPELLS: Final = "paid_spells"
+MRR_SEGMENTS: Final = "mrr_segments"
+DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS)
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -82,5 +87,46 @@ SCHEMAS: Final[dict[str, Schema]] = {
     ),
     FX_ECB: ibis.schema(
         {"date": "!date", "currency": "!string", "rate": RATE_TYPE.copy(nullable=False)}
+    ),
+    CUSTOMER_FACTS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "customer_id": "!string",
+            "paid_started_at": "date",
+            "currency": "string",  # billing currency
+            "country": "string",  # upper-cased
+            "pay_currency": "string",  # the one currency of its paying rows, else null
+            "initial_minor": "int64",  # MRR on paid_started_at when pay_currency is set
+            "pay_currencies": "!int64",
+        }
+    ),
+    PAID_SPELLS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "customer_id": "!string",
+            "paid_started_at": "!date",
+            "currency": "string",
+            "country": "string",
+            "start_date": "!date",
+            "end_date": "date",
+        }
+    ),
+    MRR_SEGMENTS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "customer_id": "!string",
+            "paid_started_at": "!date",
+            "billing_currency": "string",
+            "country": "string",
+            "pay_currency": "string",
+            "initial_minor": "int64",
+            "currency": "!string",
+            "start_date": "!date",
+            "end_date": "date",
+            "level_minor": "!int64",
+        }
     ),
 }

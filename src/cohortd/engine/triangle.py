@@ -1,0 +1,350 @@
+"""The retention triangle as one query over the derived tables (issue #4, the fast form).
+
+Inputs are ``engine.derived``'s tables, kept true at every import: ``customer_facts``
+(the universe and its cohort sizes), ``paid_spells`` (counts) and ``mrr_segments``
+(money). Nothing is derived from the raw subscriptions at report time.
+
+**Periods as integers.** A day range ``[start, end)`` covers the evaluation day of
+period p (its last day, or ``as_of`` for the current period) iff ``first <= p <= hi``
+with ``first = period(start)`` and ``hi`` the current period when the range runs on
+``as_of``, else ``min(period(end) - 1, current - 1)`` (``spans._ranged``). A sum over
+ranges per period is then a difference array: ``+x`` at ``first``, ``-x`` at
+``hi + 1``, a running sum over p (a window), and each running value spread over the
+periods until the next change (``range(0, n)`` unnested: dense rows per key, not per
+customer).
+
+**Money.** Amounts stay integer minor units per currency until they meet a conversion
+factor. Factors (minor units of a currency → major units of the base currency, on the
+day a value is measured) are computed exactly in Python (``engine.fx``, 50 significant
+digits) and rounded to ``FACTOR_SCALE`` decimal places into a small temp table; SQL
+then multiplies and sums them as ``DECIMAL(38, 18)`` (DuckDB) / ``NUMERIC`` (PostgreSQL).
+A factor that is a terminating decimal (the base currency itself: exactly 0.01) is
+stored exactly; otherwise each product is off by less than 5e-19 × its minor units, so
+a report's sums are within 1e-9 of a base minor unit of the exact rational value and
+rounding to 2 decimals happens once, at the end, in Python.
+
+**Gross (GRR).** Each member's MRR on the day, capped at its own initial MRR, both
+converted as reported. Per constant segment (level ``v``, member initial ``b``):
+
+- one currency, converted with one factor for both (the base currency, or ``fix_fx``):
+  ``min(v, b)`` in minor units, then converted: a difference array like the MRR;
+- one foreign currency, ``v == b`` (the usual case: a member's first segment):
+  ``b * min(F(p), F(paid start))`` — a difference array of ``b`` per
+  (cohort, currency, paid start day), multiplied per period;
+- one foreign currency, ``v != b``: expanded per (segment, period) and compared exactly;
+- several currencies: expanded per (member, period), converted sums compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Final
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from cohortd.engine.fx import RateBook
+from cohortd.engine.periods import evaluation_day, first_day, period_of_expr
+from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, ReportQuery
+from cohortd.engine.spans import _ranged
+from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PAID_SPELLS
+
+FACTOR_SCALE: Final = 18
+FACTOR_TYPE: Final = dt.Decimal(precision=38, scale=FACTOR_SCALE)
+_QUANTUM: Final = Decimal(1).scaleb(-FACTOR_SCALE)
+NO_CURRENCY: Final = ""  # the count rows' currency (a non-null key joins on every backend)
+NO_DAY: Final = date(1970, 1, 1)  # the paid start of rows that do not depend on it
+
+# result kinds
+CUSTOMERS_KIND: Final = "customers"  # retained customers in period p
+MRR_KIND: Final = "mrr"
+GROSS_KIND: Final = "gross"
+INITIAL_KIND: Final = "initial"  # p = p0
+
+
+# -- the universe ----------------------------------------------------------------------
+def _restricted(warehouse: Warehouse, scope: Scope, name: str, query: ReportQuery) -> ir.Table:
+    """Rows of a derived table whose customer is in the universe, with ``grp`` and ``p0``."""
+    table = scoped(warehouse, name, scope)
+    table = table.filter(table.paid_started_at <= query.as_of)
+    billing = table.billing_currency if name == MRR_SEGMENTS else table.currency
+    f = query.filters
+    if f.countries is not None:  # stored upper-cased; region slugs already expanded
+        table = table.filter(table.country.isin(sorted({c.upper() for c in f.countries})))
+    if f.currencies is not None:
+        table = table.filter(billing.lower().isin(sorted({c.lower() for c in f.currencies})))
+    others = (f.industries, f.channels, f.sizes)
+    if any(v is not None for v in others) or query.members is not None:
+        customers = scoped(warehouse, CUSTOMERS, scope)
+        for column, tokens in zip(("industry", "channel", "size"), others, strict=True):
+            if tokens is not None:
+                lowered = sorted({t.lower() for t in tokens})
+                customers = customers.filter(customers[column].lower().isin(lowered))
+        if query.members is not None:
+            customers = customers.filter(customers.id.isin(query.members.customer_id))
+        table = table.filter(table.customer_id.isin(customers.id))
+    match query.breakdown:
+        case None:
+            group: ir.StringValue = ibis.literal(NO_GROUP)
+        case Breakdown.country:
+            group = table.country.fill_null(UNKNOWN)
+        case Breakdown.currency:
+            group = billing.fill_null(UNKNOWN)
+    return table.mutate(grp=group, p0=period_of_expr(table.paid_started_at, query.interval))
+
+
+def cohort_sizes(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.Table:
+    """``grp, p0, n``: the customers of each (group, cohort period)."""
+    facts = _restricted(warehouse, scope, CUSTOMER_FACTS, query)
+    return facts.group_by(["grp", "p0"]).agg(n=facts.count())
+
+
+def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.Table:
+    """``currency, ps``: every currency of the universe's segments (``ps`` null) and every
+    (currency, paid start) an initial MRR is converted on."""
+    segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
+    at_start = segments.start_date == segments.paid_started_at
+    return segments.select(
+        "currency", ps=ibis.ifelse(at_start, segments.paid_started_at, ibis.null("date"))
+    ).distinct()
+
+
+# -- factors ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Factors:
+    """Rows of the two factor tables, exact decimals quantized to ``FACTOR_SCALE``."""
+
+    by_period: pa.Table  # currency, p, f (evaluation day of p), f_first (first day of p)
+    by_day: pa.Table  # currency, day, f
+
+
+def _quantized(value: Decimal) -> Decimal:
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def factors(
+    book: RateBook,
+    query: ReportQuery,
+    currencies: Iterable[str],
+    start_pairs: Iterable[tuple[str, date]],
+    first_period: int,
+) -> Factors:
+    base, interval = query.base_currency, query.interval
+    periods = range(first_period, query.current + 1)
+    rows: dict[str, list[Any]] = {"currency": [], "p": [], "f": [], "f_first": []}
+    for currency in sorted(set(currencies)):
+        for p in periods:
+            day = evaluation_day(p, as_of=query.as_of, interval=interval)
+            rows["currency"].append(currency)
+            rows["p"].append(p)
+            rows["f"].append(_quantized(book.minor_factor(currency, base, day)))
+            rows["f_first"].append(
+                _quantized(book.minor_factor(currency, base, first_day(p, interval)))
+            )
+    days: dict[str, list[Any]] = {"currency": [], "day": [], "f": []}
+    for currency, day in sorted(set(start_pairs)):
+        days["currency"].append(currency)
+        days["day"].append(day)
+        days["f"].append(_quantized(book.minor_factor(currency, base, day)))
+    decimal = pa.decimal128(38, FACTOR_SCALE)
+    return Factors(
+        by_period=pa.table(
+            {
+                "currency": pa.array(rows["currency"], pa.string()),
+                "p": pa.array(rows["p"], pa.int64()),
+                "f": pa.array(rows["f"], decimal),
+                "f_first": pa.array(rows["f_first"], decimal),
+            }
+        ),
+        by_day=pa.table(
+            {
+                "currency": pa.array(days["currency"], pa.string()),
+                "day": pa.array(days["day"], pa.date32()),
+                "f": pa.array(days["f"], decimal),
+            }
+        ),
+    )
+
+
+def rate_days(
+    query: ReportQuery, first_period: int, start_pairs: Iterable[tuple[str, date]]
+) -> set[date]:
+    """Every day a rate is needed on."""
+    interval = query.interval
+    days = {d for _, d in start_pairs}
+    for p in range(first_period, query.current + 1):
+        days.add(evaluation_day(p, as_of=query.as_of, interval=interval))
+        days.add(first_day(p, interval))
+    return days
+
+
+# -- the query -------------------------------------------------------------------------
+def _deltas(ranged: ir.Table, value: ir.IntegerValue, **keys: Any) -> ir.Table:
+    """``kind, grp, p0, currency, ps, p, d`` rows: ``+value`` at ``first``, ``-value``
+    after ``hi``."""
+    columns = {
+        "kind": keys["kind"],
+        "grp": ranged.grp,
+        "p0": ranged.p0,
+        "currency": keys.get("currency", ibis.literal(NO_CURRENCY)),
+        "ps": keys.get("ps", ibis.literal(NO_DAY)),
+    }
+    columns = {k: v.cast(_KEY_TYPES[k]) for k, v in columns.items()}
+    starts = ranged.select(**columns, p=ranged.first.cast("int64"), d=value.cast("int64"))
+    stops = ranged.select(**columns, p=(ranged.hi + 1).cast("int64"), d=(-value).cast("int64"))
+    return starts.union(stops, distinct=False)
+
+
+_KEY_TYPES: Final = {
+    "kind": "string",
+    "grp": "string",
+    "p0": "int64",
+    "currency": "string",
+    "ps": "date",
+}
+
+
+def _part(table: ir.Table, kind: Any, value: ir.Value) -> ir.Table:
+    """One block of the result: ``kind, grp, p0, p, value`` with one schema for all."""
+    kind_value = ibis.literal(kind) if isinstance(kind, str) else kind
+    return table.select(
+        kind=kind_value.cast("string"),
+        grp=table.grp.cast("string"),
+        p0=table.p0.cast("int64"),
+        p=table.p.cast("int64"),
+        value=value.cast(FACTOR_TYPE),
+    )
+
+
+def _expanded(ranged: ir.Table) -> ir.Table:
+    """One row per (range, period it covers)."""
+    # range(0, n) + first: ibis 12 renders range(a, b) wrongly on PostgreSQL
+    width = ranged.hi - ranged.first + 1
+    return ranged.mutate(p=ranged.first + ibis.range(0, width).unnest())
+
+
+def triangle(
+    warehouse: Warehouse,
+    scope: Scope,
+    query: ReportQuery,
+    by_period: ir.Table,
+    by_day: ir.Table,
+) -> ir.Table:
+    """``kind, grp, p0, p, value``: every sum the report needs, in one expression.
+
+    ``by_period``/``by_day`` are the factor tables (``Factors``) as warehouse tables."""
+    current = query.current
+    segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
+    spells = _restricted(warehouse, scope, PAID_SPELLS, query)
+    single = segments.pay_currency.notnull()
+    ranged = _ranged(segments, query)
+    r_single = ranged.pay_currency.notnull()
+    r_simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
+
+    # difference arrays: counts, MRR, and the gross that needs no per-period comparison
+    simple = ranged.filter(r_single & r_simple)
+    tracking = ranged.filter(r_single & ~r_simple & (ranged.level_minor == ranged.initial_minor))
+    deltas = (
+        _deltas(_ranged(spells, query), ibis.literal(1, "int64"), kind=ibis.literal("count"))
+        .union(
+            _deltas(
+                ranged, ranged.level_minor, kind=ibis.literal(MRR_KIND), currency=ranged.currency
+            ),
+            distinct=False,
+        )
+        .union(
+            _deltas(
+                simple,
+                ibis.least(simple.level_minor, simple.initial_minor),
+                kind=ibis.literal(GROSS_KIND),
+                currency=simple.currency,
+            ),
+            distinct=False,
+        )
+        .union(
+            _deltas(
+                tracking,
+                tracking.initial_minor,
+                kind=ibis.literal("tracking"),
+                currency=tracking.currency,
+                ps=tracking.paid_started_at,
+            ),
+            distinct=False,
+        )
+    )
+    keys = ["kind", "grp", "p0", "currency", "ps"]
+    summed = deltas.filter(deltas.p <= current).group_by([*keys, "p"]).agg(d=deltas.d.sum())
+    upto = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p, rows=(None, 0))
+    after = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p)
+    levels = summed.mutate(
+        level=summed.d.sum().over(upto),
+        until=summed.p.lead().over(after).fill_null(ibis.literal(current + 1, "int64")),
+    )
+    levels = levels.filter(levels.level != 0)
+    dense = levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest())
+    rated = _with_factors(dense, by_period, by_day, query, day="ps")
+    value = ibis.cases(
+        (rated.kind == "count", rated.level.cast(FACTOR_TYPE)),
+        (rated.kind == "tracking", rated.level * ibis.least(rated.f, rated.f0)),
+        else_=rated.level * rated.f,
+    )
+    kind = ibis.ifelse(rated.kind == "tracking", GROSS_KIND, rated.kind)
+    kind = ibis.ifelse(kind == "count", CUSTOMERS_KIND, kind)
+    parts = [_part(rated, kind, value)]
+
+    # one foreign currency, MRR moved away from the initial: compared per period
+    moved = _expanded(
+        ranged.filter(r_single & ~r_simple & (ranged.level_minor != ranged.initial_minor))
+    )
+    moved = _with_factors(moved, by_period, by_day, query, day="paid_started_at")
+    capped = ibis.least(moved.level_minor * moved.f, moved.initial_minor * moved.f0)
+    parts.append(_part(moved, GROSS_KIND, capped))
+
+    # several currencies: converted sums per (member, period) against the converted initial
+    several = _expanded(ranged.filter(~r_single))
+    several = _with_factors(several, by_period, by_day, query, day="paid_started_at")
+    per_member = several.group_by(["customer_id", "grp", "p0", "p"]).agg(
+        value=(several.level_minor * several.f).sum()
+    )
+    starts = segments.filter(~single & (segments.start_date == segments.paid_started_at))
+    starts = _with_factors(
+        starts.mutate(p=starts.p0), by_period, by_day, query, day="paid_started_at"
+    )
+    initial_of = starts.group_by("customer_id").agg(b=(starts.level_minor * starts.f0).sum())
+    joined = per_member.join(initial_of, "customer_id")
+    parts.append(_part(joined, GROSS_KIND, ibis.least(joined.value, joined.b)))
+
+    # initial MRR: the segments that start on the paid start, at its rate
+    first = segments.filter(segments.start_date == segments.paid_started_at)
+    first = _with_factors(first.mutate(p=first.p0), by_period, by_day, query, day="paid_started_at")
+    parts.append(_part(first, INITIAL_KIND, first.level_minor * first.f0))
+    every = parts[0]
+    for part in parts[1:]:
+        every = every.union(part, distinct=False)
+    return every.group_by(["kind", "grp", "p0", "p"]).agg(value=every.value.sum())
+
+
+def _with_factors(
+    table: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery, *, day: str
+) -> ir.Table:
+    """``table`` plus ``f`` (the factor of its currency for period ``p``) and ``f0`` (the
+    initial MRR's factor: on ``table[day]``, or the first day of ``p0`` with ``fix_fx``).
+
+    Rows whose currency has no factor (the count rows) keep null factors."""
+    if query.fix_fx:
+        # every amount of a cohort at the rate of the first day of its p0
+        at_p0 = by_period.select(currency="currency", p0="p", f="f_first")
+        joined = table.left_join(at_p0, [table.currency == at_p0.currency, table.p0 == at_p0.p0])
+        return joined.select(*table.columns, f=joined.f, f0=joined.f)
+    periods = by_period.select("currency", "p", "f")
+    joined = table.left_join(periods, [table.currency == periods.currency, table.p == periods.p])
+    with_f = joined.select(*table.columns, f=joined.f)
+    days = by_day.select("currency", "day", f0="f")
+    joined = with_f.left_join(days, [with_f.currency == days.currency, with_f[day] == days.day])
+    return joined.select(*with_f.columns, f0=joined.f0)
