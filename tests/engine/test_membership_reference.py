@@ -1,7 +1,9 @@
 """Membership against a brute-force Python reference of SPEC §1 + §3, on random data.
 
 The reference is written straight from the SPEC's sentences, row by row, without Ibis;
-Hypothesis draws small populations and definitions and both must name the same members.
+Hypothesis draws small populations and definitions and both must name the same members
+(``members``), count them (``member_count``) and list the first ones around a cursor
+(``first_member_ids``, one customer per chunk so that the walk takes several rounds).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.engine.state_rows import Cust, Sub, load
 
-from cohortd.engine.membership import CohortDefinition, members
+from cohortd.engine.membership import CohortDefinition, first_member_ids, member_count, members
 from cohortd.warehouse import Warehouse
 
 DAY0 = date(2025, 1, 1)
@@ -102,7 +104,20 @@ customer_strategy = st.tuples(
 )
 definition_strategy = st.builds(
     CohortDefinition,
-    status=st.sampled_from([(), (), ("active",), ("paused", "trialing"), ("lapsed", "cancelled")]),
+    status=st.sampled_from(
+        [
+            (),
+            (),
+            ("active",),
+            ("paused",),
+            ("trialing",),
+            ("lapsed",),
+            ("cancelled",),
+            ("paused", "trialing"),
+            ("lapsed", "cancelled"),
+            ("active", "lapsed"),
+        ]
+    ),
     tenure_days_min=st.sampled_from([None, 0, 5, 10]),
     tenure_days_max=st.sampled_from([None, 5, 15]),
     plan_ids=st.sampled_from([(), (), ("a",), ("B",)]),
@@ -165,3 +180,18 @@ def test_engine_agrees_with_reference(
         c.id for c in customers if _reference_member(c, rows[c.id], definition, AS_OF, today)
     }
     assert got == expected
+    # the count and the first ids of a page, by their own (compiled, chunked) paths
+    assert member_count(duckdb_warehouse, scope, definition, AS_OF, today=today) == len(expected)
+    ordered = sorted(expected)
+    walk = {"limit": 2, "today": today, "chunk": 1}
+    first = first_member_ids(duckdb_warehouse, scope, definition, AS_OF, **walk)
+    assert first == ordered[:2]
+    if ordered:
+        after = first_member_ids(
+            duckdb_warehouse, scope, definition, AS_OF, after=ordered[0], **walk
+        )
+        assert after == ordered[1:3]
+        before = first_member_ids(
+            duckdb_warehouse, scope, definition, AS_OF, before=ordered[-1], **walk
+        )
+        assert before == ordered[-2::-1][:2]

@@ -184,8 +184,11 @@ def members_page(
     *,
     as_of: date | None = None,
 ) -> Page[Subscriber]:
-    """A page of the cohort's members as of ``as_of``, as subscribers (shown as of today)."""
-    universe = cohort_members_table(session, warehouse, tenant, cohort_id, as_of)
+    """A page of the cohort's members as of ``as_of``, as subscribers (shown as of today).
+
+    Raises ``NotFound`` for an unknown id or another tenant's."""
+    row = get_cohort_row(session, tenant, cohort_id)
+    today = membership.utc_today()
     return subscribers.page_of_members(
-        warehouse, _scope(tenant), universe, page, today=membership.utc_today()
+        warehouse, _scope(tenant), engine_definition(row), page, as_of=as_of or today, today=today
     )

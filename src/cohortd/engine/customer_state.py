@@ -19,7 +19,6 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from cohortd.engine.facts import paid_started
 from cohortd.engine.money import CURRENCY_EXPONENTS
 
 
@@ -67,7 +66,8 @@ def _face_value(rows: ir.Table) -> ir.IntegerValue:
     """``mrr_minor`` in 1/10_000 major units, whatever the row's currency."""
     by_exponent: dict[int, list[str]] = {}
     for code, exp in CURRENCY_EXPONENTS.items():
-        by_exponent.setdefault(exp, []).append(code)
+        if exp != 2:  # two decimals, most currencies, is the ``else_``: a short CASE
+            by_exponent.setdefault(exp, []).append(code)
     factor = ibis.cases(
         *[
             (rows.currency.isin(sorted(codes)), 10 ** (_MAX_EXPONENT - exp))
@@ -78,18 +78,11 @@ def _face_value(rows: ir.Table) -> ir.IntegerValue:
     return rows.mrr_minor * factor
 
 
-def _covering_facts(subscriptions: ir.Table, day: date) -> ir.Table:
-    """Per customer with a row covering ``day``: paying?, any paused row?"""
-    rows = covering(subscriptions, day)
-    return rows.group_by("customer_id").agg(
-        cov_paying=(rows.mrr_minor > 0).any(),
-        cov_paused=(rows.status.lower() == CustomerStatus.paused.value).any(),
-    )
+def _derived_plan(rows: ir.Table) -> ir.Table:
+    """Per customer: the plan of the covering row with the highest MRR (ties: smallest id).
 
-
-def _derived_plan(subscriptions: ir.Table, day: date) -> ir.Table:
-    """Per customer: the plan of the covering row with the highest MRR (ties: smallest id)."""
-    rows = covering(subscriptions, day)
+    ``rows`` are the covering rows. A window, not ``first(order_by=...)``: PostgreSQL's
+    ``first`` skips a null plan, and the top row's plan may be null."""
     ranked = rows.mutate(
         _rank=ibis.row_number().over(
             group_by=rows.customer_id,
@@ -100,17 +93,70 @@ def _derived_plan(subscriptions: ir.Table, day: date) -> ir.Table:
     return top.select(plan_customer_id=top.customer_id, derived_plan_id=top.plan_id)
 
 
-def _last_ended(subscriptions: ir.Table, day: date) -> ir.Table:
-    """Per customer with a row ended on or before ``day``: does the last-ended row say lapsed?
+def _status_facts(statuses: frozenset[str]) -> set[str]:
+    """The facts that decide whether the derived status is one of ``statuses``.
 
-    Several rows ending on the same last day: lapsed when any of them says lapsed.
-    """
-    ended = subscriptions.filter(subscriptions.end_date <= day)
-    marked = ended.mutate(_last=ended.end_date.max().over(group_by=ended.customer_id))
-    last = marked.filter(marked.end_date == marked._last)
-    return last.group_by("customer_id").agg(
-        ended_lapsed=(last.status.lower() == CustomerStatus.lapsed.value).any()
-    )
+    SPEC §1's branches come in order, so a status needs the facts of those before it,
+    except that "no covering row" (``cov_any``) already rules out active and paused."""
+    facts = {"cov_paying"}
+    if statuses & {CustomerStatus.paused, CustomerStatus.trialing}:
+        facts.add("cov_paused")
+    if statuses & {CustomerStatus.trialing, CustomerStatus.lapsed, CustomerStatus.cancelled}:
+        facts.add("cov_any")
+    if statuses & {CustomerStatus.lapsed, CustomerStatus.cancelled}:
+        facts |= {"last_end", "last_lapsed_end"}
+    return facts
+
+
+def _history_facts(
+    rows: ir.Table, day: date, wanted: set[str], statuses: frozenset[str]
+) -> ir.Table:
+    """``customer_id`` plus what the asked state columns need, in one grouped pass over
+    ``rows`` (the rows that started by ``day``: later ones change nothing as of it).
+
+    The last-ended row is found without a window: it says lapsed exactly when the latest
+    end among lapsed rows equals the latest end among all ended rows."""
+    is_covering = rows.end_date.isnull() | (rows.end_date > day)
+    is_paying = rows.mrr_minor > 0
+    status = rows.status.lower()
+    ended = rows.end_date <= day
+    facts = _status_facts(statuses) if "status" in wanted else {"cov_paying"}
+    every: dict[str, ir.Value] = {
+        "cov_paying": (is_covering & is_paying).any(),
+        "cov_paused": (is_covering & (status == CustomerStatus.paused.value)).any(),
+        "cov_any": is_covering.any(),
+        "last_end": rows.end_date.max(where=ended),
+        "last_lapsed_end": rows.end_date.max(where=ended & (status == CustomerStatus.lapsed.value)),
+    }
+    metrics = {name: value for name, value in every.items() if name in facts}
+    if wanted & {"paid_started_at", "tenure_days"}:
+        metrics["paid_started_at"] = rows.start_date.min(where=is_paying)
+    return rows.group_by("customer_id").agg(**metrics)
+
+
+def _checked(
+    columns: Collection[str], statuses: Collection[str]
+) -> tuple[set[str], frozenset[str]]:
+    wanted = set(columns) - {"customer_id"}
+    unknown = wanted - set(STATE_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown state columns: {sorted(unknown)}")
+    return wanted, frozenset(status.lower() for status in statuses)
+
+
+def _rows_started(subscriptions: ir.Table, customers: ir.Table, day: date) -> ir.Table:
+    """The subscription rows of ``customers`` (by ``id``) that started by ``day``.
+
+    A semi-join, so a filtered ``customers`` costs in proportion (DuckDB probes the
+    subscriptions with a filter built from the customers' ids)."""
+    ids = customers.select(owner_id=customers.id)
+    rows = subscriptions.filter(subscriptions.start_date <= day)
+    return rows.semi_join(ids, rows.customer_id == ids.owner_id)
+
+
+def _with_plans(joined: ir.Table, rows: ir.Table, day: date) -> ir.Table:
+    plans = _derived_plan(rows.filter(rows.end_date.isnull() | (rows.end_date > day)))
+    return joined.left_join(plans, joined.customer_id == plans.plan_customer_id)
 
 
 def customer_state(
@@ -120,61 +166,111 @@ def customer_state(
     *,
     today: date,
     columns: Collection[str] = STATE_COLUMNS,
+    statuses: Collection[str] = tuple(CustomerStatus),
 ) -> ir.Table:
     """One row per customer: ``customer_id`` plus the asked ``columns`` of ``paying,
     status, plan_id, paid_started_at, tenure_days`` as of ``day``.
 
     ``today`` decides whether the customers' given ``status``/``plan_id`` apply (they
     describe today only). ``tenure_days`` and ``paid_started_at`` are null when the
-    customer had not paid by ``day``. Only the joins the asked columns need are made.
+    customer had not paid by ``day``. A derived ``status`` outside ``statuses`` (default:
+    all) reads as null, so that only the facts deciding those statuses are gathered.
+
+    Only the subscription rows of ``customers`` are read, in one grouped pass; the plan
+    ranking is a second pass over the covering rows, made only when ``plan_id`` is asked.
     """
-    wanted = set(columns) - {"customer_id"}
-    unknown = wanted - set(STATE_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown state columns: {sorted(unknown)}")
+    wanted, asked = _checked(columns, statuses)
     joined = customers.select(
         customer_id=customers.id, given_status=customers.status, given_plan=customers.plan_id
     )
-    if wanted & {"paying", "status"}:
-        facts = _covering_facts(subscriptions, day).rename(cov_customer_id="customer_id")
-        joined = joined.left_join(facts, joined.customer_id == facts.cov_customer_id)
-    if "status" in wanted:
-        ended = _last_ended(subscriptions, day).rename(end_customer_id="customer_id")
-        joined = joined.left_join(ended, joined.customer_id == ended.end_customer_id)
+    rows = _rows_started(subscriptions, customers, day)
+    if wanted - {"plan_id"}:
+        facts = _history_facts(rows, day, wanted, asked).rename(fact_customer_id="customer_id")
+        joined = joined.left_join(facts, joined.customer_id == facts.fact_customer_id)
     if "plan_id" in wanted:
-        plans = _derived_plan(subscriptions, day)
-        joined = joined.left_join(plans, joined.customer_id == plans.plan_customer_id)
-    if wanted & {"paid_started_at", "tenure_days"}:
-        paid = paid_started(subscriptions).rename(paid_customer_id="customer_id")
-        joined = joined.left_join(paid, joined.customer_id == paid.paid_customer_id)
+        joined = _with_plans(joined, rows, day)
+    return _state_columns(joined, day, today=today, wanted=wanted, statuses=asked)
 
+
+def customer_state_with_history(
+    candidates: ir.Table,
+    customers: ir.Table,
+    subscriptions: ir.Table,
+    day: date,
+    *,
+    today: date,
+    columns: Collection[str] = STATE_COLUMNS,
+    statuses: Collection[str] = tuple(CustomerStatus),
+) -> ir.Table:
+    """``customer_state`` for the ``candidates`` that have a subscription row started by
+    ``day``; the others are left out (their status, plan and tenure would come from the
+    given fields alone).
+
+    Cheaper when only such customers can qualify: the subscriptions are read for the
+    candidates' ids and the candidates' own filter is evaluated once. The given
+    status/plan (they apply only when ``day`` is ``today``) come from the rows of
+    ``customers`` (the scope's table) that have one: a column of nulls costs nothing to
+    scan."""
+    wanted, asked = _checked(columns, statuses)
+    rows = _rows_started(subscriptions, candidates, day)
+    joined = _history_facts(rows, day, wanted, asked)
+    given_columns = {"status": customers.status, "plan_id": customers.plan_id}
+    present = [given_columns[name].notnull() for name in sorted(wanted & set(given_columns))]
+    if day == today and present:
+        given = customers.filter(ibis.or_(*present)).select(
+            given_id=customers.id, given_status=customers.status, given_plan=customers.plan_id
+        )
+        joined = joined.left_join(given, joined.customer_id == given.given_id).drop("given_id")
+    else:
+        joined = joined.mutate(given_status=ibis.null("string"), given_plan=ibis.null("string"))
+    if "plan_id" in wanted:
+        joined = _with_plans(joined, rows, day)
+    return _state_columns(joined, day, today=today, wanted=wanted, statuses=asked)
+
+
+def _state_columns(
+    joined: ir.Table, day: date, *, today: date, wanted: set[str], statuses: frozenset[str]
+) -> ir.Table:
     is_today = ibis.literal(day == today)
     values: dict[str, ir.Value] = {}
     if "paying" in wanted:
         values["paying"] = joined.cov_paying.fill_null(False)
     if "status" in wanted:
         given = is_today & joined.given_status.notnull()
-        values["status"] = ibis.ifelse(given, joined.given_status, _derived_status(joined))
+        derived = _derived_status(joined, statuses)
+        values["status"] = ibis.ifelse(given, joined.given_status, derived)
     if "plan_id" in wanted:
         given = is_today & joined.given_plan.notnull()
         values["plan_id"] = ibis.ifelse(given, joined.given_plan, joined.derived_plan_id)
     if wanted & {"paid_started_at", "tenure_days"}:
+        # only rows started by ``day`` were read: a paid start here is on or before it
         started = joined.paid_started_at
-        paid_by_day = started.notnull() & (started <= day)
-        values["paid_started_at"] = ibis.ifelse(paid_by_day, started, ibis.null("date"))
-        tenure = ibis.literal(day).delta(started, unit="day")
-        values["tenure_days"] = ibis.ifelse(paid_by_day, tenure, ibis.null("int64")).cast("int64")
+        values["paid_started_at"] = started
+        values["tenure_days"] = ibis.literal(day).delta(started, unit="day").cast("int64")
     ordered = {name: values[name] for name in STATE_COLUMNS if name in values}
     return joined.select(customer_id=joined.customer_id, **ordered)
 
 
-def _derived_status(joined: ir.Table) -> ir.StringValue:
-    """SPEC §1's order: active, paused, trialing, lapsed, cancelled, else null."""
-    return ibis.cases(
-        (joined.cov_paying.fill_null(False), CustomerStatus.active.value),
-        (joined.cov_paused.fill_null(False), CustomerStatus.paused.value),
-        (joined.cov_customer_id.notnull(), CustomerStatus.trialing.value),
-        (joined.ended_lapsed.fill_null(False), CustomerStatus.lapsed.value),
-        (joined.end_customer_id.notnull(), CustomerStatus.cancelled.value),
-        else_=ibis.null("string"),
-    )
+def _derived_status(joined: ir.Table, statuses: frozenset[str]) -> ir.StringValue:
+    """SPEC §1's order: active, paused, trialing, lapsed, cancelled, else null.
+
+    Branches whose facts were not gathered are left out (``_status_facts`` gathers what
+    decides ``statuses``); a status outside ``statuses`` reads as null."""
+
+    def shown(status: CustomerStatus) -> ir.StringValue:
+        return ibis.literal(status.value) if status in statuses else ibis.null("string")
+
+    have = set(joined.columns)
+    branches: list[tuple[ir.BooleanValue, ir.StringValue]] = [
+        (joined.cov_paying.fill_null(False), shown(CustomerStatus.active))
+    ]
+    if "cov_paused" in have:
+        branches.append((joined.cov_paused.fill_null(False), shown(CustomerStatus.paused)))
+    if "cov_any" in have:
+        branches.append((joined.cov_any.fill_null(False), shown(CustomerStatus.trialing)))
+    if "last_end" in have:
+        last_end = joined.last_end
+        lapsed = last_end.notnull() & (joined.last_lapsed_end == last_end)
+        branches.append((lapsed, shown(CustomerStatus.lapsed)))
+        branches.append((last_end.notnull(), shown(CustomerStatus.cancelled)))
+    return ibis.cases(*branches, else_=ibis.null("string"))

@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Final
 
 import ibis
 import ibis.expr.types as ir
 
-from cohortd.engine.customer_state import customer_state
+from cohortd.engine.compiled import run_cached
+from cohortd.engine.customer_state import customer_state, customer_state_with_history
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMERS, SUBSCRIPTIONS
 
@@ -134,6 +136,17 @@ def _all(clauses: list[ir.BooleanValue]) -> ir.BooleanValue:
     return result
 
 
+def needs_history(definition: CohortDefinition, *, as_of: date, today: date) -> bool:
+    """True when only a customer with a subscription row started by ``as_of`` can match.
+
+    A customer without one has no derived status, plan or tenure: it fails any tenure
+    bound, and a status or plan list unless a given value applies (``as_of`` is today).
+    """
+    if definition.tenure_days_min is not None or definition.tenure_days_max is not None:
+        return True
+    return bool(definition.state_columns) and as_of != today
+
+
 def matching_customers(
     customers: ir.Table,
     subscriptions: ir.Table,
@@ -144,13 +157,22 @@ def matching_customers(
 ) -> ir.Table:
     """``customer_id``: the customers meeting ``definition`` as of ``as_of``.
 
-    The state join is made only when a criterion needs it, so a definition on the
-    customers' own fields costs one filtered scan.
+    The customer-field criteria filter first; the subscriptions are read only when a
+    criterion needs the state, and then only the candidates' rows (one grouped pass).
     """
     own = customers.filter(customer_predicate(customers, definition))
     if not definition.state_columns:
         return own.select(customer_id=own.id)
-    state = customer_state(own, subscriptions, as_of, today=today, columns=definition.state_columns)
+    columns = definition.state_columns
+    statuses = definition.status  # the only statuses the predicate tells apart
+    if needs_history(definition, as_of=as_of, today=today):
+        state = customer_state_with_history(
+            own, customers, subscriptions, as_of, today=today, columns=columns, statuses=statuses
+        )
+    else:
+        state = customer_state(
+            own, subscriptions, as_of, today=today, columns=columns, statuses=statuses
+        )
     return state.filter(state_predicate(state, definition)).select("customer_id")
 
 
@@ -184,8 +206,95 @@ def member_count(
     today: date | None = None,
 ) -> int:
     """The exact number of members as of ``as_of``."""
-    table = members(warehouse, scope, definition, as_of, today=today)
-    return int(warehouse.execute(table.count()))
+    day = today if today is not None else utc_today()
+
+    def build() -> ir.Expr:
+        return members(warehouse, scope, definition, as_of, today=day).count()
+
+    counted = run_cached(warehouse, ("member_count", scope, definition, as_of, day), build)
+    return int(next(iter(counted[0].values())))
+
+
+def first_member_ids(
+    warehouse: Warehouse,
+    scope: Scope,
+    definition: CohortDefinition,
+    as_of: date,
+    *,
+    today: date,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    chunk: int | None = None,
+) -> list[str]:
+    """Up to ``limit`` member ids in id order after ``after`` (or, given ``before``, the
+    ones before it, nearest first), without evaluating the whole membership.
+
+    The customers passing the customer-field criteria are walked in id order in chunks
+    (the first of ``chunk`` customers, default ``max(2 * limit, 256)``, then each four
+    times larger); the state is evaluated for a chunk's customers only, and the walk
+    stops once ``limit`` members are found or the customers run out. A chunk's query
+    is compiled once per cursor and size (``engine.compiled``), so the first page of a
+    cohort asked again costs only its queries.
+    """
+    found: list[str] = []
+    size = chunk if chunk is not None else max(2 * limit, FIRST_CHUNK)
+    cursor_after, cursor_before = after, before
+    while len(found) < limit:
+        key = ("member_chunk", scope, definition, as_of, today, cursor_after, cursor_before, size)
+        build = partial(
+            _chunk, warehouse, scope, definition, as_of, today, cursor_after, cursor_before, size
+        )
+        marked = run_cached(warehouse, key, build)
+        found.extend(row["customer_id"] for row in marked if row["member"])
+        if len(marked) < size:
+            break
+        last = marked[-1]["customer_id"]
+        cursor_after, cursor_before = (None, last) if before is not None else (last, None)
+        size = min(size * 4, MAX_CHUNK)
+    return found[:limit]
+
+
+FIRST_CHUNK: Final = 256
+MAX_CHUNK: Final = 1 << 20
+
+
+def _chunk(
+    warehouse: Warehouse,
+    scope: Scope,
+    definition: CohortDefinition,
+    as_of: date,
+    today: date,
+    after: str | None,
+    before: str | None,
+    size: int,
+) -> ir.Table:
+    """``customer_id, member``: the next ``size`` customers passing the customer-field
+    criteria (by id: ascending after ``after``, descending before ``before``)."""
+    customers = scoped(warehouse, CUSTOMERS, scope)
+    own = customers.filter(customer_predicate(customers, definition))
+    if after is not None:
+        own = own.filter(own.id > after)
+    if before is not None:
+        own = own.filter(own.id < before)
+    key = own.id.desc() if before is not None else own.id.asc()
+    own = own.order_by(key).limit(size)
+    if not definition.state_columns:
+        marked = own.select(customer_id=own.id, member=ibis.literal(True))
+    else:
+        subscriptions = scoped(warehouse, SUBSCRIPTIONS, scope)
+        state = customer_state(
+            own,
+            subscriptions,
+            as_of,
+            today=today,
+            columns=definition.state_columns,
+            statuses=definition.status,
+        )
+        member = state_predicate(state, definition).fill_null(False)
+        marked = state.select("customer_id", member=member)
+    order = marked.customer_id.desc() if before is not None else marked.customer_id.asc()
+    return marked.order_by(order)
 
 
 def utc_today() -> date:
