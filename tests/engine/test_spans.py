@@ -1,4 +1,4 @@
-"""The difference-array forms of the report (``engine.spans``) on the edges they rely on:
+"""The difference-array forms of the report (``engine.triangle``) on the edges they rely on:
 touching and overlapping rows merge into one paid spell, a row running on ``date`` joins
 its past range to the current period, and the same-factor gross is ``min(MRR, initial)``
 per constant segment. Both backends (``warehouse`` fixture); amounts in USD."""

@@ -31,7 +31,6 @@ Stable API (other engine modules import these):
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +40,8 @@ from typing import Any, Final
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
 
 from cohortd.engine.money import exponent
 from cohortd.errors import DataError
@@ -52,6 +53,7 @@ OPEN_END: Final = date(9999, 12, 31)
 # Enough digits that one division per aggregate never shows in a 2-decimal result.
 _PRECISION: Final = 50
 ONE: Final = Decimal(1)
+_EPOCH: Final = date(1970, 1, 1)
 
 
 class UnknownCurrency(DataError):
@@ -165,25 +167,23 @@ class RateBook:
         rates = observations(warehouse, scope)
         rates = rates.filter(rates.currency.isin(codes) & (rates.date <= last))
         found = warehouse.to_pyarrow(rates.order_by(["currency", "date"]))
-        days: dict[str, list[date]] = {}
-        values: dict[str, list[Any]] = {}
-        for code, day, rate in zip(
-            found.column("currency").to_pylist(),
-            found.column("date").to_pylist(),
-            found.column("rate").to_pylist(),
-            strict=True,
-        ):
-            days.setdefault(code, []).append(day)
-            values.setdefault(code, []).append(rate)
-        missing = [c for c in codes if c not in days]
-        if missing:  # no observation up to the last day: the first one after it, if any
-            require_currencies(warehouse, scope, missing)
-            for code in missing:
-                later = rates_after(warehouse, scope, code)
-                days[code], values[code] = [later[0]], [later[1]]
+        codes_found = found.column("currency").to_numpy(zero_copy_only=False)
+        days_found = found.column("date").cast(pa.int32()).to_numpy()
+        by_code: dict[str, list[date]] = {}
         for code, day in wanted:
-            at = bisect_right(days[code], day) - 1
-            book[(code, day)] = Decimal(values[code][max(at, 0)])
+            by_code.setdefault(code, []).append(day)
+        for code, asked in by_code.items():
+            lo = int(np.searchsorted(codes_found, code, side="left"))
+            hi = int(np.searchsorted(codes_found, code, side="right"))
+            if lo == hi:  # no observation up to the last day: the first one after it
+                require_currencies(warehouse, scope, [code])
+                rate = Decimal(rates_after(warehouse, scope, code)[1])
+                book.update({(code, day): rate for day in asked})
+                continue
+            ordinals = np.array([(d - _EPOCH).days for d in asked], dtype=np.int32)
+            at = np.searchsorted(days_found[lo:hi], ordinals, side="right") - 1
+            picked = found.column("rate").take(pa.array(np.maximum(at, 0) + lo)).to_pylist()
+            book.update({(code, day): Decimal(r) for day, r in zip(asked, picked, strict=True)})
         return cls(book)
 
     def rate(self, currency: str, day: date) -> Decimal:

@@ -6,8 +6,10 @@ is the JSON body of SPEC §2. ``explain(warehouse, scope, query)`` returns the S
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -115,9 +117,11 @@ def run_report(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, *, max_cells: int | None = None
 ) -> Report:
     """Compute the report for ``scope`` (raises ``ReportTooLarge``, ``UnknownCurrency``)."""
-    counted = warehouse.to_pyarrow(cohort_sizes(warehouse, scope, query))
+    counted = _run(warehouse, scope, query, "sizes", lambda: cohort_sizes(warehouse, scope, query))
     customers: dict[Cohort, int] = {
-        (grp, p0): n for grp, p0, n in _columns(counted, "grp", "p0", "n")
+        # int(): PostgreSQL's EXTRACT answers numeric through a raw cursor
+        (grp, int(p0)): int(n)
+        for grp, p0, n in _columns(counted, "grp", "p0", "n")
     }
     first_periods: dict[str, int] = {}
     for grp, p0 in customers:
@@ -143,7 +147,8 @@ def run_report(
 def factor_tables(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, first_period: int
 ) -> Factors:
-    pairs = warehouse.to_pyarrow(measured_pairs(warehouse, scope, query))
+    """The exact factors of every (currency, day) the report measures on."""
+    pairs = _run(warehouse, scope, query, "pairs", lambda: measured_pairs(warehouse, scope, query))
     currencies = set(pairs.column("currency").to_pylist())
     starts = {(c, d) for c, d in _columns(pairs, "currency", "ps") if d is not None}
     days = rate_days(query, first_period, starts)
@@ -152,29 +157,96 @@ def factor_tables(
     return factors(book, query, currencies, starts, first_period)
 
 
+# The SQL of a report depends on its parameters and scope only, never on the data: it is
+# compiled once per key (building and compiling the expressions costs more than running
+# them on small data) and kept here, least recently used out first.
+_SQL: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_SQL_LOCK = threading.Lock()
+_SQL_ENTRIES = 256
+
+
+def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, build: Any) -> pa.Table:
+    """The rows of ``build()``: cached SQL, or through Ibis for a cohort restriction (an
+    expression that may hold in-memory tables Ibis registers as it runs)."""
+    key = _key(warehouse, scope, query, name)
+    if key is None:
+        return warehouse.to_pyarrow(build())
+    return warehouse.fetch_arrow(_sql(warehouse, key, build))
+
+
+def _sql(warehouse: Warehouse, key: tuple[Any, ...], build: Any) -> str:
+    with _SQL_LOCK:
+        found = _SQL.get(key)
+        if found is not None:
+            _SQL.move_to_end(key)
+            return found
+    sql = warehouse.compile(build())
+    with _SQL_LOCK:
+        _SQL[key] = sql
+        while len(_SQL) > _SQL_ENTRIES:
+            _SQL.popitem(last=False)
+    return sql
+
+
+def _key(
+    warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str
+) -> tuple[Any, ...] | None:
+    if query.members is not None:
+        return None
+    return (
+        warehouse.name,
+        name,
+        scope,
+        query.as_of,
+        query.interval,
+        query.base_currency,
+        query.breakdown,
+        query.fix_fx,
+        query.filters,
+    )
+
+
+def _temp_names(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> tuple[str, str]:
+    """Names of the factor tables: fixed per key, so the cached SQL finds them (the
+    warehouse lock keeps one report at a time on the connection)."""
+    key = _key(warehouse, scope, query, "factors")
+    token = (
+        hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        if key is not None
+        else uuid.uuid4().hex[:16]
+    )
+    return f"_report_by_period_{token}", f"_report_by_day_{token}"
+
+
 def _measure(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums, first_period: int
 ) -> None:
     found = factor_tables(warehouse, scope, query, first_period)
-    token = uuid.uuid4().hex[:12]
-    # the warehouse lock keeps the temp tables on one thread for the report's duration
+    by_period_name, by_day_name = _temp_names(warehouse, scope, query)
     with warehouse._lock, ExitStack() as cleanup:
         tables = {}
-        for name, rows in (("by_period", found.by_period), ("by_day", found.by_day)):
-            temp = f"_report_{name}_{token}"
+        for name, temp, rows in (
+            ("by_period", by_period_name, found.by_period),
+            ("by_day", by_day_name, found.by_day),
+        ):
+            warehouse.drop_temp_table(temp)
             tables[name] = warehouse.create_temp_table(temp, ibis.memtable(rows))
             cleanup.callback(warehouse.drop_temp_table, temp)
-        result = warehouse.to_pyarrow(triangle(warehouse, scope, query, **tables))
-    for kind, grp, p0, p, value in _columns(result, "kind", "grp", "p0", "p", "value"):
-        match kind:
-            case "customers":
-                sums.retained_customers[(grp, p0, p)] += int(value)
-            case "mrr":
-                sums.retained[(grp, p0, p)] += value
-            case "gross":
-                sums.gross[(grp, p0, p)] += value
-            case "initial":
-                sums.initial[(grp, p0)] += value
+        result = _run(
+            warehouse, scope, query, "triangle", lambda: triangle(warehouse, scope, query, **tables)
+        )
+    names = ("grp", "p0", "p", "customers", "mrr", "gross", "initial")
+    for grp, p0, p, customers, mrr, gross, initial in _columns(result, *names):
+        p0 = int(p0)  # numeric on PostgreSQL (EXTRACT through a raw cursor)
+        cell = (grp, p0, int(p))
+        if customers is not None:
+            sums.retained_customers[cell] = int(customers)
+        if mrr is not None:
+            sums.retained[cell] = Decimal(mrr)
+        if gross is not None:
+            sums.gross[cell] = Decimal(gross)
+        if initial is not None:
+            sums.initial[(grp, p0)] = Decimal(initial)
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:

@@ -7,7 +7,7 @@ Inputs are ``engine.derived``'s tables, kept true at every import: ``customer_fa
 **Periods as integers.** A day range ``[start, end)`` covers the evaluation day of
 period p (its last day, or ``as_of`` for the current period) iff ``first <= p <= hi``
 with ``first = period(start)`` and ``hi`` the current period when the range runs on
-``as_of``, else ``min(period(end) - 1, current - 1)`` (``spans._ranged``). A sum over
+``as_of``, else ``min(period(end) - 1, current - 1)`` (``ranged_periods``). A sum over
 ranges per period is then a difference array: ``+x`` at ``first``, ``-x`` at
 ``hi + 1``, a running sum over p (a window), and each running value spread over the
 periods until the next change (``range(0, n)`` unnested: dense rows per key, not per
@@ -49,9 +49,8 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cohortd.engine.fx import RateBook
-from cohortd.engine.periods import evaluation_day, first_day, period_of_expr
+from cohortd.engine.periods import evaluation_day, first_day, open_end_period, period_of_expr
 from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, ReportQuery
-from cohortd.engine.spans import _ranged
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PAID_SPELLS
 
@@ -66,6 +65,24 @@ CUSTOMERS_KIND: Final = "customers"  # retained customers in period p
 MRR_KIND: Final = "mrr"
 GROSS_KIND: Final = "gross"
 INITIAL_KIND: Final = "initial"  # p = p0
+
+
+# -- periods -------------------------------------------------------------------------
+def ranged_periods(table: ir.Table, query: ReportQuery) -> ir.Table:
+    """Adds ``first``/``hi``: the periods whose evaluation day ``[start_date, end_date)``
+    covers; rows covering none are dropped."""
+    current = query.current
+    first = period_of_expr(table.start_date, query.interval)
+    past_last = ibis.least(
+        open_end_period(table.end_date, query.interval, beyond=current) - 1,
+        ibis.literal(current - 1, "int64"),
+    )
+    running = (table.start_date <= query.as_of) & (
+        table.end_date.isnull() | (table.end_date > query.as_of)
+    )
+    hi = ibis.ifelse(running, ibis.literal(current, "int64"), past_last)
+    ranged = table.mutate(first=first, hi=hi)
+    return ranged.filter(ranged.hi >= ranged.first)
 
 
 # -- the universe ----------------------------------------------------------------------
@@ -135,23 +152,35 @@ def factors(
     start_pairs: Iterable[tuple[str, date]],
     first_period: int,
 ) -> Factors:
+    """The factor tables; only the columns the query reads are filled (``f`` without
+    ``fix_fx``, ``f_first`` with it; ``by_day`` only without), the others are null."""
     base, interval = query.base_currency, query.interval
     periods = range(first_period, query.current + 1)
     rows: dict[str, list[Any]] = {"currency": [], "p": [], "f": [], "f_first": []}
+    cache: dict[tuple[str, date], Decimal] = {}
+
+    def factor(currency: str, day: date) -> Decimal:
+        found = cache.get((currency, day))
+        if found is None:
+            found = cache[(currency, day)] = _quantized(book.minor_factor(currency, base, day))
+        return found
+
     for currency in sorted(set(currencies)):
         for p in periods:
-            day = evaluation_day(p, as_of=query.as_of, interval=interval)
             rows["currency"].append(currency)
             rows["p"].append(p)
-            rows["f"].append(_quantized(book.minor_factor(currency, base, day)))
-            rows["f_first"].append(
-                _quantized(book.minor_factor(currency, base, first_day(p, interval)))
-            )
+            if query.fix_fx:
+                rows["f"].append(None)
+                rows["f_first"].append(factor(currency, first_day(p, interval)))
+            else:
+                day = evaluation_day(p, as_of=query.as_of, interval=interval)
+                rows["f"].append(factor(currency, day))
+                rows["f_first"].append(None)
     days: dict[str, list[Any]] = {"currency": [], "day": [], "f": []}
-    for currency, day in sorted(set(start_pairs)):
+    for currency, day in sorted(set(start_pairs) if not query.fix_fx else ()):
         days["currency"].append(currency)
         days["day"].append(day)
-        days["f"].append(_quantized(book.minor_factor(currency, base, day)))
+        days["f"].append(factor(currency, day))
     decimal = pa.decimal128(38, FACTOR_SCALE)
     return Factors(
         by_period=pa.table(
@@ -177,17 +206,20 @@ def rate_days(
 ) -> set[date]:
     """Every day a rate is needed on."""
     interval = query.interval
+    periods = range(first_period, query.current + 1)
+    if query.fix_fx:  # every amount of a cohort at the first day of its period
+        return {first_day(p, interval) for p in periods}
     days = {d for _, d in start_pairs}
-    for p in range(first_period, query.current + 1):
-        days.add(evaluation_day(p, as_of=query.as_of, interval=interval))
-        days.add(first_day(p, interval))
+    days.update(evaluation_day(p, as_of=query.as_of, interval=interval) for p in periods)
     return days
 
 
 # -- the query -------------------------------------------------------------------------
-def _deltas(ranged: ir.Table, value: ir.IntegerValue, **keys: Any) -> ir.Table:
+def _deltas(
+    ranged: ir.Table, value: ir.NumericValue, *, decimal: bool = False, **keys: Any
+) -> ir.Table:
     """``kind, grp, p0, currency, ps, p, d`` rows: ``+value`` at ``first``, ``-value``
-    after ``hi``."""
+    after ``hi`` (``d`` an integer, or a ``FACTOR_TYPE`` decimal with ``decimal``)."""
     columns = {
         "kind": keys["kind"],
         "grp": ranged.grp,
@@ -196,9 +228,24 @@ def _deltas(ranged: ir.Table, value: ir.IntegerValue, **keys: Any) -> ir.Table:
         "ps": keys.get("ps", ibis.literal(NO_DAY)),
     }
     columns = {k: v.cast(_KEY_TYPES[k]) for k, v in columns.items()}
-    starts = ranged.select(**columns, p=ranged.first.cast("int64"), d=value.cast("int64"))
-    stops = ranged.select(**columns, p=(ranged.hi + 1).cast("int64"), d=(-value).cast("int64"))
+    d_type = FACTOR_TYPE if decimal else dt.int64
+    starts = ranged.select(**columns, p=ranged.first.cast("int64"), d=value.cast(d_type))
+    stops = ranged.select(**columns, p=(ranged.hi + 1).cast("int64"), d=(-value).cast(d_type))
     return starts.union(stops, distinct=False)
+
+
+def _dense(deltas: ir.Table, keys: list[str], current: int) -> ir.Table:
+    """``keys + [p, level]``: the running sum of each key's differences, one row per
+    period from its first difference to ``current`` (rows whose level is 0 dropped)."""
+    summed = deltas.filter(deltas.p <= current).group_by([*keys, "p"]).agg(d=deltas.d.sum())
+    upto = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p, rows=(None, 0))
+    after = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p)
+    levels = summed.mutate(
+        level=summed.d.sum().over(upto),
+        until=summed.p.lead().over(after).fill_null(ibis.literal(current + 1, "int64")),
+    )
+    levels = levels.filter(levels.level != 0)
+    return levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest())
 
 
 _KEY_TYPES: Final = {
@@ -236,22 +283,58 @@ def triangle(
     by_period: ir.Table,
     by_day: ir.Table,
 ) -> ir.Table:
-    """``kind, grp, p0, p, value``: every sum the report needs, in one expression.
+    """``grp, p0, p, customers, mrr, gross, initial``: every sum the report needs, in one
+    expression (``initial`` on the row p = p0; a sum with no rows is null).
 
     ``by_period``/``by_day`` are the factor tables (``Factors``) as warehouse tables."""
     current = query.current
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
     spells = _restricted(warehouse, scope, PAID_SPELLS, query)
     single = segments.pay_currency.notnull()
-    ranged = _ranged(segments, query)
+    ranged = ranged_periods(segments, query)
     r_single = ranged.pay_currency.notnull()
     r_simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
+
+    # One foreign currency, MRR moved away from the initial. Most such segments are on
+    # one side of the cap whatever the rate: never capped when even the currency's
+    # highest factor of the report keeps them under the initial (then linear, like
+    # the MRR), always capped when even the lowest keeps them over (then the constant
+    # converted initial). The rest are compared period by period.
+    moved = ranged.filter(r_single & ~r_simple & (ranged.level_minor != ranged.initial_minor))
+    bounds = by_period.group_by("currency").agg(fmin=by_period.f.min(), fmax=by_period.f.max())
+    starts_at = by_day.select(currency_b="currency", day="day", f0="f")
+    bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
+    moved = moved.join(
+        starts_at,
+        [moved.currency == starts_at.currency_b, moved.paid_started_at == starts_at.day],
+    ).join(bounds, moved.currency == bounds.currency_c)
+    moved = moved.mutate(b_conv=moved.initial_minor * moved.f0)
+    never = moved.level_minor * moved.fmax <= moved.b_conv
+    always = moved.level_minor * moved.fmin >= moved.b_conv
+    under = moved.filter(never)
+    over = moved.filter(~never & always)
+    linear = _deltas(
+        under, under.level_minor, kind=ibis.literal(GROSS_KIND), currency=under.currency
+    )
+    constant = _dense(
+        _deltas(over, over.b_conv, kind=ibis.literal(GROSS_KIND), decimal=True),
+        ["kind", "grp", "p0", "currency", "ps"],
+        current,
+    )
+    parts: list[ir.Table] = []
+    parts.append(_part(constant, GROSS_KIND, constant.level))
+    ambiguous = moved.filter(~never & ~always).drop(
+        "currency_b", "day", "f0", "currency_c", "fmin", "fmax", "b_conv"
+    )
+    ambiguous = _with_factors(_expanded(ambiguous), by_period, by_day, query, day="paid_started_at")
+    capped = ibis.least(ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0)
+    parts.append(_part(ambiguous, GROSS_KIND, capped))
 
     # difference arrays: counts, MRR, and the gross that needs no per-period comparison
     simple = ranged.filter(r_single & r_simple)
     tracking = ranged.filter(r_single & ~r_simple & (ranged.level_minor == ranged.initial_minor))
     deltas = (
-        _deltas(_ranged(spells, query), ibis.literal(1, "int64"), kind=ibis.literal("count"))
+        _deltas(ranged_periods(spells, query), ibis.literal(1, "int64"), kind=ibis.literal("count"))
         .union(
             _deltas(
                 ranged, ranged.level_minor, kind=ibis.literal(MRR_KIND), currency=ranged.currency
@@ -278,16 +361,8 @@ def triangle(
             distinct=False,
         )
     )
-    keys = ["kind", "grp", "p0", "currency", "ps"]
-    summed = deltas.filter(deltas.p <= current).group_by([*keys, "p"]).agg(d=deltas.d.sum())
-    upto = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p, rows=(None, 0))
-    after = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p)
-    levels = summed.mutate(
-        level=summed.d.sum().over(upto),
-        until=summed.p.lead().over(after).fill_null(ibis.literal(current + 1, "int64")),
-    )
-    levels = levels.filter(levels.level != 0)
-    dense = levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest())
+    deltas = deltas.union(linear, distinct=False)
+    dense = _dense(deltas, ["kind", "grp", "p0", "currency", "ps"], current)
     rated = _with_factors(dense, by_period, by_day, query, day="ps")
     value = ibis.cases(
         (rated.kind == "count", rated.level.cast(FACTOR_TYPE)),
@@ -296,15 +371,7 @@ def triangle(
     )
     kind = ibis.ifelse(rated.kind == "tracking", GROSS_KIND, rated.kind)
     kind = ibis.ifelse(kind == "count", CUSTOMERS_KIND, kind)
-    parts = [_part(rated, kind, value)]
-
-    # one foreign currency, MRR moved away from the initial: compared per period
-    moved = _expanded(
-        ranged.filter(r_single & ~r_simple & (ranged.level_minor != ranged.initial_minor))
-    )
-    moved = _with_factors(moved, by_period, by_day, query, day="paid_started_at")
-    capped = ibis.least(moved.level_minor * moved.f, moved.initial_minor * moved.f0)
-    parts.append(_part(moved, GROSS_KIND, capped))
+    parts.append(_part(rated, kind, value))
 
     # several currencies: converted sums per (member, period) against the converted initial
     several = _expanded(ranged.filter(~r_single))
@@ -327,7 +394,13 @@ def triangle(
     every = parts[0]
     for part in parts[1:]:
         every = every.union(part, distinct=False)
-    return every.group_by(["kind", "grp", "p0", "p"]).agg(value=every.value.sum())
+    kind, value = every.kind, every.value
+    return every.group_by(["grp", "p0", "p"]).agg(
+        customers=value.sum(where=kind == CUSTOMERS_KIND),
+        mrr=value.sum(where=kind == MRR_KIND),
+        gross=value.sum(where=kind == GROSS_KIND),
+        initial=value.sum(where=kind == INITIAL_KIND),
+    )
 
 
 def _with_factors(

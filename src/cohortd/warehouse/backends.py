@@ -68,6 +68,13 @@ class Warehouse(ABC):
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """Run one SELECT compiled earlier and return Arrow (the report's cached SQL)."""
+        with self._lock, self.con.raw_sql(sql) as cursor:
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
+
     # -- schema ------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables, record the schema version and load the ECB history once."""
@@ -229,6 +236,11 @@ class DuckDBWarehouse(Warehouse):
             cursor = self.con.con.execute(sql)
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        with self._lock:
+            result: pa.Table = self.con.con.execute(sql).to_arrow_table()
+            return result
 
     def _execute_statement(self, statement: sge.Expression) -> None:
         self.con.con.execute(statement.sql(self.con.compiler.dialect))
