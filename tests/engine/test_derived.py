@@ -13,11 +13,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import ibis
+from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine import derived
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
-from tests.engine.state_rows import Cust, Sub, load
 
 DAY0 = date(2023, 1, 1)
 
@@ -116,7 +116,14 @@ _COLUMNS = {
         "initial_minor",
         "pay_currencies",
     ),
-    PAID_SPELLS: ("customer_id", "paid_started_at", "currency", "country", "start_date", "end_date"),
+    PAID_SPELLS: (
+        "customer_id",
+        "paid_started_at",
+        "currency",
+        "country",
+        "start_date",
+        "end_date",
+    ),
     MRR_SEGMENTS: (
         "customer_id",
         "paid_started_at",
@@ -177,3 +184,29 @@ def test_a_partial_refresh_touches_only_the_given_customers(warehouse, new_scope
         for s in subs
     ]
     assert partial == _reference(customers, bumped)
+
+
+def test_a_version_1_warehouse_gets_its_derived_tables_filled(tmp_path):
+    """A warehouse written before the derived tables existed: filled on the next start."""
+    from cohortd.warehouse import connect
+    from cohortd.warehouse.tables import DERIVED_TABLES, SCHEMA_VERSION
+
+    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+    old = connect(url)
+    old.ensure_schema()
+    scope = Scope("org_old", livemode=True)
+    customers, subs = _random_history(random.Random(3), 12)
+    load(old, scope, customers, subs)
+    expected = _stored(old, scope)
+    raw = old.con.con
+    for name in DERIVED_TABLES:  # what version 1 had: no derived tables at all
+        raw.execute(f"DROP TABLE {name}")
+    raw.execute("DELETE FROM cohortd_warehouse_meta")
+    raw.execute("INSERT INTO cohortd_warehouse_meta VALUES (1)")
+    old.close()
+
+    upgraded = connect(url)
+    upgraded.ensure_schema()
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert _stored(upgraded, scope) == expected == _reference(customers, subs)
+    upgraded.close()

@@ -75,4 +75,3 @@ def assert_derived_true(warehouse: Warehouse, scope: Scope) -> None:
     with warehouse.transaction():
         derived.refresh(warehouse, scope)
     assert kept == derived_snapshot(warehouse, scope)
-
