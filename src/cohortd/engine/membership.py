@@ -233,23 +233,23 @@ def first_member_ids(
     The customers passing the customer-field criteria are walked in id order in chunks
     (the first of ``chunk`` customers, default ``max(2 * limit, 256)``, then each four
     times larger); the state is evaluated for a chunk's customers only, and the walk
-    stops once ``limit`` members are found or the customers run out. A chunk's query
-    is compiled once per cursor and size (``engine.compiled``), so the first page of a
-    cohort asked again costs only its queries.
+    stops once ``limit`` members are found or the customers run out. A chunk answers its
+    members (at most the ones still needed) and its last customer, never the whole
+    chunk. Its query is compiled once per cursor and size (``engine.compiled``), so the
+    first page of a cohort asked again costs only its queries.
     """
     found: list[str] = []
     size = chunk if chunk is not None else max(2 * limit, FIRST_CHUNK)
     cursor_after, cursor_before = after, before
     while len(found) < limit:
-        key = ("member_chunk", scope, definition, as_of, today, cursor_after, cursor_before, size)
-        build = partial(
-            _chunk, warehouse, scope, definition, as_of, today, cursor_after, cursor_before, size
-        )
-        marked = run_cached(warehouse, key, build)
-        found.extend(row["customer_id"] for row in marked if row["member"])
-        if len(marked) < size:
-            break
-        last = marked[-1]["customer_id"]
+        walk = _Walk(cursor_after, cursor_before, size, limit - len(found))
+        key = ("member_chunk", scope, definition, as_of, today, walk)
+        build = partial(_chunk, warehouse, scope, definition, as_of, today, walk)
+        rows = run_cached(warehouse, key, build)
+        found.extend(row["customer_id"] for row in rows if row["member"])
+        if not rows or rows[0]["chunk_size"] < size:
+            break  # the customers ran out
+        last = rows[0]["chunk_last"]
         cursor_after, cursor_before = (None, last) if before is not None else (last, None)
         size = min(size * 4, MAX_CHUNK)
     return found[:limit]
@@ -259,26 +259,37 @@ FIRST_CHUNK: Final = 256
 MAX_CHUNK: Final = 1 << 20
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One step of ``first_member_ids``: ``size`` customers past a cursor, ``wanted``
+    members at most."""
+
+    after: str | None
+    before: str | None
+    size: int
+    wanted: int
+
+
 def _chunk(
     warehouse: Warehouse,
     scope: Scope,
     definition: CohortDefinition,
     as_of: date,
     today: date,
-    after: str | None,
-    before: str | None,
-    size: int,
+    walk: _Walk,
 ) -> ir.Table:
-    """``customer_id, member``: the next ``size`` customers passing the customer-field
-    criteria (by id: ascending after ``after``, descending before ``before``)."""
+    """``customer_id, member, chunk_last, chunk_size`` for the next ``walk.size``
+    customers passing the customer-field criteria (by id: ascending after ``after``,
+    descending before ``before``): their first ``walk.wanted`` members, and the chunk's
+    last customer (member or not) so that the walk can go on from it."""
     customers = scoped(warehouse, CUSTOMERS, scope)
     own = customers.filter(customer_predicate(customers, definition))
-    if after is not None:
-        own = own.filter(own.id > after)
-    if before is not None:
-        own = own.filter(own.id < before)
-    key = own.id.desc() if before is not None else own.id.asc()
-    own = own.order_by(key).limit(size)
+    if walk.after is not None:
+        own = own.filter(own.id > walk.after)
+    if walk.before is not None:
+        own = own.filter(own.id < walk.before)
+    backwards = walk.before is not None
+    own = own.order_by(own.id.desc() if backwards else own.id.asc()).limit(walk.size)
     if not definition.state_columns:
         marked = own.select(customer_id=own.id, member=ibis.literal(True))
     else:
@@ -293,8 +304,11 @@ def _chunk(
         )
         member = state_predicate(state, definition).fill_null(False)
         marked = state.select("customer_id", member=member)
-    order = marked.customer_id.desc() if before is not None else marked.customer_id.asc()
-    return marked.order_by(order)
+    last = own.id.min() if backwards else own.id.max()
+    marked = marked.mutate(chunk_last=last.as_scalar(), chunk_size=own.count().as_scalar())
+    marked = marked.filter(marked.member | (marked.customer_id == marked.chunk_last))
+    order = marked.customer_id.desc() if backwards else marked.customer_id.asc()
+    return marked.order_by(order).limit(walk.wanted + 1)
 
 
 def utc_today() -> date:
