@@ -304,8 +304,11 @@ def _chunk(
         )
         member = state_predicate(state, definition).fill_null(False)
         marked = state.select("customer_id", member=member)
-    last = own.id.min() if backwards else own.id.max()
-    marked = marked.mutate(chunk_last=last.as_scalar(), chunk_size=own.count().as_scalar())
+    whole = ibis.window()  # one row per customer of the chunk: a window over all of them
+    last = marked.customer_id.min() if backwards else marked.customer_id.max()
+    marked = marked.mutate(
+        chunk_last=last.over(whole), chunk_size=marked.customer_id.count().over(whole)
+    )
     marked = marked.filter(marked.member | (marked.customer_id == marked.chunk_last))
     order = marked.customer_id.desc() if backwards else marked.customer_id.asc()
     return marked.order_by(order).limit(walk.wanted + 1)
