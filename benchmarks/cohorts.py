@@ -11,8 +11,9 @@ each next to the same answer hand-written in DuckDB SQL in the same run:
   members' ids and every field a subscriber shows (state, billing currency, MRR).
 
 The first engine call of each (it builds and compiles the Ibis expressions; later calls
-reuse the compiled SQL) is shown on its own. Prints a Markdown table (pasted into
-docs/benchmarks.md, "Cohorts"); stops if an engine answer differs from the hand SQL's.
+reuse the compiled SQL) is shown on its own; engine and hand SQL calls alternate. Prints
+a Markdown table (pasted into docs/benchmarks.md, "Cohorts"); stops if an engine answer
+differs from the hand SQL's.
 """
 
 from __future__ import annotations
@@ -161,17 +162,24 @@ WHERE date <= $today AND currency IN ('USD', 'GBP', 'EUR') GROUP BY 1
 """
 
 
-def _median(repeat: int, action: Callable[[], Any]) -> tuple[float, float, Any]:
-    """(first call, median of the ``repeat`` calls after it, last result), seconds."""
-    began = time.perf_counter()
-    result = action()
-    first = time.perf_counter() - began
-    timings: list[float] = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        result = action()
-        timings.append(time.perf_counter() - began)
-    return first, statistics.median(timings), result
+def _timed_pair(
+    repeat: int, engine: Callable[[], Any], hand: Callable[[], Any]
+) -> tuple[tuple[float, float, Any], tuple[float, float, Any]]:
+    """For the engine and the hand SQL: (first call, median of the ``repeat`` calls after
+    it, last result), seconds. The two alternate, so that other work on the machine
+    weighs on both alike."""
+    timings: dict[str, list[float]] = {"engine": [], "hand": []}
+    results: dict[str, Any] = {}
+    for _ in range(repeat + 1):
+        for name, action in (("engine", engine), ("hand", hand)):
+            began = time.perf_counter()
+            results[name] = action()
+            timings[name].append(time.perf_counter() - began)
+    engine_t, hand_t = timings["engine"], timings["hand"]
+    return (
+        (engine_t[0], statistics.median(engine_t[1:]), results["engine"]),
+        (hand_t[0], statistics.median(hand_t[1:]), results["hand"]),
+    )
 
 
 def _generate(warehouse: Warehouse, customers: int) -> float:
@@ -226,14 +234,14 @@ def run(customers: int, repeat: int) -> str:
         subscriptions = raw.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
         given = raw.execute("SELECT count(status) FROM customers").fetchone()[0]
         timed: dict[str, tuple[float, float, Any]] = {}
-        timed["hand count"] = _median(
-            repeat, lambda: raw.execute(_HAND_COUNT, _params()).fetchone()[0]
+        timed["engine count"], timed["hand count"] = _timed_pair(
+            repeat,
+            lambda: member_count(warehouse, SCOPE, DEFINITION, AS_OF, today=AS_OF),
+            lambda: raw.execute(_HAND_COUNT, _params()).fetchone()[0],
         )
-        timed["engine count"] = _median(
-            repeat, lambda: member_count(warehouse, SCOPE, DEFINITION, AS_OF, today=AS_OF)
+        timed["engine page"], timed["hand page"] = _timed_pair(
+            repeat, lambda: _engine_page(warehouse), lambda: _hand_page(raw)
         )
-        timed["hand page"] = _median(repeat, lambda: _hand_page(raw))
-        timed["engine page"] = _median(repeat, lambda: _engine_page(warehouse))
         warehouse.close()
     for what in ("count", "page"):
         if timed[f"engine {what}"][2] != timed[f"hand {what}"][2]:
