@@ -26,7 +26,8 @@ transaction, so the derived tables change exactly when the data does.
 from __future__ import annotations
 
 import uuid
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Final
 
 import ibis
@@ -52,10 +53,9 @@ _FACT_COLUMNS: Final = (
 )
 
 
-def _segments(paying: ir.Table) -> ir.Table:
-    """``customer_id, currency, start_date, end_date, level_minor``: a sweep over the days
-    where a (customer, currency)'s MRR changes; one net change per day, so the running
-    sum has no ties to order. Days where the net change is 0 do not split a segment."""
+def _events(paying: ir.Table) -> ir.Table:
+    """``customer_id, currency, day, d``: the net change of a (customer, currency)'s MRR
+    on each day it changes (starts add, ends subtract; days netting to 0 dropped)."""
     starts = paying.select(
         "customer_id", "currency", day=paying.start_date.cast("date"), d=paying.mrr_minor
     )
@@ -64,8 +64,14 @@ def _segments(paying: ir.Table) -> ir.Table:
         "customer_id", "currency", day=ended.end_date.cast("date"), d=-ended.mrr_minor
     )
     both = starts.union(stops, distinct=False)
-    events = both.group_by(["customer_id", "currency", "day"]).agg(d=both.d.sum())
-    events = events.filter(events.d != 0)
+    events = both.group_by(["customer_id", "currency", "day"]).agg(d=both.d.sum().cast("int64"))
+    return events.filter(events.d != 0)
+
+
+def _segments(events: ir.Table) -> ir.Table:
+    """``customer_id, currency, start_date, end_date, level_minor``: a sweep over the
+    events; one net change per day, so the running sum has no ties to order, and every
+    event changes the level (a new segment starts there)."""
     keys = [events.customer_id, events.currency]
     upto = ibis.window(group_by=keys, order_by=events.day, rows=(None, 0))
     after = ibis.window(group_by=keys, order_by=events.day)
@@ -82,66 +88,65 @@ def _segments(paying: ir.Table) -> ir.Table:
     )
 
 
-def _spells(paying: ir.Table) -> ir.Table:
+def _spells(events: ir.Table) -> ir.Table:
     """``customer_id, start_date, end_date``: maximal runs of days covered by a paying row.
 
-    A sweep over the number of paying rows running: a spell opens where it leaves 0 and
-    closes where it returns to 0 (rows that touch, end = start, merge)."""
-    starts = paying.select(
-        "customer_id", day=paying.start_date.cast("date"), d=ibis.literal(1, "int64")
+    Every paying row has MRR > 0, so the sum of a customer's levels over its currencies
+    (a positivity test, not an amount) is > 0 exactly on the days some paying row covers.
+    One sort of the events by customer and day gives, on each day's last event, that
+    total after the day and the day's net change; the days where the total leaves 0 (a
+    spell opens) or returns to 0 (it closes) alternate, so a spell ends at the next such
+    day. Rows that touch (end = start) net out on that day and do not split a spell."""
+    ordered = ibis.window(group_by=events.customer_id, order_by=events.day)
+    upto = ibis.window(group_by=events.customer_id, order_by=events.day, range=(None, 0))
+    same_day = ibis.window(group_by=events.customer_id, order_by=events.day, range=(0, 0))
+    swept = events.mutate(
+        total=events.d.sum().over(upto),
+        net=events.d.sum().over(same_day),
+        next_day=events.day.lead().over(ordered),
     )
-    ended = paying.filter(paying.end_date.notnull())
-    stops = ended.select(
-        "customer_id", day=ended.end_date.cast("date"), d=ibis.literal(-1, "int64")
+    last_of_day = swept.next_day.isnull() | (swept.next_day != swept.day)
+    opens = (swept.total > 0) & (swept.total == swept.net)
+    edges = swept.filter(last_of_day & (opens | (swept.total == 0))).mutate(opens=opens)
+    after = ibis.window(group_by=edges.customer_id, order_by=edges.day)
+    marked = edges.mutate(end_date=edges.day.lead().over(after))
+    spells = marked.filter(marked.opens)
+    return spells.select("customer_id", start_date=spells.day, end_date=spells.end_date)
+
+
+def _first_currency(subscriptions: ir.Table) -> ir.Table:
+    """``customer_id, first_currency``: the currency of the earliest row (by
+    ``start_date``, then ``id``): its day first, then the least id on that day (a small
+    ordered aggregate; one over every row is many times slower on DuckDB)."""
+    day0 = subscriptions.group_by("customer_id").agg(day0=subscriptions.start_date.min())
+    earliest = subscriptions.join(
+        day0,
+        [
+            subscriptions.customer_id == day0.customer_id,
+            subscriptions.start_date == day0.day0,
+        ],
     )
-    both = starts.union(stops, distinct=False)
-    events = both.group_by(["customer_id", "day"]).agg(d=both.d.sum())
-    events = events.filter(events.d != 0)
-    upto = ibis.window(group_by=events.customer_id, order_by=events.day, rows=(None, 0))
-    running = events.mutate(n=events.d.sum().over(upto))
-    after = ibis.window(group_by=running.customer_id, order_by=running.day)
-    marked = running.mutate(
-        prev=running.n.lag().over(after), end_date=running.day.lead().over(after)
-    )
-    opens = ibis.ifelse(marked.prev.isnull() | (marked.prev == 0), 1, 0)
-    pieces = marked.filter(marked.n > 0).mutate(opens=opens)
-    upto_piece = ibis.window(group_by=pieces.customer_id, order_by=pieces.day, rows=(None, 0))
-    numbered = pieces.mutate(spell=pieces.opens.sum().over(upto_piece))
-    spells = numbered.group_by(["customer_id", "spell"]).agg(
-        start_date=numbered.day.min(),
-        end_date=numbered.end_date.max(),
-        is_open=numbered.end_date.isnull().any(),
-    )
-    return spells.select(
-        "customer_id",
-        "start_date",
-        end_date=ibis.ifelse(spells.is_open, ibis.null("date"), spells.end_date),
+    return earliest.group_by("customer_id").agg(
+        first_currency=earliest.currency.argmin(earliest.id)
     )
 
 
-def _facts(customers: ir.Table, subscriptions: ir.Table, segments: ir.Table) -> ir.Table:
-    ranked = subscriptions.mutate(
-        _rank=ibis.row_number().over(
-            group_by=subscriptions.customer_id,
-            order_by=[subscriptions.start_date, subscriptions.id],
-        )
+def _paid(events: ir.Table) -> ir.Table:
+    """Per customer with events: the first paid day is the first event (a start: every
+    end follows its row's start), the paying currencies are the events' currencies, and
+    with one currency the MRR on that day is that first event's change."""
+    return events.group_by("customer_id").agg(
+        paid_started_at=events.day.min(),
+        pay_currencies=events.currency.nunique(),
+        one_currency=events.currency.max(),
+        initial_minor=events.d.argmin(events.day),
     )
-    first = ranked.filter(ranked._rank == 0).select(
-        customer_id=ranked.customer_id, first_currency=ranked.currency
-    )
-    paid = segments.group_by("customer_id").agg(
-        paid_started_at=segments.start_date.min(),
-        pay_currencies=segments.currency.nunique(),
-        one_currency=segments.currency.max(),
-    )
-    at_start = segments.join(paid, "customer_id")
-    at_start = at_start.filter(at_start.start_date == at_start.paid_started_at)
-    initial = at_start.group_by("customer_id").agg(initial_minor=at_start.level_minor.sum())
+
+
+def _facts(customers: ir.Table, first: ir.Table, paid: ir.Table) -> ir.Table:
     base = customers.select("id", "currency", "country")
-    joined = (
-        base.left_join(first, base.id == first.customer_id)
-        .left_join(paid, base.id == paid.customer_id)
-        .left_join(initial, base.id == initial.customer_id)
+    joined = base.left_join(first, base.id == first.customer_id).left_join(
+        paid, base.id == paid.customer_id
     )
     single = joined.pay_currencies == 1
     return joined.select(
@@ -187,31 +192,56 @@ def refresh(warehouse: Warehouse, scope: Scope, customer_ids: ir.Table | None = 
         subscriptions = subscriptions.filter(
             subscriptions.customer_id.isin(customer_ids.customer_id)
         )
-    paying = subscriptions.filter(subscriptions.mrr_minor > 0)
     token = uuid.uuid4().hex[:12]
-    with warehouse._lock, ExitStack() as cleanup:
+    made: list[str] = []
 
-        def temp(label: str, expr: ir.Table) -> ir.Table:
-            name = f"_derived_{label}_{token}"
-            made = warehouse.create_temp_table(name, expr)
-            cleanup.callback(warehouse.drop_temp_table, name)
-            return made
+    def temp(label: str, expr: ir.Table) -> ir.Table:
+        name = f"_derived_{label}_{token}"
+        table = warehouse.create_temp_table(name, expr)
+        made.append(name)
+        return table
 
-        segments = temp("segments", _segments(paying))
-        facts = temp("facts", _facts(customers, subscriptions, segments))
-        carried = facts.filter(facts.paid_started_at.notnull()).select(*_FACT_COLUMNS)
-        spells = _spells(paying).join(carried, "customer_id")
-        rows = {
-            CUSTOMER_FACTS: facts,
-            PAID_SPELLS: spells.select(*_FACT_COLUMNS[:4], "start_date", "end_date"),
-            MRR_SEGMENTS: _segment_rows(segments, carried),
-        }
-        for name in DERIVED_TABLES:
-            if customer_ids is None:
-                warehouse.delete_scope(name, scope)
-            else:
-                warehouse.delete_matching(name, scope, ("customer_id",), customer_ids)
-            source = rows[name]
+    with warehouse._lock:
+        try:
+            _fill(warehouse, scope, customer_ids, customers, subscriptions, temp)
+        except BaseException:
+            for name in made:  # an aborted transaction refuses this; its rollback drops them
+                with suppress(Exception):
+                    warehouse.drop_temp_table(name)
+            raise
+        for name in made:
+            warehouse.drop_temp_table(name)
+
+
+def _fill(
+    warehouse: Warehouse,
+    scope: Scope,
+    customer_ids: ir.Table | None,
+    customers: ir.Table,
+    subscriptions: ir.Table,
+    temp: Callable[[str, ir.Table], ir.Table],
+) -> None:
+    paying = subscriptions.filter(subscriptions.mrr_minor > 0)
+    # each step its own statement: under the import's memory cap, one query holding
+    # several large hash tables at once spills and is several times slower
+    events = temp("events", _events(paying))
+    first = temp("first", _first_currency(subscriptions))
+    paid = temp("paid", _paid(events))
+    facts = temp("facts", _facts(customers, first, paid))
+    carried = facts.filter(facts.paid_started_at.notnull()).select(*_FACT_COLUMNS)
+    spells = _spells(events).join(carried, "customer_id")
+    rows = {
+        CUSTOMER_FACTS: facts,
+        PAID_SPELLS: spells.select(*_FACT_COLUMNS[:4], "start_date", "end_date"),
+        MRR_SEGMENTS: _segment_rows(_segments(events), carried),
+    }
+    for name in DERIVED_TABLES:
+        if customer_ids is None:
+            warehouse.delete_scope(name, scope)
+        else:
+            warehouse.delete_matching(name, scope, ("customer_id",), customer_ids)
+        source = rows[name]
+        with warehouse.light_compression():
             warehouse.insert_expr(
                 name,
                 source.select(

@@ -13,7 +13,7 @@ import threading
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -173,6 +173,11 @@ class Warehouse(ABC):
         with self._lock, self.con.begin():
             yield
 
+    @contextmanager
+    def light_compression(self) -> Iterator[None]:
+        """Writes inside may trade a little size for speed (a no-op by default)."""
+        yield
+
     def refresh_statistics(self, *tables: str) -> None:  # noqa: B027 (a no-op by default)
         """Tell the planner about bulk-written rows (a no-op where it sees them anyway)."""
 
@@ -218,6 +223,26 @@ class DuckDBWarehouse(Warehouse):
                 # Back to DuckDB's default (80% of RAM); cohortd sets no other limit.
                 raw.execute("RESET memory_limit")
                 raw.execute("RESET preserve_insertion_order")
+                raw.execute("RESET disabled_compression_methods")  # if a failure left it
+
+    @contextmanager
+    def light_compression(self) -> Iterator[None]:
+        """No FSST string compression for the writes inside: its analysis is about a
+        quarter of writing the derived tables (ids and codes, which the dictionary
+        compresses nearly as well: measured +5% size there; canonical names and emails
+        would double, so it is not used for them)."""
+        import duckdb
+
+        raw = self.con.con
+        with self._lock:
+            raw.execute("SET disabled_compression_methods = 'fsst'")
+            try:
+                yield
+            except BaseException:
+                with suppress(duckdb.Error):  # an aborted transaction refuses the RESET
+                    raw.execute("RESET disabled_compression_methods")
+                raise
+            raw.execute("RESET disabled_compression_methods")
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
         with self._lock:
