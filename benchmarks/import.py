@@ -75,11 +75,64 @@ def child_baseline(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     return {"seconds": elapsed}
 
 
+PHASES = ("read", "validate", "email hash", "stage", "checks", "merge", "derived")
+
+
+def _timed_phases() -> dict[str, float]:
+    """Wrap the import's steps with timers (this child process only): where time goes."""
+    import functools
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from cohortd.engine import derived
+    from cohortd.imports import cells, pipeline, validation
+    from cohortd.warehouse import staging
+
+    spent = dict.fromkeys(PHASES, 0.0)
+
+    def timer(phase: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[phase] += time.perf_counter() - started
+
+        return timed
+
+    def timed_reader(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        def read(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            batches = fn(*args, **kwargs)
+            while True:
+                started = time.perf_counter()
+                batch = next(batches, None)
+                spent["read"] += time.perf_counter() - started
+                if batch is None:
+                    return
+                yield batch
+
+        return read
+
+    pipeline.read_batches = timed_reader(pipeline.read_batches)
+    pipeline.validate_batch = timer("validate", validation.validate_batch)
+    cells.email_hashed = timer("email hash", cells.email_hashed)
+    stage = staging.Staging
+    stage.flush = timer("stage", stage.flush)  # type: ignore[method-assign]
+    stage.duplicates = timer("checks", stage.duplicates)  # type: ignore[method-assign]
+    stage.unknown_customers = timer("checks", stage.unknown_customers)  # type: ignore[method-assign]
+    stage._merge_one = timer("merge", stage._merge_one)  # type: ignore[method-assign]
+    staging.derived.refresh = timer("derived", derived.refresh)  # type: ignore[attr-defined]
+    return spent
+
+
 def child_cohortd(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     from cohortd.imports.columns import ImportKind
     from cohortd.imports.parsing import ImportSource
     from cohortd.imports.pipeline import run_import
     from cohortd.warehouse import Scope, connect
+
+    phases = _timed_phases()
 
     warehouse = connect(f"duckdb:///{target}")
     sources = [
@@ -93,7 +146,8 @@ def child_cohortd(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     elapsed = time.perf_counter() - started
     warehouse.close()
     assert outcome.succeeded, outcome.problems[:5]
-    return {"seconds": elapsed, "counts": {k.value: v.as_json() for k, v in outcome.counts.items()}}
+    counts = {k.value: v.as_json() for k, v in outcome.counts.items()}
+    return {"seconds": elapsed, "counts": counts, "phases": phases}
 
 
 def measure(kind: str, folder: Path, fmt: str) -> dict[str, object]:
@@ -151,9 +205,11 @@ def main() -> None:
             f"{'format':8} {'what':10} {'seconds':>8} {'rows/s':>12} "
             f"{'peak RSS MB':>12} {'x baseline':>10}"
         )
+        breakdown: dict[str, dict[str, float]] = {}
         for fmt in args.formats.split(","):
             base = measure("baseline", folder, fmt)
             ours = measure("cohortd", folder, fmt)
+            breakdown[fmt] = ours["phases"]  # type: ignore[assignment]
             for label, result in (("duckdb", base), ("cohortd", ours)):
                 seconds = float(result["seconds"])  # type: ignore[arg-type]
                 ratio = seconds / float(base["seconds"])  # type: ignore[arg-type]
@@ -161,6 +217,11 @@ def main() -> None:
                     f"{fmt:8} {label:10} {seconds:8.2f} {rows / seconds:12,.0f} "
                     f"{float(result['peak_rss_mb']):12.0f} {ratio:10.2f}"  # type: ignore[arg-type]
                 )
+        print("\ncohortd phases, seconds (email hash is part of validate; reading is")
+        print("the time spent waiting for the next batch; merge = into the canonical tables)")
+        print(f"{'phase':12}" + "".join(f"{fmt:>10}" for fmt in breakdown))
+        for phase in PHASES:
+            print(f"{phase:12}" + "".join(f"{b[phase]:10.2f}" for b in breakdown.values()))
 
 
 if __name__ == "__main__":
