@@ -1,8 +1,12 @@
-"""The vectorised money parser agrees with ``cohortd.engine.money.to_minor_units``."""
+"""The vectorised money parser agrees with ``cohortd.engine.money.to_minor_units``; the
+email digests agree with ``hashlib``."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,3 +46,15 @@ def test_money_examples() -> None:
     )
     assert parsed.values.to_pylist() == [1999, 1999, 1500, 7, 0]
     assert not any(any(mask.to_pylist()) for mask, _ in parsed.failures)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=30)), min_size=1, max_size=20))
+def test_email_hashed_matches_hashlib(emails: list[str | None]) -> None:
+    """The DuckDB digests equal hashlib's over trimmed, lower-cased text (any Unicode)."""
+    normalised = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(emails, pa.string())))
+    expected = [
+        None if e is None else "sha256:" + hashlib.sha256(e.encode()).hexdigest()
+        for e in normalised.to_pylist()
+    ]
+    assert cells.email_hashed(pa.array(emails, pa.string())).to_pylist() == expected

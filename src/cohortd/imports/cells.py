@@ -8,6 +8,7 @@ impossible date falls back to a per-cell check for that batch only.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final
@@ -69,17 +70,25 @@ def email(column: pa.Array) -> Parsed:
     return parsed
 
 
+_hasher = threading.local()
+
+
 def email_hashed(emails: pa.Array) -> pa.Array:
     """``sha256:`` + hex SHA-256 of the trimmed, lower-cased email (SPEC §1).
 
     Trimmed and lower-cased by Arrow, hashed by an in-memory DuckDB (``sha256`` of the
-    UTF-8 bytes, lower-case hex, on every core): the same digests as ``hashlib``, about
-    5x faster than a Python loop. Not the warehouse: the value is the same whatever the
-    backend."""
+    UTF-8 bytes, lower-case hex, on every core): the same digests as ``hashlib`` (a
+    test compares them), ~1.7x faster than a Python loop on 2 cores. Not the
+    warehouse's connection: the value is the same whatever the backend."""
     normalised = pc.utf8_lower(pc.utf8_trim_whitespace(emails))
-    with duckdb.connect() as con:
-        con.register("emails", pa.table({"e": normalised}))
+    con = getattr(_hasher, "con", None)
+    if con is None:  # one per thread: opening one costs ~30 ms, a batch's hashing ~70 ms
+        con = _hasher.con = duckdb.connect()
+    con.register("emails", pa.table({"e": normalised}))
+    try:
         hashed = con.execute("SELECT 'sha256:' || sha256(e) AS h FROM emails").to_arrow_table()
+    finally:
+        con.unregister("emails")
     return hashed["h"].combine_chunks().cast(pa.string())
 
 
