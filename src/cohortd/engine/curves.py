@@ -19,9 +19,8 @@ import ibis.expr.types as ir
 
 from cohortd.engine.periods import Interval
 from cohortd.engine.report import run_report
-from cohortd.engine.report_model import ZERO, CohortSeries, PooledPeriod, period_fields, pool
+from cohortd.engine.report_model import CohortSeries, PooledPeriod, money, period_fields, pool
 from cohortd.engine.retention import ReportQuery
-from cohortd.engine.snapshots import rounded
 from cohortd.warehouse import Scope, Warehouse
 
 DEFAULT_MONTHS: Final = 36
@@ -39,7 +38,7 @@ class CurvePoint:
         return {
             "month": self.month,
             "mature_customers": self.pooled.initial_customers,
-            "mature_mrr": rounded(self.pooled.initial_mrr),
+            "mature_mrr": money(self.pooled.initial_mrr),
             **period_fields(self.pooled),
         }
 
@@ -50,7 +49,7 @@ class Curve:
 
     currency: str
     initial_customers: int
-    initial_mrr: Decimal
+    initial_mrr: int  # report_model.MONEY_SCALE units
     points: tuple[CurvePoint, ...]
 
     def as_json(self) -> dict[str, Any]:
@@ -58,7 +57,7 @@ class Curve:
             "object": "vintage_curve",
             "currency": self.currency,
             "initial_customers": self.initial_customers,
-            "initial_mrr": rounded(self.initial_mrr),
+            "initial_mrr": money(self.initial_mrr),
             "periods": [p.as_json() for p in self.points],
         }
 
@@ -80,7 +79,7 @@ def curve_from_series(series: list[CohortSeries], *, months: int, currency: str)
     return Curve(
         currency=currency,
         initial_customers=sum(s.initial_customers for s in cohorts),
-        initial_mrr=sum((s.initial_mrr for s in cohorts), ZERO),
+        initial_mrr=sum(s.initial_mrr for s in cohorts),
         points=points,
     )
 

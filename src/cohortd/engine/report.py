@@ -107,10 +107,10 @@ class _Sums:
     """Exact per-cohort accumulators filled from the query results."""
 
     customers: dict[Cohort, int]
-    initial: dict[Cohort, Decimal]
+    initial: dict[Cohort, int]  # money in MONEY_SCALE units
     retained_customers: dict[tuple[str, int, int], int]
-    retained: dict[tuple[str, int, int], Decimal]
-    gross: dict[tuple[str, int, int], Decimal]
+    retained: dict[tuple[str, int, int], int]
+    gross: dict[tuple[str, int, int], int]
 
 
 def run_report(
@@ -235,18 +235,31 @@ def _measure(
         result = _run(
             warehouse, scope, query, "triangle", lambda: triangle(warehouse, scope, query, **tables)
         )
-    names = ("grp", "p0", "p", "customers", "mrr", "gross", "initial")
-    for grp, p0, p, customers, mrr, gross, initial in _columns(result, *names):
+    keys = _columns(result, "grp", "p0", "p", "customers")
+    money = (_scaled_column(result, name) for name in ("mrr", "gross", "initial"))
+    for (grp, p0, p, customers), mrr, gross, initial in zip(keys, *money, strict=True):
         p0 = int(p0)  # numeric on PostgreSQL (EXTRACT through a raw cursor)
         cell = (grp, p0, int(p))
         if customers is not None:
             sums.retained_customers[cell] = int(customers)
         if mrr is not None:
-            sums.retained[cell] = Decimal(mrr)
+            sums.retained[cell] = mrr
         if gross is not None:
-            sums.gross[cell] = Decimal(gross)
+            sums.gross[cell] = gross
         if initial is not None:
-            sums.initial[(grp, p0)] = Decimal(initial)
+            sums.initial[(grp, p0)] = initial
+
+
+def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
+    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: through
+    its text, twice as fast as building ``Decimal`` objects."""
+    column = table.column(name)
+    if pa.types.is_null(column.type):
+        return [None] * len(column)
+    if not pa.types.is_decimal(column.type):  # PostgreSQL through a raw cursor
+        column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
+    text = column.cast(pa.decimal128(38, 18)).cast(pa.string()).to_pylist()
+    return [None if t is None else int(t.replace(".", "")) for t in text]
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:
@@ -304,6 +317,8 @@ def explain(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> dict[str,
                 "currency": pa.array([], pa.string()),
                 "day": pa.array([], pa.date32()),
                 "f": pa.array([], pa.decimal128(38, 18)),
+                "under": pa.array([], pa.float64()),
+                "over": pa.array([], pa.float64()),
             }
         ),
     )

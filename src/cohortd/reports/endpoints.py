@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from cohortd.api.deps import AuthDep, SessionDep, SettingsDep, WarehouseDep
 from cohortd.reports import service
@@ -49,7 +50,7 @@ def cohort_report(
     size: Annotated[Text, _param("Company sizes, space-separated.")] = None,
     format: Annotated[Text, _param("list (default) or chart.")] = None,
     cohort_id: Annotated[Text, _param("Restrict the universe to a cohort's members.")] = None,
-) -> JSONResponse:
+) -> Response:
     params = service.ReportParams(
         date=date,
         interval=interval,
@@ -65,4 +66,5 @@ def cohort_report(
         cohort_id=cohort_id,
     )
     body = service.report_for(session, warehouse, principal, params, settings=settings)
-    return JSONResponse(body)
+    # a weekly report is ~15 MB of JSON: orjson writes it ~10x faster than json
+    return Response(orjson.dumps(body), media_type="application/json")
