@@ -37,7 +37,6 @@ converted as reported. Per constant segment (level ``v``, member initial ``b``):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -58,6 +57,8 @@ from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PA
 FACTOR_SCALE: Final = 18
 FACTOR_TYPE: Final = dt.Decimal(precision=38, scale=FACTOR_SCALE)
 _QUANTUM: Final = Decimal(1).scaleb(-FACTOR_SCALE)
+NO_CURRENCY: Final = ""  # the count rows' currency (a non-null key joins on every backend)
+NO_DAY: Final = date(1970, 1, 1)  # the paid start of rows that do not depend on it
 
 # result kinds
 CUSTOMERS_KIND: Final = "customers"  # retained customers in period p
@@ -175,23 +176,11 @@ def factors(
                 day = evaluation_day(p, as_of=query.as_of, interval=interval)
                 rows["f"].append(factor(currency, day))
                 rows["f_first"].append(None)
-    # per currency, the lowest and highest factor of the report's periods: a segment whose
-    # MRR ratio to the initial is below f0 / highest never reaches the cap (``under``),
-    # one above f0 / lowest is always capped (``over``); floats with a safety margin
-    extremes = {}
-    for currency in set(rows["currency"]):
-        values = [f for c, f in zip(rows["currency"], rows["f"], strict=True) if c == currency]
-        if values and values[0] is not None:
-            extremes[currency] = (float(min(values)), float(max(values)))
-    days: dict[str, list[Any]] = {"currency": [], "day": [], "f": [], "under": [], "over": []}
+    days: dict[str, list[Any]] = {"currency": [], "day": [], "f": []}
     for currency, day in sorted(set(start_pairs) if not query.fix_fx else ()):
-        f0 = factor(currency, day)
-        lowest, highest = extremes.get(currency, (0.0, 0.0))
         days["currency"].append(currency)
         days["day"].append(day)
-        days["f"].append(f0)
-        days["under"].append(float(f0) / highest * (1 - _MARGIN) if highest else 0.0)
-        days["over"].append(float(f0) / lowest * (1 + _MARGIN) if lowest else math.inf)
+        days["f"].append(factor(currency, day))
     decimal = pa.decimal128(38, FACTOR_SCALE)
     return Factors(
         by_period=pa.table(
@@ -207,8 +196,6 @@ def factors(
                 "currency": pa.array(days["currency"], pa.string()),
                 "day": pa.array(days["day"], pa.date32()),
                 "f": pa.array(days["f"], decimal),
-                "under": pa.array(days["under"], pa.float64()),
-                "over": pa.array(days["over"], pa.float64()),
             }
         ),
     )
@@ -229,22 +216,22 @@ def rate_days(
 
 # -- the query -------------------------------------------------------------------------
 def _deltas(
-    ranged: ir.Table, value: ir.NumericValue, keys: dict[str, Any], *, decimal: bool = False
+    ranged: ir.Table, value: ir.NumericValue, *, decimal: bool = False, **keys: Any
 ) -> ir.Table:
-    """``grp, p0, <keys>, p, d`` rows: ``+value`` at ``first``, ``-value`` after ``hi``
-    (``d`` an integer, or a ``FACTOR_TYPE`` decimal with ``decimal``)."""
-    columns = {"grp": ranged.grp.cast("string"), "p0": ranged.p0.cast("int64")}
-    columns.update({k: v.cast(_KEY_TYPES[k]) for k, v in keys.items()})
+    """``kind, grp, p0, currency, ps, p, d`` rows: ``+value`` at ``first``, ``-value``
+    after ``hi`` (``d`` an integer, or a ``FACTOR_TYPE`` decimal with ``decimal``)."""
+    columns = {
+        "kind": keys["kind"],
+        "grp": ranged.grp,
+        "p0": ranged.p0,
+        "currency": keys.get("currency", ibis.literal(NO_CURRENCY)),
+        "ps": keys.get("ps", ibis.literal(NO_DAY)),
+    }
+    columns = {k: v.cast(_KEY_TYPES[k]) for k, v in columns.items()}
     d_type = FACTOR_TYPE if decimal else dt.int64
     starts = ranged.select(**columns, p=ranged.first.cast("int64"), d=value.cast(d_type))
     stops = ranged.select(**columns, p=(ranged.hi + 1).cast("int64"), d=(-value).cast(d_type))
     return starts.union(stops, distinct=False)
-
-
-_KEY_TYPES: Final = {"currency": "string", "ps": "date", "kind": "int8"}
-_MRR: Final = ibis.literal(0, "int8")
-_GROSS: Final = ibis.literal(1, "int8")
-_MARGIN: Final = 1e-9
 
 
 def _dense(deltas: ir.Table, keys: list[str], current: int) -> ir.Table:
@@ -259,6 +246,15 @@ def _dense(deltas: ir.Table, keys: list[str], current: int) -> ir.Table:
     )
     levels = levels.filter(levels.level != 0)
     return levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest())
+
+
+_KEY_TYPES: Final = {
+    "kind": "string",
+    "grp": "string",
+    "p0": "int64",
+    "currency": "string",
+    "ps": "date",
+}
 
 
 def _part(table: ir.Table, kind: Any, value: ir.Value) -> ir.Table:
@@ -303,80 +299,79 @@ def triangle(
     # one side of the cap whatever the rate: never capped when even the currency's
     # highest factor of the report keeps them under the initial (then linear, like
     # the MRR), always capped when even the lowest keeps them over (then the constant
-    # converted initial). The rest are compared exactly, period by period. The sorting
-    # uses floats with a margin of 1e-9 (far above their error): a segment too close to
-    # call is compared per period, so floats never decide an amount.
+    # converted initial). The rest are compared period by period.
     moved = ranged.filter(r_single & ~r_simple & (ranged.level_minor != ranged.initial_minor))
-    starts_at = by_day.select(currency_b="currency", day="day", f0="f", under="under", over="over")
+    bounds = by_period.group_by("currency").agg(fmin=by_period.f.min(), fmax=by_period.f.max())
+    starts_at = by_day.select(currency_b="currency", day="day", f0="f")
+    bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
     moved = moved.join(
         starts_at,
         [moved.currency == starts_at.currency_b, moved.paid_started_at == starts_at.day],
+    ).join(bounds, moved.currency == bounds.currency_c)
+    moved = moved.mutate(b_conv=moved.initial_minor * moved.f0)
+    never = moved.level_minor * moved.fmax <= moved.b_conv
+    always = moved.level_minor * moved.fmin >= moved.b_conv
+    under = moved.filter(never)
+    over = moved.filter(~never & always)
+    linear = _deltas(
+        under, under.level_minor, kind=ibis.literal(GROSS_KIND), currency=under.currency
     )
-    level, initial = moved.level_minor.cast("float64"), moved.initial_minor.cast("float64")
-    below = level <= initial * moved.under
-    above = level >= initial * moved.over
-    under = moved.filter(below)
-    over = moved.filter(~below & above)
-    near = moved.filter(~below & ~above).drop("currency_b", "day", "f0", "under", "over")
     constant = _dense(
-        _deltas(over, over.initial_minor * over.f0, {}, decimal=True), ["grp", "p0"], current
+        _deltas(over, over.b_conv, kind=ibis.literal(GROSS_KIND), decimal=True),
+        ["kind", "grp", "p0", "currency", "ps"],
+        current,
     )
-    near = _with_factors(_expanded(near), by_period, by_day, query, day="paid_started_at")
-    capped = ibis.least(near.level_minor * near.f, near.initial_minor * near.f0)
-    parts: list[ir.Table] = [
-        _part(constant, GROSS_KIND, constant.level),
-        _part(near, GROSS_KIND, capped),
-    ]
+    parts: list[ir.Table] = []
+    parts.append(_part(constant, GROSS_KIND, constant.level))
+    ambiguous = moved.filter(~never & ~always).drop(
+        "currency_b", "day", "f0", "currency_c", "fmin", "fmax", "b_conv"
+    )
+    ambiguous = _with_factors(_expanded(ambiguous), by_period, by_day, query, day="paid_started_at")
+    capped = ibis.least(ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0)
+    parts.append(_part(ambiguous, GROSS_KIND, capped))
 
-    # difference arrays with as few keys as each needs: customers (from the spells), MRR
-    # and the gross linear in the period's factor, the gross tracking the initial
-    counted = _dense(
-        _deltas(ranged_periods(spells, query), ibis.literal(1, "int64"), {}), ["grp", "p0"], current
-    )
-    parts.append(_part(counted, CUSTOMERS_KIND, counted.level))
+    # difference arrays: counts, MRR, and the gross that needs no per-period comparison
     simple = ranged.filter(r_single & r_simple)
-    money = (
-        _deltas(ranged, ranged.level_minor, {"currency": ranged.currency, "kind": _MRR})
+    tracking = ranged.filter(r_single & ~r_simple & (ranged.level_minor == ranged.initial_minor))
+    deltas = (
+        _deltas(ranged_periods(spells, query), ibis.literal(1, "int64"), kind=ibis.literal("count"))
+        .union(
+            _deltas(
+                ranged, ranged.level_minor, kind=ibis.literal(MRR_KIND), currency=ranged.currency
+            ),
+            distinct=False,
+        )
         .union(
             _deltas(
                 simple,
                 ibis.least(simple.level_minor, simple.initial_minor),
-                {"currency": simple.currency, "kind": _GROSS},
+                kind=ibis.literal(GROSS_KIND),
+                currency=simple.currency,
             ),
             distinct=False,
         )
         .union(
-            _deltas(under, under.level_minor, {"currency": under.currency, "kind": _GROSS}),
-            distinct=False,
-        )
-    )
-    linear = _with_factors(
-        _dense(money, ["grp", "p0", "currency", "kind"], current), by_period, by_day, query
-    )
-    parts.append(
-        _part(
-            linear,
-            ibis.ifelse(linear.kind == _MRR, MRR_KIND, GROSS_KIND),
-            linear.level * linear.f,
-        )
-    )
-    tracking = ranged.filter(r_single & ~r_simple & (ranged.level_minor == ranged.initial_minor))
-    tracked = _with_factors(
-        _dense(
             _deltas(
                 tracking,
                 tracking.initial_minor,
-                {"currency": tracking.currency, "ps": tracking.paid_started_at},
+                kind=ibis.literal("tracking"),
+                currency=tracking.currency,
+                ps=tracking.paid_started_at,
             ),
-            ["grp", "p0", "currency", "ps"],
-            current,
-        ),
-        by_period,
-        by_day,
-        query,
-        day="ps",
+            distinct=False,
+        )
     )
-    parts.append(_part(tracked, GROSS_KIND, tracked.level * ibis.least(tracked.f, tracked.f0)))
+    deltas = deltas.union(linear, distinct=False)
+    dense = _dense(deltas, ["kind", "grp", "p0", "currency", "ps"], current)
+    rated = _with_factors(dense, by_period, by_day, query, day="ps")
+    value = ibis.cases(
+        (rated.kind == "count", rated.level.cast(FACTOR_TYPE)),
+        (rated.kind == "tracking", rated.level * ibis.least(rated.f, rated.f0)),
+        else_=rated.level * rated.f,
+    )
+    kind = ibis.ifelse(rated.kind == "tracking", GROSS_KIND, rated.kind)
+    kind = ibis.ifelse(kind == "count", CUSTOMERS_KIND, kind)
+    parts.append(_part(rated, kind, value))
 
     # several currencies: converted sums per (member, period) against the converted initial
     several = _expanded(ranged.filter(~r_single))
@@ -409,26 +404,20 @@ def triangle(
 
 
 def _with_factors(
-    table: ir.Table,
-    by_period: ir.Table,
-    by_day: ir.Table,
-    query: ReportQuery,
-    *,
-    day: str | None = None,
+    table: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery, *, day: str
 ) -> ir.Table:
-    """``table`` plus ``f`` (the factor of its currency for period ``p``) and, with
-    ``day``, ``f0`` (the initial MRR's factor: on ``table[day]``); with ``fix_fx`` both
-    are the factor of the first day of ``p0``."""
+    """``table`` plus ``f`` (the factor of its currency for period ``p``) and ``f0`` (the
+    initial MRR's factor: on ``table[day]``, or the first day of ``p0`` with ``fix_fx``).
+
+    Rows whose currency has no factor (the count rows) keep null factors."""
     if query.fix_fx:
         # every amount of a cohort at the rate of the first day of its p0
         at_p0 = by_period.select(currency="currency", p0="p", f="f_first")
-        joined = table.join(at_p0, [table.currency == at_p0.currency, table.p0 == at_p0.p0])
+        joined = table.left_join(at_p0, [table.currency == at_p0.currency, table.p0 == at_p0.p0])
         return joined.select(*table.columns, f=joined.f, f0=joined.f)
     periods = by_period.select("currency", "p", "f")
-    joined = table.join(periods, [table.currency == periods.currency, table.p == periods.p])
+    joined = table.left_join(periods, [table.currency == periods.currency, table.p == periods.p])
     with_f = joined.select(*table.columns, f=joined.f)
-    if day is None:
-        return with_f
     days = by_day.select("currency", "day", f0="f")
-    joined = with_f.join(days, [with_f.currency == days.currency, with_f[day] == days.day])
+    joined = with_f.left_join(days, [with_f.currency == days.currency, with_f[day] == days.day])
     return joined.select(*with_f.columns, f0=joined.f0)
