@@ -7,9 +7,8 @@ is the JSON body of SPEC §2. ``explain(warehouse, scope, query)`` returns the S
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from cohortd.engine.compiled import compiled
 from cohortd.engine.fx import RateBook
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report_model import (
@@ -159,10 +159,7 @@ def factor_tables(
 
 # The SQL of a report depends on its parameters and scope only, never on the data: it is
 # compiled once per key (building and compiling the expressions costs more than running
-# them on small data) and kept here, least recently used out first.
-_SQL: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-_SQL_LOCK = threading.Lock()
-_SQL_ENTRIES = 256
+# them on small data) and kept by ``engine.compiled``.
 
 
 def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, build: Any) -> pa.Table:
@@ -171,21 +168,7 @@ def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, buil
     key = _key(warehouse, scope, query, name)
     if key is None:
         return warehouse.to_pyarrow(build())
-    return warehouse.fetch_arrow(_sql(warehouse, key, build))
-
-
-def _sql(warehouse: Warehouse, key: tuple[Any, ...], build: Any) -> str:
-    with _SQL_LOCK:
-        found = _SQL.get(key)
-        if found is not None:
-            _SQL.move_to_end(key)
-            return found
-    sql = warehouse.compile(build())
-    with _SQL_LOCK:
-        _SQL[key] = sql
-        while len(_SQL) > _SQL_ENTRIES:
-            _SQL.popitem(last=False)
-    return sql
+    return warehouse.fetch_arrow(compiled(warehouse, key, build))
 
 
 def _key(
@@ -194,7 +177,7 @@ def _key(
     if query.members is not None:
         return None
     return (
-        warehouse.name,
+        "report",
         name,
         scope,
         query.as_of,
