@@ -16,6 +16,7 @@ import ibis
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine import derived
+from cohortd.engine.periods import Interval, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
 
@@ -148,6 +149,30 @@ def _stored(warehouse: Warehouse, scope: Scope) -> dict[str, set[tuple[Any, ...]
     return found
 
 
+_PERIOD_COLUMNS = {
+    CUSTOMER_FACTS: ("0",),
+    PAID_SPELLS: ("0", "start", "end"),
+    MRR_SEGMENTS: ("0", "start", "end"),
+}
+_DAYS = {"0": "paid_started_at", "start": "start_date", "end": "end_date"}
+
+
+def _check_period_numbers(warehouse: Warehouse, scope: Scope) -> int:
+    """Every stored week/month number equals Python's ``period_of`` of its day (null
+    with the day); answers how many were checked."""
+    checked = 0
+    for name, days in _PERIOD_COLUMNS.items():
+        for row in warehouse.to_pyarrow(scoped(warehouse, name, scope)).to_pylist():
+            for day in days:
+                value = row[_DAYS[day]]
+                for interval, prefix in ((Interval.week, "week"), (Interval.month, "month")):
+                    column = f"{prefix}0" if day == "0" else f"{prefix}_{day}"
+                    expected = None if value is None else period_of(value, interval)
+                    assert row[column] == expected, (name, column, row)
+                    checked += 1
+    return checked
+
+
 def test_derived_tables_equal_the_day_by_day_reference(warehouse, new_scope):
     rng = random.Random(20261122)
     for _ in range(3):
@@ -155,6 +180,7 @@ def test_derived_tables_equal_the_day_by_day_reference(warehouse, new_scope):
         customers, subs = _random_history(rng, 25)
         load(warehouse, scope, customers, subs)
         assert _stored(warehouse, scope) == _reference(customers, subs)
+        assert _check_period_numbers(warehouse, scope) > 100
 
 
 def test_a_partial_refresh_touches_only_the_given_customers(warehouse, new_scope):
@@ -209,4 +235,33 @@ def test_a_version_1_warehouse_gets_its_derived_tables_filled(tmp_path):
     upgraded.ensure_schema()
     assert upgraded.schema_version() == SCHEMA_VERSION
     assert _stored(upgraded, scope) == expected == _reference(customers, subs)
+    upgraded.close()
+
+
+def test_a_version_2_warehouse_gets_the_period_numbers(tmp_path):
+    """Version 2's derived tables had no period numbers: made anew on the next start."""
+    from cohortd.warehouse import connect
+    from cohortd.warehouse.tables import SCHEMA_VERSION
+
+    url = f"duckdb:///{tmp_path / 'v2.duckdb'}"
+    old = connect(url)
+    old.ensure_schema()
+    scope = Scope("org_v2", livemode=False)
+    customers, subs = _random_history(random.Random(11), 12)
+    load(old, scope, customers, subs)
+    raw = old.con.con
+    for name, days in _PERIOD_COLUMNS.items():  # version 2's tables
+        for day in days:
+            for prefix in ("week", "month"):
+                column = f"{prefix}0" if day == "0" else f"{prefix}_{day}"
+                raw.execute(f"ALTER TABLE {name} DROP COLUMN {column}")
+    raw.execute("DELETE FROM cohortd_warehouse_meta")
+    raw.execute("INSERT INTO cohortd_warehouse_meta VALUES (2)")
+    old.close()
+
+    upgraded = connect(url)
+    upgraded.ensure_schema()
+    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    assert _stored(upgraded, scope) == _reference(customers, subs)
+    assert _check_period_numbers(upgraded, scope) > 50
     upgraded.close()

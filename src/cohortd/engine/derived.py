@@ -33,6 +33,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
+from cohortd.engine.periods import stored_period_columns
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import (
     CUSTOMER_FACTS,
@@ -50,6 +51,8 @@ _FACT_COLUMNS: Final = (
     "country",
     "pay_currency",
     "initial_minor",
+    "week0",
+    "month0",
 )
 
 
@@ -157,6 +160,7 @@ def _facts(customers: ir.Table, first: ir.Table, paid: ir.Table) -> ir.Table:
         pay_currency=ibis.ifelse(single, joined.one_currency, ibis.null("string")),
         initial_minor=ibis.ifelse(single, joined.initial_minor, ibis.null("int64")),
         pay_currencies=joined.pay_currencies.fill_null(0).cast("int64"),
+        **stored_period_columns(joined, ("0",)),
     )
 
 
@@ -173,6 +177,9 @@ def _segment_rows(segments: ir.Table, carried: ir.Table) -> ir.Table:
         start_date=joined.start_date,
         end_date=joined.end_date,
         level_minor=joined.level_minor,
+        week0=joined.week0,
+        month0=joined.month0,
+        **stored_period_columns(joined, ("start", "end")),
     )
 
 
@@ -232,7 +239,14 @@ def _fill(
     spells = _spells(events).join(carried, "customer_id")
     rows = {
         CUSTOMER_FACTS: facts,
-        PAID_SPELLS: spells.select(*_FACT_COLUMNS[:4], "start_date", "end_date"),
+        PAID_SPELLS: spells.select(
+            *_FACT_COLUMNS[:4],
+            "start_date",
+            "end_date",
+            "week0",
+            "month0",
+            **stored_period_columns(spells, ("start", "end")),
+        ),
         MRR_SEGMENTS: _segment_rows(_segments(events), carried),
     }
     for name in DERIVED_TABLES:

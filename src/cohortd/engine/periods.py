@@ -19,7 +19,6 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Final, assert_never
 
-import ibis
 import ibis.expr.types as ir
 
 WEEK_EPOCH: Final = date(1970, 1, 5)  # a Monday: week numbers count from it
@@ -105,6 +104,38 @@ def period_of_expr(day: ir.DateValue, interval: Interval) -> ir.IntegerValue:
             assert_never(interval)
 
 
-def open_end_period(end: ir.DateValue, interval: Interval, *, beyond: int) -> ir.IntegerValue:
-    """The period of an exclusive end date, ``beyond`` when the stretch is still running."""
-    return ibis.coalesce(period_of_expr(end, interval), ibis.literal(beyond, "int64"))
+# The derived tables (``engine.derived``) store the week and month numbers of their days,
+# computed once at import: ``week_<day>`` and ``month_<day>`` for ``<day>`` in ``0`` (the
+# paid start), ``start`` and ``end``. Quarters and years follow from months by integer
+# division (``month // 3``, ``month // 12``: month numbers are positive, so truncating
+# and flooring agree on every backend).
+STORED_DAYS: Final = {"0": "paid_started_at", "start": "start_date", "end": "end_date"}
+
+
+def stored_period_columns(table: ir.Table, days: tuple[str, ...]) -> dict[str, ir.IntegerValue]:
+    """The stored period columns of ``days`` (keys of ``STORED_DAYS``) computed from
+    ``table``'s date columns: what ``engine.derived`` writes."""
+    columns: dict[str, ir.IntegerValue] = {}
+    for day in days:
+        value = table[STORED_DAYS[day]]
+        columns[_stored_name(Interval.week, day)] = period_of_expr(value, Interval.week).cast(
+            "int32"
+        )
+        columns[_stored_name(Interval.month, day)] = period_of_expr(value, Interval.month).cast(
+            "int32"
+        )
+    return columns
+
+
+def _stored_name(interval: Interval, day: str) -> str:
+    kind = "week" if interval is Interval.week else "month"
+    return f"{kind}{day}" if day == "0" else f"{kind}_{day}"
+
+
+def stored_period(table: ir.Table, day: str, interval: Interval) -> ir.IntegerValue:
+    """The period number of ``table``'s stored ``day`` (``"0"``, ``"start"``, ``"end"``) in
+    ``interval``, read from the derived tables' integer columns (null where the day is)."""
+    column = table[_stored_name(interval, day)].cast("int64")
+    if interval in (Interval.week, Interval.month):
+        return column
+    return column // _months_per_period(interval)

@@ -49,7 +49,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cohortd.engine.fx import RateBook
-from cohortd.engine.periods import evaluation_day, first_day, open_end_period, period_of_expr
+from cohortd.engine.periods import evaluation_day, first_day, stored_period
 from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, ReportQuery
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PAID_SPELLS
@@ -72,10 +72,13 @@ def ranged_periods(table: ir.Table, query: ReportQuery) -> ir.Table:
     """Adds ``first``/``hi``: the periods whose evaluation day ``[start_date, end_date)``
     covers; rows covering none are dropped."""
     current = query.current
-    first = period_of_expr(table.start_date, query.interval)
-    past_last = ibis.least(
-        open_end_period(table.end_date, query.interval, beyond=current) - 1,
-        ibis.literal(current - 1, "int64"),
+    first = stored_period(table, "start", query.interval)
+    past_last = (
+        ibis.least(
+            stored_period(table, "end", query.interval).fill_null(current),
+            ibis.literal(current, "int64"),
+        )
+        - 1
     )
     running = (table.start_date <= query.as_of) & (
         table.end_date.isnull() | (table.end_date > query.as_of)
@@ -113,7 +116,7 @@ def _restricted(warehouse: Warehouse, scope: Scope, name: str, query: ReportQuer
             group = table.country.fill_null(UNKNOWN)
         case Breakdown.currency:
             group = billing.fill_null(UNKNOWN)
-    return table.mutate(grp=group, p0=period_of_expr(table.paid_started_at, query.interval))
+    return table.mutate(grp=group, p0=stored_period(table, "0", query.interval))
 
 
 def cohort_sizes(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.Table:
@@ -215,57 +218,98 @@ def rate_days(
 
 
 # -- the query -------------------------------------------------------------------------
-def _deltas(
-    ranged: ir.Table, value: ir.NumericValue, *, decimal: bool = False, **keys: Any
+# How each constant segment's gross is computed (``_classified``)
+MULTI: Final = 0  # its member pays in several currencies: per (member, period)
+SIMPLE: Final = 1  # one factor for level and initial: min(v, b), linear
+TRACK: Final = 2  # foreign, v == b: b * min(F(p), F(paid start))
+UNDER: Final = 3  # foreign, never over the initial at any factor of the report: v, linear
+OVER: Final = 4  # foreign, always over it: the constant b * F(paid start)
+AMBIGUOUS: Final = 5  # foreign, either side: per (segment, period), compared exactly
+
+
+def _classified(
+    ranged: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
 ) -> ir.Table:
-    """``kind, grp, p0, currency, ps, p, d`` rows: ``+value`` at ``first``, ``-value``
-    after ``hi`` (``d`` an integer, or a ``FACTOR_TYPE`` decimal with ``decimal``)."""
-    columns = {
-        "kind": keys["kind"],
-        "grp": ranged.grp,
-        "p0": ranged.p0,
-        "currency": keys.get("currency", ibis.literal(NO_CURRENCY)),
-        "ps": keys.get("ps", ibis.literal(NO_DAY)),
-    }
-    columns = {k: v.cast(_KEY_TYPES[k]) for k, v in columns.items()}
-    d_type = FACTOR_TYPE if decimal else dt.int64
-    starts = ranged.select(**columns, p=ranged.first.cast("int64"), d=value.cast(d_type))
-    stops = ranged.select(**columns, p=(ranged.hi + 1).cast("int64"), d=(-value).cast(d_type))
-    return starts.union(stops, distinct=False)
+    """``ranged`` plus ``cls`` (the constants above) and ``f0`` (the factor of its paid
+    start day, for foreign single-currency segments; null otherwise).
+
+    One foreign currency, MRR moved away from the initial: most such segments are on one
+    side of the cap whatever the rate: never capped when even the currency's highest
+    factor of the report keeps them under the initial, always capped when even the
+    lowest keeps them over. The comparisons are exact decimals."""
+    single = ranged.pay_currency.notnull()
+    simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
+    bounds = by_period.group_by("currency").agg(fmin=by_period.f.min(), fmax=by_period.f.max())
+    bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
+    starts_at = by_day.select(currency_b="currency", day="day", f0="f").join(
+        bounds, ibis._.currency_b == bounds.currency_c
+    )
+    joined = ranged.left_join(
+        starts_at,
+        [ranged.currency == starts_at.currency_b, ranged.paid_started_at == starts_at.day],
+    )
+    v, b = joined.level_minor, joined.initial_minor
+    b_conv = b * joined.f0
+    cls = ibis.cases(
+        (~single, MULTI),
+        (simple, SIMPLE),
+        (v == b, TRACK),
+        (v * joined.fmax <= b_conv, UNDER),
+        (v * joined.fmin >= b_conv, OVER),
+        else_=AMBIGUOUS,
+    )
+    return joined.select(*ranged.columns, f0=joined.f0, cls=cls.cast("int8"))
 
 
-def _dense(deltas: ir.Table, keys: list[str], current: int) -> ir.Table:
-    """``keys + [p, level]``: the running sum of each key's differences, one row per
-    period from its first difference to ``current`` (rows whose level is 0 dropped)."""
-    summed = deltas.filter(deltas.p <= current).group_by([*keys, "p"]).agg(d=deltas.d.sum())
+def _deltas(ranged: ir.Table, keys: list[str], current: int, **values: ir.NumericValue) -> ir.Table:
+    """``keys + [p] + values``: each value added at ``first`` and taken off after ``hi``
+    (the take-offs past ``current`` dropped), summed per key and period."""
+    starts = ranged.select(*keys, p=ranged.first.cast("int64"), **values)
+    stops = ranged.filter(ranged.hi < current).select(
+        *keys, p=(ranged.hi + 1).cast("int64"), **{k: -v for k, v in values.items()}
+    )
+    both = starts.union(stops, distinct=False)
+    return both.group_by([*keys, "p"]).agg(**{k: both[k].sum() for k in values})
+
+
+def _dense(summed: ir.Table, keys: list[str], current: int) -> ir.Table:
+    """``keys + [p] + sums``: the running sums of each key's differences, one row per
+    period from its first difference to ``current`` (rows where every level is 0 dropped)."""
+    sums = [c for c in summed.columns if c not in (*keys, "p")]
     upto = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p, rows=(None, 0))
     after = ibis.window(group_by=[summed[k] for k in keys], order_by=summed.p)
-    levels = summed.mutate(
-        level=summed.d.sum().over(upto),
+    levels = summed.select(
+        *keys,
+        "p",
+        **{c: summed[c].sum().over(upto) for c in sums},
         until=summed.p.lead().over(after).fill_null(ibis.literal(current + 1, "int64")),
     )
-    levels = levels.filter(levels.level != 0)
-    return levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest())
+    nonzero = ibis.or_(*(levels[c] != 0 for c in sums))
+    levels = levels.filter(nonzero)
+    return levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest()).drop("until")
 
 
-_KEY_TYPES: Final = {
-    "kind": "string",
-    "grp": "string",
-    "p0": "int64",
-    "currency": "string",
-    "ps": "date",
-}
+def _part(
+    table: ir.Table,
+    *,
+    customers: ir.Value | None = None,
+    mrr: ir.Value | None = None,
+    gross: ir.Value | None = None,
+    initial: ir.Value | None = None,
+) -> ir.Table:
+    """One block of the result: ``grp, p0, p`` and the four sums, one schema for all."""
 
+    def money(value: ir.Value | None) -> ir.Value:
+        return (value if value is not None else ibis.null()).cast(FACTOR_TYPE)
 
-def _part(table: ir.Table, kind: Any, value: ir.Value) -> ir.Table:
-    """One block of the result: ``kind, grp, p0, p, value`` with one schema for all."""
-    kind_value = ibis.literal(kind) if isinstance(kind, str) else kind
     return table.select(
-        kind=kind_value.cast("string"),
         grp=table.grp.cast("string"),
         p0=table.p0.cast("int64"),
         p=table.p.cast("int64"),
-        value=value.cast(FACTOR_TYPE),
+        customers=(customers if customers is not None else ibis.null()).cast("int64"),
+        mrr=money(mrr),
+        gross=money(gross),
+        initial=money(initial),
     )
 
 
@@ -290,121 +334,82 @@ def triangle(
     current = query.current
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
     spells = _restricted(warehouse, scope, PAID_SPELLS, query)
-    single = segments.pay_currency.notnull()
-    ranged = ranged_periods(segments, query)
-    r_single = ranged.pay_currency.notnull()
-    r_simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
+    ranged = _classified(ranged_periods(segments, query), by_period, by_day, query)
+    v, b, cls = ranged.level_minor, ranged.initial_minor, ranged.cls
+    parts: list[ir.Table] = []
 
-    # One foreign currency, MRR moved away from the initial. Most such segments are on
-    # one side of the cap whatever the rate: never capped when even the currency's
-    # highest factor of the report keeps them under the initial (then linear, like
-    # the MRR), always capped when even the lowest keeps them over (then the constant
-    # converted initial). The rest are compared period by period.
-    moved = ranged.filter(r_single & ~r_simple & (ranged.level_minor != ranged.initial_minor))
-    bounds = by_period.group_by("currency").agg(fmin=by_period.f.min(), fmax=by_period.f.max())
-    starts_at = by_day.select(currency_b="currency", day="day", f0="f")
-    bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
-    moved = moved.join(
-        starts_at,
-        [moved.currency == starts_at.currency_b, moved.paid_started_at == starts_at.day],
-    ).join(bounds, moved.currency == bounds.currency_c)
-    moved = moved.mutate(b_conv=moved.initial_minor * moved.f0)
-    never = moved.level_minor * moved.fmax <= moved.b_conv
-    always = moved.level_minor * moved.fmin >= moved.b_conv
-    under = moved.filter(never)
-    over = moved.filter(~never & always)
-    linear = _deltas(
-        under, under.level_minor, kind=ibis.literal(GROSS_KIND), currency=under.currency
-    )
-    constant = _dense(
-        _deltas(over, over.b_conv, kind=ibis.literal(GROSS_KIND), decimal=True),
-        ["kind", "grp", "p0", "currency", "ps"],
+    # retained customers: the paid spells covering each evaluation day
+    counts = _dense(
+        _deltas(ranged_periods(spells, query), ["grp", "p0"], current, n=ibis.literal(1, "int64")),
+        ["grp", "p0"],
         current,
     )
-    parts: list[ir.Table] = []
-    parts.append(_part(constant, GROSS_KIND, constant.level))
-    ambiguous = moved.filter(~never & ~always).drop(
-        "currency_b", "day", "f0", "currency_c", "fmin", "fmax", "b_conv"
-    )
-    ambiguous = _with_factors(_expanded(ambiguous), by_period, by_day, query, day="paid_started_at")
-    capped = ibis.least(ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0)
-    parts.append(_part(ambiguous, GROSS_KIND, capped))
+    parts.append(_part(counts, customers=counts.n))
 
-    # difference arrays: counts, MRR, and the gross that needs no per-period comparison
-    simple = ranged.filter(r_single & r_simple)
-    tracking = ranged.filter(r_single & ~r_simple & (ranged.level_minor == ranged.initial_minor))
-    deltas = (
-        _deltas(ranged_periods(spells, query), ibis.literal(1, "int64"), kind=ibis.literal("count"))
-        .union(
-            _deltas(
-                ranged, ranged.level_minor, kind=ibis.literal(MRR_KIND), currency=ranged.currency
-            ),
-            distinct=False,
-        )
-        .union(
-            _deltas(
-                simple,
-                ibis.least(simple.level_minor, simple.initial_minor),
-                kind=ibis.literal(GROSS_KIND),
-                currency=simple.currency,
-            ),
-            distinct=False,
-        )
-        .union(
-            _deltas(
-                tracking,
-                tracking.initial_minor,
-                kind=ibis.literal("tracking"),
-                currency=tracking.currency,
-                ps=tracking.paid_started_at,
-            ),
-            distinct=False,
-        )
+    # MRR, and the gross that is linear in the level (SIMPLE: min(v, b); UNDER: v)
+    glin = ibis.cases((cls == SIMPLE, ibis.least(v, b)), (cls == UNDER, v), else_=0)
+    linear = _dense(
+        _deltas(ranged, ["grp", "p0", "currency"], current, lm=v, lg=glin.cast("int64")),
+        ["grp", "p0", "currency"],
+        current,
     )
-    deltas = deltas.union(linear, distinct=False)
-    dense = _dense(deltas, ["kind", "grp", "p0", "currency", "ps"], current)
-    rated = _with_factors(dense, by_period, by_day, query, day="ps")
-    value = ibis.cases(
-        (rated.kind == "count", rated.level.cast(FACTOR_TYPE)),
-        (rated.kind == "tracking", rated.level * ibis.least(rated.f, rated.f0)),
-        else_=rated.level * rated.f,
+    linear = _with_factors(linear, by_period, by_day, query, day=None)
+    parts.append(_part(linear, mrr=linear.lm * linear.f, gross=linear.lg * linear.f))
+
+    # TRACK and OVER, per paid start day (its factor is the cap's)
+    capped = ranged.filter((cls == TRACK) | (cls == OVER))
+    track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0).cast("int64")
+    const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0).cast("int64")
+    keys = ["grp", "p0", "currency", "paid_started_at"]
+    per_start = _dense(_deltas(capped, keys, current, lt=track, lc=const), keys, current)
+    per_start = _with_factors(per_start, by_period, by_day, query, day="paid_started_at")
+    f, f0 = per_start.f, per_start.f0
+    parts.append(_part(per_start, gross=per_start.lt * ibis.least(f, f0) + per_start.lc * f0))
+
+    # AMBIGUOUS: per (segment, period), compared exactly
+    ambiguous = _expanded(ranged.filter(cls == AMBIGUOUS).drop("f0"))
+    ambiguous = _with_factors(ambiguous, by_period, by_day, query, day="paid_started_at")
+    capped_value = ibis.least(
+        ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0
     )
-    kind = ibis.ifelse(rated.kind == "tracking", GROSS_KIND, rated.kind)
-    kind = ibis.ifelse(kind == "count", CUSTOMERS_KIND, kind)
-    parts.append(_part(rated, kind, value))
+    parts.append(_part(ambiguous, gross=capped_value))
 
     # several currencies: converted sums per (member, period) against the converted initial
-    several = _expanded(ranged.filter(~r_single))
+    several = _expanded(ranged.filter(cls == MULTI).drop("f0"))
     several = _with_factors(several, by_period, by_day, query, day="paid_started_at")
     per_member = several.group_by(["customer_id", "grp", "p0", "p"]).agg(
         value=(several.level_minor * several.f).sum()
     )
+    single = segments.pay_currency.notnull()
     starts = segments.filter(~single & (segments.start_date == segments.paid_started_at))
     starts = _with_factors(
         starts.mutate(p=starts.p0), by_period, by_day, query, day="paid_started_at"
     )
     initial_of = starts.group_by("customer_id").agg(b=(starts.level_minor * starts.f0).sum())
     joined = per_member.join(initial_of, "customer_id")
-    parts.append(_part(joined, GROSS_KIND, ibis.least(joined.value, joined.b)))
+    parts.append(_part(joined, gross=ibis.least(joined.value, joined.b)))
 
     # initial MRR: the segments that start on the paid start, at its rate
     first = segments.filter(segments.start_date == segments.paid_started_at)
+    first = first.group_by(["grp", "p0", "currency", "paid_started_at"]).agg(
+        b=first.level_minor.sum()
+    )
     first = _with_factors(first.mutate(p=first.p0), by_period, by_day, query, day="paid_started_at")
-    parts.append(_part(first, INITIAL_KIND, first.level_minor * first.f0))
+    parts.append(_part(first, initial=first.b * first.f0))
+
     every = parts[0]
     for part in parts[1:]:
         every = every.union(part, distinct=False)
-    kind, value = every.kind, every.value
     return every.group_by(["grp", "p0", "p"]).agg(
-        customers=value.sum(where=kind == CUSTOMERS_KIND).cast("int64"),
-        mrr=value.sum(where=kind == MRR_KIND),
-        gross=value.sum(where=kind == GROSS_KIND),
-        initial=value.sum(where=kind == INITIAL_KIND),
+        customers=every.customers.sum(),
+        mrr=every.mrr.sum(),
+        gross=every.gross.sum(),
+        initial=every.initial.sum(),
     )
 
 
 def _with_factors(
-    table: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery, *, day: str
+    table: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery, *, day: str | None
 ) -> ir.Table:
     """``table`` plus ``f`` (the factor of its currency for period ``p``) and ``f0`` (the
     initial MRR's factor: on ``table[day]``, or the first day of ``p0`` with ``fix_fx``).
@@ -418,6 +423,8 @@ def _with_factors(
     periods = by_period.select("currency", "p", "f")
     joined = table.left_join(periods, [table.currency == periods.currency, table.p == periods.p])
     with_f = joined.select(*table.columns, f=joined.f)
+    if day is None:
+        return with_f
     days = by_day.select("currency", "day", f0="f")
     joined = with_f.left_join(days, [with_f.currency == days.currency, with_f[day] == days.day])
     return joined.select(*with_f.columns, f0=joined.f0)

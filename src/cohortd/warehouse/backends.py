@@ -28,7 +28,7 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cohortd.warehouse.tables import CUSTOMERS, FX_ECB, SCHEMA_VERSION, SCHEMAS
+from cohortd.warehouse.tables import CUSTOMERS, DERIVED_TABLES, FX_ECB, SCHEMA_VERSION, SCHEMAS
 
 _META = "cohortd_warehouse_meta"
 _IMPORT_MEMORY_LIMIT = "600MB"
@@ -96,13 +96,17 @@ class Warehouse(ABC):
         return int(self.execute(self.table(_META).schema_version.max()))
 
     def _upgrade(self) -> None:
-        """Version 1 → 2: the derived tables are new; fill them for every stored scope."""
+        """Every version so far changed only the derived tables (1 → 2: new; 2 → 3: their
+        period numbers): they are made anew and filled for every stored scope."""
         from cohortd.engine import derived  # the engine imports this module
         from cohortd.warehouse import Scope
 
         customers = self.table(CUSTOMERS)
         scopes = self.to_pyarrow(customers.select("org_id", "livemode").distinct()).to_pylist()
         with self.transaction():
+            for name in DERIVED_TABLES:
+                self.con.drop_table(name, force=True)
+                self.con.create_table(name, schema=SCHEMAS[name])
             for row in scopes:
                 derived.refresh(self, Scope(row["org_id"], row["livemode"]))
             self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))

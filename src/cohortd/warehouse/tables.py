@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION: Final = 2  # 2: the derived tables (engine.derived)
+SCHEMA_VERSION: Final = 3  # 2: the derived tables (engine.derived); 3: their period numbers
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
 
@@ -99,6 +99,8 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "pay_currency": "string",  # the one currency of its paying rows, else null
             "initial_minor": "int64",  # MRR on paid_started_at when pay_currency is set
             "pay_currencies": "!int64",
+            "week0": "int32",  # period numbers of paid_started_at (engine.periods)
+            "month0": "int32",
         }
     ),
     PAID_SPELLS: ibis.schema(
@@ -111,6 +113,12 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "country": "string",
             "start_date": "!date",
             "end_date": "date",
+            "week0": "!int32",  # period numbers (engine.periods.stored_period)
+            "month0": "!int32",
+            "week_start": "!int32",
+            "month_start": "!int32",
+            "week_end": "int32",
+            "month_end": "int32",
         }
     ),
     MRR_SEGMENTS: ibis.schema(
@@ -127,6 +135,12 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "start_date": "!date",
             "end_date": "date",
             "level_minor": "!int64",
+            "week0": "!int32",  # period numbers (engine.periods.stored_period)
+            "month0": "!int32",
+            "week_start": "!int32",
+            "month_start": "!int32",
+            "week_end": "int32",
+            "month_end": "int32",
         }
     ),
 }
