@@ -236,6 +236,49 @@ def test_currency_moving_against_the_base(warehouse: Warehouse, new_scope) -> No
     assert jan["periods"][1]["mrr_retention_gross"] == 100.0
 
 
+# Foreign members whose MRR moved: the gross cap per period (the engine sorts these into
+# never capped, always capped, and compared period by period; ties on either bound too).
+# 1 EUR = 1 USD from 2030-01-01, 1.25 from 02-01, 0.8 from 03-01, 1 from 04-01. Every
+# member pays 100 EUR from 01-10 (initial 100 USD at 01-10's rate 1), then v EUR from 02-10.
+MOVED_RATES = [
+    (d(2030, 1, 1), "USD", "1"),
+    (d(2030, 2, 1), "USD", "1.25"),
+    (d(2030, 3, 1), "USD", "0.8"),
+    (d(2030, 4, 1), "USD", "1"),
+]
+MOVED_LEVELS = {"a": "80", "b": "125", "c": "50", "e": "200", "f": "90"}
+MOVED = Dataset(
+    customers=[C(cid, currency="EUR") for cid in MOVED_LEVELS],
+    stretches=[
+        stretch
+        for cid, level in MOVED_LEVELS.items()
+        for stretch in (
+            S(cid, "100", d(2030, 1, 10), d(2030, 2, 10), currency="EUR"),
+            S(cid, level, d(2030, 2, 10), currency="EUR"),
+        )
+    ],
+    rates=MOVED_RATES,
+)
+
+
+def test_gross_of_foreign_members_whose_mrr_moved(warehouse: Warehouse, new_scope) -> None:
+    body = report(warehouse, new_scope(), MOVED, "?interval=month&date=2030-04-30")
+    jan = row(body, "2030-01-31")
+    assert (jan["initial_customers"], jan["initial_mrr"]) == (5, 500.0)
+    # month ends' rates 1, 1.25, 0.8, 1; each member's cap is 100 USD:
+    #   a  80: 100 | 100 (=cap, tie at 1.25) | 64           | 80
+    #   b 125: 100 | 156.25 → 100            | 100 (=cap, tie at 0.8) | 125 → 100
+    #   c  50: 100 | 62.50                   | 40           | 50   (never capped)
+    #   e 200: 100 | 250 → 100               | 160 → 100    | 200 → 100 (always)
+    #   f  90: 100 | 112.50 → 100            | 72           | 90   (either side)
+    # MRR: 500 | 100+156.25+62.5+250+112.5 = 681.25 | 64+100+40+160+72 = 436 | 545
+    assert [p["mrr_retained"] for p in jan["periods"]] == [500.0, 681.25, 436.0, 545.0]
+    # gross: 500 | 100+100+62.5+100+100 = 462.50 | 64+100+40+100+72 = 376 | 420
+    assert [p["mrr_retained_gross"] for p in jan["periods"]] == [500.0, 462.5, 376.0, 420.0]
+    # 462.5 / 500 = 92.5 %, 376 / 500 = 75.2 %, 420 / 500 = 84 %
+    assert [p["mrr_retention_gross"] for p in jan["periods"]] == [100.0, 92.5, 75.2, 84.0]
+
+
 def test_fix_fx_uses_the_first_day_of_p0(warehouse: Warehouse, new_scope) -> None:
     url = "?interval=month&date=2030-02-28&baseCurrency=usd&fix_fx=true"
     body = report(warehouse, new_scope(), FX, url)

@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Any, Final
 
 import ibis
@@ -205,4 +206,16 @@ class RateBook:
 
     def minor_factor(self, source: str, target: str, day: date) -> Decimal:
         """Multiply ``source`` minor units by this to get ``target`` major units on ``day``."""
-        return self.factor(source, target, day).scaleb(-exponent(source))
+        if source == target:
+            return ONE.scaleb(-exponent(source))
+        return _minor_factor(self.rate(target, day), self.rate(source, day), exponent(source))
+
+
+@lru_cache(maxsize=1 << 16)
+def _minor_factor(target_rate: Decimal, source_rate: Decimal, source_exponent: int) -> Decimal:
+    """``target_rate / source_rate`` (``_PRECISION`` digits) per minor unit of the source:
+    a pure function of the two rates, so remembering it is exact (the same rates recur
+    on every report of the same days)."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return (target_rate / source_rate).scaleb(-source_exponent)

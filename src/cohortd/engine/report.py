@@ -293,6 +293,7 @@ def explain(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> dict[str,
                 "p": pa.array([], pa.int64()),
                 "f": pa.array([], pa.decimal128(38, 18)),
                 "f_first": pa.array([], pa.decimal128(38, 18)),
+                "fd": pa.array([], pa.float64()),
             }
         ),
         by_day=pa.table(
@@ -300,8 +301,7 @@ def explain(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> dict[str,
                 "currency": pa.array([], pa.string()),
                 "day": pa.array([], pa.date32()),
                 "f": pa.array([], pa.decimal128(38, 18)),
-                "under": pa.array([], pa.float64()),
-                "over": pa.array([], pa.float64()),
+                "fd": pa.array([], pa.float64()),
             }
         ),
     )

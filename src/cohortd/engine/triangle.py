@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any, Final
 
 import ibis
@@ -49,7 +50,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cohortd.engine.fx import RateBook
-from cohortd.engine.periods import evaluation_day, first_day, stored_period
+from cohortd.engine.periods import evaluation_day, first_day, period_of_expr, stored_period
 from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, ReportQuery
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PAID_SPELLS
@@ -140,11 +141,15 @@ def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir
 class Factors:
     """Rows of the two factor tables, exact decimals quantized to ``FACTOR_SCALE``."""
 
-    by_period: pa.Table  # currency, p, f (evaluation day of p), f_first (first day of p)
-    by_day: pa.Table  # currency, day, f
+    by_period: pa.Table  # currency, p, f (evaluation day of p), f_first (first day of p), fd
+    by_day: pa.Table  # currency, day, f, fd
+    # fd: f as a double, for ``_classified``'s margin tests (casting decimals in SQL is slow)
 
 
+@lru_cache(maxsize=1 << 16)
 def _quantized(value: Decimal) -> Decimal:
+    """``value`` rounded to ``FACTOR_SCALE`` places (remembered: the same factors recur
+    on every report of the same days)."""
     return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
@@ -159,7 +164,7 @@ def factors(
     ``fix_fx``, ``f_first`` with it; ``by_day`` only without), the others are null."""
     base, interval = query.base_currency, query.interval
     periods = range(first_period, query.current + 1)
-    rows: dict[str, list[Any]] = {"currency": [], "p": [], "f": [], "f_first": []}
+    rows: dict[str, list[Any]] = {"currency": [], "p": [], "f": [], "f_first": [], "fd": []}
     cache: dict[tuple[str, date], Decimal] = {}
 
     def factor(currency: str, day: date) -> Decimal:
@@ -179,11 +184,14 @@ def factors(
                 day = evaluation_day(p, as_of=query.as_of, interval=interval)
                 rows["f"].append(factor(currency, day))
                 rows["f_first"].append(None)
-    days: dict[str, list[Any]] = {"currency": [], "day": [], "f": []}
+            found = rows["f"][-1]
+            rows["fd"].append(None if found is None else float(found))
+    days: dict[str, list[Any]] = {"currency": [], "day": [], "f": [], "fd": []}
     for currency, day in sorted(set(start_pairs) if not query.fix_fx else ()):
         days["currency"].append(currency)
         days["day"].append(day)
         days["f"].append(factor(currency, day))
+        days["fd"].append(float(days["f"][-1]))
     decimal = pa.decimal128(38, FACTOR_SCALE)
     return Factors(
         by_period=pa.table(
@@ -192,6 +200,7 @@ def factors(
                 "p": pa.array(rows["p"], pa.int64()),
                 "f": pa.array(rows["f"], decimal),
                 "f_first": pa.array(rows["f_first"], decimal),
+                "fd": pa.array(rows["fd"], pa.float64()),
             }
         ),
         by_day=pa.table(
@@ -199,6 +208,7 @@ def factors(
                 "currency": pa.array(days["currency"], pa.string()),
                 "day": pa.array(days["day"], pa.date32()),
                 "f": pa.array(days["f"], decimal),
+                "fd": pa.array(days["fd"], pa.float64()),
             }
         ),
     )
@@ -225,51 +235,78 @@ TRACK: Final = 2  # foreign, v == b: b * min(F(p), F(paid start))
 UNDER: Final = 3  # foreign, never over the initial at any factor of the report: v, linear
 OVER: Final = 4  # foreign, always over it: the constant b * F(paid start)
 AMBIGUOUS: Final = 5  # foreign, either side: per (segment, period), compared exactly
+_MARGIN: Final = 1e-9  # ``_classified``'s float tests leave the near ties to AMBIGUOUS
 
 
 def _classified(
     ranged: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
 ) -> ir.Table:
-    """``ranged`` plus ``cls`` (the constants above) and ``f0`` (the factor of its paid
-    start day, for foreign single-currency segments; null otherwise).
+    """``ranged`` plus ``cls``, one of the constants above.
 
     One foreign currency, MRR moved away from the initial: most such segments are on one
-    side of the cap whatever the rate: never capped when even the currency's highest
-    factor of the report keeps them under the initial, always capped when even the
-    lowest keeps them over. The comparisons are exact decimals."""
+    side of the cap whatever the rate: never capped (``UNDER``) when even the currency's
+    highest factor of the report keeps them under the initial (the initial at the
+    factor of its paid start day), always capped (``OVER``) when even the lowest keeps
+    them over. Those two are decided in double precision with a margin of 1e-9, far
+    above its rounding (about 1e-16 relative per product): a segment inside the margin
+    is ``AMBIGUOUS``, whose gross is compared exactly period by period, so a float never
+    decides a cap that exact decimals would decide otherwise (exact decimal products
+    here cost several times more).
+
+    Every segment is joined with its paid start's factor, not only the moved ones: the
+    join makes DuckDB keep this table once for all the parts that read it, instead of
+    scanning the segments again for each."""
     single = ranged.pay_currency.notnull()
     simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
-    bounds = by_period.group_by("currency").agg(fmin=by_period.f.min(), fmax=by_period.f.max())
+    bounds = by_period.group_by("currency").agg(fmin=by_period.fd.min(), fmax=by_period.fd.max())
     bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
-    starts_at = by_day.select(currency_b="currency", day="day", f0="f").join(
+    starts_at = by_day.select(currency_b="currency", day="day", f0="fd").join(
         bounds, ibis._.currency_b == bounds.currency_c
     )
     joined = ranged.left_join(
         starts_at,
         [ranged.currency == starts_at.currency_b, ranged.paid_started_at == starts_at.day],
     )
-    v, b = joined.level_minor, joined.initial_minor
-    b_conv = b * joined.f0
+    v = joined.level_minor.cast("float64")
+    b_conv = joined.initial_minor.cast("float64") * joined.f0
     cls = ibis.cases(
         (~single, MULTI),
         (simple, SIMPLE),
-        (v == b, TRACK),
-        (v * joined.fmax <= b_conv, UNDER),
-        (v * joined.fmin >= b_conv, OVER),
+        (joined.level_minor == joined.initial_minor, TRACK),
+        (v * joined.fmax <= b_conv * (1 - _MARGIN), UNDER),
+        (v * joined.fmin >= b_conv * (1 + _MARGIN), OVER),
         else_=AMBIGUOUS,
     )
-    return joined.select(*ranged.columns, f0=joined.f0, cls=cls.cast("int8"))
+    return joined.select(*ranged.columns, cls=cls.cast("int8"))
 
 
-def _deltas(ranged: ir.Table, keys: list[str], current: int, **values: ir.NumericValue) -> ir.Table:
-    """``keys + [p] + values``: each value added at ``first`` and taken off after ``hi``
-    (the take-offs past ``current`` dropped), summed per key and period."""
-    starts = ranged.select(*keys, p=ranged.first.cast("int64"), **values)
-    stops = ranged.filter(ranged.hi < current).select(
-        *keys, p=(ranged.hi + 1).cast("int64"), **{k: -v for k, v in values.items()}
-    )
-    both = starts.union(stops, distinct=False)
-    return both.group_by([*keys, "p"]).agg(**{k: both[k].sum() for k in values})
+_KEY_TYPES: Final = {
+    "grp": "string",
+    "p0": "int64",
+    "currency": "string",
+    "paid_started_at": "date",
+}
+
+
+def _deltas(
+    sources: list[tuple[ir.Table, dict[str, ir.NumericValue]]], keys: list[str], current: int
+) -> ir.Table:
+    """``keys + [p] + values``: for each ``(table, values)``, each value added at
+    ``first`` and taken off after ``hi`` (the take-offs past ``current`` dropped), summed
+    per key and period over every source (a value a source lacks counts 0)."""
+    names = list(dict.fromkeys(n for _, values in sources for n in values))
+    blocks: list[ir.Table] = []
+    for table, values in sources:
+        typed = {k: table[k].cast(_KEY_TYPES[k]) for k in keys}  # one schema for the union
+        filled = {n: values.get(n, ibis.literal(0)).cast("int64") for n in names}
+        blocks.append(table.select(**typed, p=table.first.cast("int64"), **filled))
+        taken = {n: (-values.get(n, ibis.literal(0))).cast("int64") for n in names}
+        stops = table.select(**typed, p=(table.hi + 1).cast("int64"), **taken)
+        blocks.append(stops.filter(stops.p <= current))
+    both = blocks[0]
+    for block in blocks[1:]:
+        both = both.union(block, distinct=False)
+    return both.group_by([*keys, "p"]).agg(**{n: both[n].sum() for n in names})
 
 
 def _dense(summed: ir.Table, keys: list[str], current: int) -> ir.Table:
@@ -303,7 +340,7 @@ def _part(
         return (value if value is not None else ibis.null()).cast(FACTOR_TYPE)
 
     return table.select(
-        grp=table.grp.cast("string"),
+        grp=(table.grp if "grp" in table.columns else ibis.literal(NO_GROUP)).cast("string"),
         p0=table.p0.cast("int64"),
         p=table.p.cast("int64"),
         customers=(customers if customers is not None else ibis.null()).cast("int64"),
@@ -339,35 +376,34 @@ def triangle(
     parts: list[ir.Table] = []
 
     # retained customers: the paid spells covering each evaluation day
-    counts = _dense(
-        _deltas(ranged_periods(spells, query), ["grp", "p0"], current, n=ibis.literal(1, "int64")),
-        ["grp", "p0"],
-        current,
-    )
+    # the group is a key only with a breakdown (a constant one still costs hashing)
+    group = [] if query.breakdown is None else ["grp"]
+    keys = [*group, "p0"]
+    counts = _deltas([(ranged_periods(spells, query), {"n": ibis.literal(1)})], keys, current)
+    counts = _dense(counts, keys, current)
     parts.append(_part(counts, customers=counts.n))
 
     # MRR, and the gross that is linear in the level (SIMPLE: min(v, b); UNDER: v)
+    keys = [*group, "p0", "currency"]
     glin = ibis.cases((cls == SIMPLE, ibis.least(v, b)), (cls == UNDER, v), else_=0)
-    linear = _dense(
-        _deltas(ranged, ["grp", "p0", "currency"], current, lm=v, lg=glin.cast("int64")),
-        ["grp", "p0", "currency"],
-        current,
-    )
-    linear = _with_factors(linear, by_period, by_day, query, day=None)
+    linear = _deltas([(ranged, {"lm": v, "lg": glin})], keys, current)
+    linear = _with_factors(_dense(linear, keys, current), by_period, by_day, query, day=None)
     parts.append(_part(linear, mrr=linear.lm * linear.f, gross=linear.lg * linear.f))
 
     # TRACK and OVER, per paid start day (its factor is the cap's)
+    keys = [*group, "currency", "paid_started_at"]  # the paid start decides p0
     capped = ranged.filter((cls == TRACK) | (cls == OVER))
-    track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0).cast("int64")
-    const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0).cast("int64")
-    keys = ["grp", "p0", "currency", "paid_started_at"]
-    per_start = _dense(_deltas(capped, keys, current, lt=track, lc=const), keys, current)
+    track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0)
+    const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0)
+    per_start = _deltas([(capped, {"lt": track, "lc": const})], keys, current)
+    per_start = _dense(per_start, keys, current)
+    per_start = per_start.mutate(p0=period_of_expr(per_start.paid_started_at, query.interval))
     per_start = _with_factors(per_start, by_period, by_day, query, day="paid_started_at")
     f, f0 = per_start.f, per_start.f0
     parts.append(_part(per_start, gross=per_start.lt * ibis.least(f, f0) + per_start.lc * f0))
 
     # AMBIGUOUS: per (segment, period), compared exactly
-    ambiguous = _expanded(ranged.filter(cls == AMBIGUOUS).drop("f0"))
+    ambiguous = _expanded(ranged.filter(cls == AMBIGUOUS))
     ambiguous = _with_factors(ambiguous, by_period, by_day, query, day="paid_started_at")
     capped_value = ibis.least(
         ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0
@@ -375,7 +411,7 @@ def triangle(
     parts.append(_part(ambiguous, gross=capped_value))
 
     # several currencies: converted sums per (member, period) against the converted initial
-    several = _expanded(ranged.filter(cls == MULTI).drop("f0"))
+    several = _expanded(ranged.filter(cls == MULTI))
     several = _with_factors(several, by_period, by_day, query, day="paid_started_at")
     per_member = several.group_by(["customer_id", "grp", "p0", "p"]).agg(
         value=(several.level_minor * several.f).sum()
