@@ -242,7 +242,15 @@ def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
     if not pa.types.is_decimal(column.type):  # PostgreSQL through a raw cursor
         column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
     text = column.cast(pa.decimal128(38, 18)).cast(pa.string()).to_pylist()
-    return [None if t is None else int(t.replace(".", "")) for t in text]
+    return [None if t is None else _scaled_text(t) for t in text]
+
+
+def _scaled_text(text: str) -> int:
+    """``"-12.340000000000000000"`` → -12340000000000000000 (Arrow writes a zero as
+    ``"0E-18"``: that form goes through ``Decimal``)."""
+    if "E" in text:
+        return int(Decimal(text).scaleb(18))
+    return int(text.replace(".", ""))
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:

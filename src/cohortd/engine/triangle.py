@@ -390,17 +390,9 @@ def triangle(
     linear = _with_factors(_dense(linear, keys, current), by_period, by_day, query, day=None)
     parts.append(_part(linear, mrr=linear.lm * linear.f, gross=linear.lg * linear.f))
 
-    # TRACK and OVER, per paid start day (its factor is the cap's)
-    keys = [*group, "currency", "paid_started_at"]  # the paid start decides p0
-    capped = ranged.filter((cls == TRACK) | (cls == OVER))
-    track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0)
-    const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0)
-    per_start = _deltas([(capped, {"lt": track, "lc": const})], keys, current)
-    per_start = _dense(per_start, keys, current)
-    per_start = per_start.mutate(p0=period_of_expr(per_start.paid_started_at, query.interval))
-    per_start = _with_factors(per_start, by_period, by_day, query, day="paid_started_at")
-    f, f0 = per_start.f, per_start.f0
-    parts.append(_part(per_start, gross=per_start.lt * ibis.least(f, f0) + per_start.lc * f0))
+    # TRACK and OVER (none with fix_fx: one factor for all, every segment is SIMPLE)
+    if not query.fix_fx:
+        parts.extend(_capped_parts(ranged, group, by_period, by_day, query))
 
     # AMBIGUOUS: per (segment, period), compared exactly
     ambiguous = _expanded(ranged.filter(cls == AMBIGUOUS))
@@ -442,6 +434,83 @@ def triangle(
         gross=every.gross.sum(),
         initial=every.initial.sum(),
     )
+
+
+def _capped_parts(
+    ranged: ir.Table,
+    group: list[str],
+    by_period: ir.Table,
+    by_day: ir.Table,
+    query: ReportQuery,
+) -> list[ir.Table]:
+    """The gross of ``TRACK`` segments, ``b * min(F(p), F(ps))``, and of ``OVER`` ones,
+    ``b * F(ps)``, where ``ps`` is the member's paid start day.
+
+    Their level changes are summed per (currency, paid start, period) (``changes``).
+    Per (cohort, currency, period) three running sums follow from them: ``lt`` (the
+    TRACK levels), ``ct`` (the same converted at each one's ``F(ps)``) and ``cc`` (the
+    OVER levels converted at ``F(ps)``). Over a cohort's paid start days, ``F(ps)`` lies
+    in ``[bmin, bmax]``: in a period with ``F(p) <= bmin`` every TRACK member is capped
+    by the rate of the day (``lt * F(p)``), with ``F(p) >= bmax`` none is (``ct``). Only
+    the periods strictly inside the band, a few in practice (the rates of a cohort's own
+    days are close together), need each paid start's level: there the changes up to
+    ``p`` are summed with ``min(F(p), F(ps))``, an inequality join and no expansion.
+    Exact decimals throughout."""
+    current = query.current
+    capped = ranged.filter((ranged.cls == TRACK) | (ranged.cls == OVER))
+    track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0)
+    const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0)
+    keys = [*group, "currency", "paid_started_at"]
+    changes = _deltas([(capped, {"lt": track, "lc": const})], keys, current)
+    days = by_day.select(currency_d="currency", day="day", f0="f")
+    changes = changes.left_join(
+        days, [changes.currency == days.currency_d, changes.paid_started_at == days.day]
+    )
+    changes = changes.select(
+        *keys,
+        "p",
+        "lt",
+        "lc",
+        "f0",
+        p0=period_of_expr(changes.paid_started_at, query.interval),
+    )
+
+    cohort = [*group, "p0", "currency"]
+    summed = changes.group_by([*cohort, "p"]).agg(
+        lt=changes.lt.sum(),
+        ct=(changes.lt * changes.f0).sum(),
+        cc=(changes.lc * changes.f0).sum(),
+    )
+    levels = _dense(summed, cohort, current)
+    starts = changes.filter(changes.lt > 0)  # every TRACK member's paid start day
+    band = starts.group_by(cohort).agg(bmin=starts.f0.min(), bmax=starts.f0.max())
+    band = band.select(**{f"{k}_b": band[k] for k in cohort}, bmin="bmin", bmax="bmax")
+    rated = levels.left_join(band, [levels[k] == band[f"{k}_b"] for k in cohort])
+    periods = by_period.select(currency_p="currency", p_p="p", f="f")
+    rated = rated.left_join(periods, [rated.currency == periods.currency_p, rated.p == periods.p_p])
+    f, lt = rated.f, rated.lt
+    by_rate = ibis.cases(
+        (lt == 0, ibis.literal(0).cast(FACTOR_TYPE)),
+        (f <= rated.bmin, lt * f),
+        (f >= rated.bmax, rated.ct),
+        else_=ibis.literal(0).cast(FACTOR_TYPE),  # inside the band: below
+    )
+    parts = [_part(rated, gross=rated.cc + by_rate)]
+
+    inside = rated.filter((lt != 0) & (f > rated.bmin) & (f < rated.bmax))
+    inside = inside.select(**{f"{k}_i": inside[k] for k in cohort}, p_i="p", f_i="f")
+    # a view: ``inside`` derives from ``changes``, and Ibis would otherwise read the
+    # join's left-hand keys from the right-hand side (``p0_i = p0_i``)
+    left = changes.view()
+    joined = left.join(
+        inside, [*(left[k] == inside[f"{k}_i"] for k in cohort), left.p <= inside.p_i]
+    )
+    exact = joined.group_by([*cohort, "p_i"]).agg(
+        g=(joined.lt * ibis.least(joined.f_i, joined.f0)).sum()
+    )
+    exact = exact.rename(p="p_i")
+    parts.append(_part(exact, gross=exact.g))
+    return parts
 
 
 def _with_factors(
