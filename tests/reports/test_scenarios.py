@@ -482,3 +482,19 @@ def test_bad_values_name_the_parameter(
     with pytest.raises(InvalidParameter) as raised:
         run(warehouse, new_scope(), query)
     assert raised.value.parameter == parameter
+
+
+def test_explain_returns_the_sql_of_each_statement(warehouse: Warehouse, new_scope) -> None:
+    from cohortd.engine.report import explain
+    from cohortd.reports.service import parse_query
+    from tests.reports.helpers import params_of
+
+    query, _ = parse_query(params_of("?interval=week&breakdown=country"), default_currency=USD)
+    sql = explain(warehouse, new_scope(), query)
+    assert list(sql) == ["cohort_sizes", "measured_pairs", "triangle"]
+    assert "customer_facts" in sql["cohort_sizes"]
+    assert "mrr_segments" in sql["measured_pairs"]
+    # the triangle reads the stored week numbers, never the raw subscriptions
+    for table in ("mrr_segments", "paid_spells", "week_start", "week_end"):
+        assert table in sql["triangle"], table
+    assert "subscriptions" not in sql["triangle"].replace("mrr_segments", "")
