@@ -113,7 +113,7 @@ def test_every_switch_shows_its_field() -> None:
 
 def test_hover_details_list_the_cells_exact_numbers() -> None:
     cell = heatmap.build(ENVELOPE, measure=Measure.mrr, view=View.retention).rows[0].cells[1]
-    details = dict(cell.details)
+    details = dict(zip(heatmap.DETAIL_LABELS, cell.details, strict=True))
     assert details["MRR retained"] == "150.00 USD"
     assert details["Customers retained"] == "1"
     assert details["Customer churn %"] == "50.00%"
@@ -171,7 +171,7 @@ def test_hover_details_are_written_once_per_cell() -> None:
     payload = table.hover_details()
     assert payload["labels"][:2] == ["MRR retained", "Customers retained"]
     # rows -> cells -> one text per label, the cohort's month 1 as in the hand example.
-    assert payload["rows"][0][1][:3] == ["150.00 USD", "1", "75.00%"]
+    assert list(payload["rows"][0][1][:3]) == ["150.00 USD", "1", "75.00%"]
     assert table.title == "MRR retention %"
     assert len(payload["rows"]) == 2 and len(payload["rows"][1]) == 1
 
@@ -182,3 +182,18 @@ def test_a_report_too_big_to_draw_is_offered_as_csv() -> None:
     table = heatmap.build(big, measure=Measure.mrr, view=View.retention)
     assert table.cell_count == heatmap.MAX_DRAWN_CELLS + 1 and not table.drawable
     assert heatmap.build(ENVELOPE, measure=Measure.mrr, view=View.retention).drawable
+
+
+def test_row_cells_are_written_as_escaped_html() -> None:
+    table = heatmap.build(ENVELOPE, measure=Measure.mrr, view=View.amount)
+    html = str(table.rows[0].cells_html())
+    assert html == (
+        '<td class="cell l10" data-k="0" data-value="200.0">200.00 USD</td>'
+        '<td class="cell l7 incomplete" data-k="1" data-value="150.0">150.00 USD'
+        '<span class="mark" title="incomplete period"> ◔</span></td>'
+    )
+    hostile = {**ENVELOPE, "currency": "<b>"}
+    written = str(
+        heatmap.build(hostile, measure=Measure.mrr, view=View.amount).rows[0].cells_html()
+    )
+    assert "<b>" not in written and "200.00 &lt;b&gt;" in written

@@ -17,7 +17,7 @@ _READ_HEATMAP = """() => Array.from(document.querySelectorAll('#heatmap tbody tr
   cohort: tr.dataset.cohort,
   cells: Array.from(tr.querySelectorAll('td.cell')).map(td => ({
     k: Number(td.dataset.k), value: Number(td.dataset.value),
-    complete: td.dataset.complete === 'true', text: td.querySelector('.v').textContent.trim(),
+    complete: !td.classList.contains('incomplete'), text: td.firstChild.textContent.trim(),
   })),
 }))"""
 
@@ -76,6 +76,63 @@ def test_sign_in_then_heatmap_equals_api_then_controls(page: Page, dashboard: Da
     controls.get_by_text("Gross (MRR)", exact=True).click()
     page.wait_for_url("**view=gross**")
     _assert_same_numbers(_shown(page), api, "mrr_retention_gross")
+
+
+_READ_EVERY_NUMBER = """() => ({
+  rows: Array.from(document.querySelectorAll('#heatmap tbody tr')).map(tr => ({
+    cohort: tr.dataset.cohort,
+    initial: Array.from(tr.querySelectorAll('td.initial')).map(td => td.textContent.trim()),
+    texts: Array.from(tr.querySelectorAll('td.cell')).map(td => td.firstChild.textContent.trim()),
+  })),
+  details: JSON.parse(document.getElementById('heatmap-details').textContent),
+})"""
+
+# The hover texts, in the order of the tooltip's labels: (report field, how it is written).
+_HOVER = [
+    ("mrr_retained", "money"),
+    ("customers_retained", "count"),
+    ("mrr_retention", "%"),
+    ("customer_retention", "%"),
+    ("mrr_retention_relative", "%"),
+    ("customer_retention_relative", "%"),
+    ("mrr_churn", "%"),
+    ("customer_churn", "%"),
+    ("mrr_churn_relative", "%"),
+    ("customer_churn_relative", "%"),
+    ("mrr_retention_gross", "%"),
+    ("mrr_retained_gross", "money"),
+]
+
+
+def test_every_number_on_the_page_is_the_apis(page: Page, dashboard: Dashboard) -> None:
+    """Not only the cells' values: their texts, the initial customers and MRR columns and
+    every hover text are the API's numbers, written with two decimals."""
+    sign_in(page, dashboard, next=f"/app/retention?date={REPORT_DATE}")
+    api = dashboard.api("/v1/reports/cohort", date=REPORT_DATE, interval="month")
+    shown = page.evaluate(_READ_EVERY_NUMBER)
+    currency = api["currency"]
+
+    def written(value: float, kind: str) -> str:
+        if kind == "count":
+            return f"{value:,}"
+        return f"{value:,.2f}%" if kind == "%" else f"{value:,.2f} {currency}"
+
+    rows = api["result"]["list"]
+    assert [r["cohort"] for r in shown["rows"]] == [r["cohort_group"] for r in rows]
+    assert len(shown["details"]["labels"]) == len(_HOVER)
+    for r, (row_shown, row) in enumerate(zip(shown["rows"], rows, strict=True)):
+        if row["cohort_group"] == "average":
+            assert row_shown["initial"] == ["", ""]
+        else:
+            assert row_shown["initial"] == [
+                f"{row['initial_customers']:,}",
+                f"{row['initial_mrr']:,.2f}",
+            ]
+        periods = row["periods"]
+        assert row_shown["texts"] == [written(p["mrr_retention"], "%") for p in periods]
+        assert shown["details"]["rows"][r] == [
+            [written(p[name], kind) for name, kind in _HOVER] for p in periods
+        ]
 
 
 def test_hover_shows_exact_numbers_and_downloads(page: Page, dashboard: Dashboard) -> None:

@@ -18,7 +18,7 @@
     const cells = grid[r];
     if (!cells.length) return;
     c = Math.max(0, Math.min(c, cells.length - 1));
-    if (current) current.tabIndex = -1;
+    if (current) current.removeAttribute("tabindex");
     current = cells[c];
     current.tabIndex = 0;
     current.focus();
@@ -38,7 +38,7 @@
     tip.textContent = "";
     const title = document.createElement("strong");
     const label = cell.parentElement.querySelector("th").textContent.trim();
-    title.textContent = label + ", period " + cell.dataset.k + (cell.dataset.complete === "false" ? " (incomplete)" : "");
+    title.textContent = label + ", period " + cell.dataset.k + (cell.classList.contains("incomplete") ? " (incomplete)" : "");
     tip.appendChild(title);
     details.labels.forEach(function (name, i) {
       if (!texts[i]) return;
@@ -83,6 +83,13 @@
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") hideTip(document.activeElement && document.activeElement.closest ? document.activeElement.closest("td.cell") : null);
+  });
+  table.addEventListener("click", function (event) {
+    // A clicked cell becomes the grid's current cell (arrow keys go on from there).
+    const cell = event.target.closest("td.cell");
+    if (!cell) return;
+    const r = rows.indexOf(cell.parentElement);
+    focusCell(r, grid[r].indexOf(cell));
   });
   table.addEventListener("keydown", function (event) {
     const cell = event.target.closest("td.cell");
@@ -129,9 +136,9 @@
         ctx.fillRect(x, r * rowHeight, widths[i], rowHeight);
         ctx.fillStyle = style.color;
         ctx.font = (style.fontWeight >= 600 ? "bold " : "") + "12px system-ui, sans-serif";
-        const value = cell.querySelector(".v");
-        let text = (value ? value.textContent : cell.textContent).trim();
-        if (cell.dataset.complete === "false") text += " ◔";
+        // A heatmap cell's value is its first text node (the ◔ mark is a span after it).
+        let text = (cell.classList.contains("cell") && cell.firstChild ? cell.firstChild.textContent : cell.textContent).trim();
+        if (cell.classList.contains("incomplete")) text += " ◔";
         const right = cell.classList.contains("num") || cell.classList.contains("cell");
         ctx.textAlign = right ? "right" : "left";
         ctx.fillText(text, right ? x + widths[i] - 6 : x + 6, r * rowHeight + rowHeight / 2);
