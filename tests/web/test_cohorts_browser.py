@@ -34,6 +34,21 @@ def test_create_rule_cohort_from_form_and_see_its_members(page: Page, dashboard:
     assert rows.count() == min(25, api["member_count"])
     screenshot(page, "cohort-1280")
 
+    # Members are paged by 25, in the API's order: the first page, then "Next members".
+    first = dashboard.api(f"/v1/cohorts/{cohort_id}/members", limit="25")
+    assert page.locator("#members-table tbody tr td:first-child").all_inner_texts() == [
+        m["id"] for m in first["data"]
+    ]
+    assert first["has_more"], "the demo cohort should hold more than one page"
+    page.get_by_role("link", name="Next members").click()
+    second = dashboard.api(
+        f"/v1/cohorts/{cohort_id}/members", limit="25", starting_after=first["data"][-1]["id"]
+    )
+    expect(page.locator("#members-table tbody tr td:first-child")).to_have_text(
+        [m["id"] for m in second["data"]]
+    )
+    expect(page.get_by_role("link", name="First members")).to_be_visible()
+
     page.get_by_role("link", name="Cohorts", exact=True).click()
     row = page.locator(f'tr[data-cohort-id="{cohort_id}"]')
     expect(row.locator(".member-count")).to_have_text(f"{api['member_count']:,}")
@@ -52,6 +67,7 @@ def test_bad_rule_shows_field_errors(page: Page, dashboard: Dashboard) -> None:
     expect(page.locator("#err-engagement_score_min")).to_be_visible()
     # What was typed is kept.
     expect(page.get_by_label("Tenure at most (days)")).to_have_value("10")
+    screenshot(page, "cohort-form-errors-1280")
 
 
 def test_edit_rule_replaces_the_definition(page: Page, dashboard: Dashboard) -> None:

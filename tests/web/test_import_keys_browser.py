@@ -62,6 +62,7 @@ def test_keys_create_shows_secret_once_and_revoke(page: Page, dashboard: Dashboa
     expect(page.locator("tr", has_text="read-only laptop")).to_contain_text("revoked")
     gone = httpx.get(f"{dashboard.url}/v1/cohorts", headers={"Authorization": f"Bearer {secret}"})
     assert gone.status_code == 401
+    screenshot(page, "keys-1280")
 
 
 def test_viewer_key_can_look_and_session_cookie_is_safe(page: Page, dashboard: Dashboard) -> None:

@@ -78,6 +78,8 @@ def test_tab_reaches_every_control_and_inputs_are_labelled(
     page: Page, dashboard: Dashboard, path: str
 ) -> None:
     sign_in(page, dashboard, next=path)
+    # Test mode is unmistakable on every page.
+    expect(page.get_by_test_id("test-banner")).to_be_visible()
     _tab_through(page)
 
 

@@ -8,12 +8,21 @@ import re
 from datetime import timedelta
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from cohortd.db import utcnow
 from cohortd.keys import service as keys
 from cohortd.keys.models import Role
-from cohortd.web import sessions
+from cohortd.web import (
+    auth_pages,
+    cohort_pages,
+    import_pages,
+    intel_pages,
+    keys_pages,
+    retention_pages,
+    sessions,
+)
 from cohortd.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from tests.fixtures.api import ApiHarness, new_org
 
@@ -153,3 +162,55 @@ def test_a_viewer_may_not_post_forms_that_write(api: ApiHarness) -> None:
     assert created.status_code == 403
     cohort = api.client.post("/app/cohorts/new", data={"name": "x", "csrf_token": token})
     assert cohort.status_code == 403
+
+
+# Every form the dashboard posts, with its fields but without the CSRF token. A new POST
+# route must be added here (the test compares this list with the app's routes).
+_FORGED_POSTS = {
+    "/app/sign-out": {},
+    "/app/mode": {"mode": "live"},
+    "/app/cohorts/new": {"name": "forged"},
+    "/app/cohorts/{cohort_id}/edit": {"name": "forged"},
+    "/app/import": {"on_error": "abort"},
+    "/app/anomalies/run": {},
+    "/app/keys": {"role": "admin", "name": "forged"},
+    "/app/keys/{key_id}/revoke": {},
+}
+
+
+def test_every_dashboard_form_needs_its_csrf_token(api: ApiHarness) -> None:
+    posts = {
+        route.path
+        for module in (auth_pages, cohort_pages, import_pages, intel_pages, keys_pages)
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    }
+    assert not [r for r in retention_pages.router.routes if "POST" in getattr(r, "methods", ())]
+    # The sign-in form's double-submit token is tested above.
+    assert posts - {"/app/sign-in"} == set(_FORGED_POSTS)
+    _signed_in(api.client, api.keys["test"])
+    with api.app.state.sessions() as db:
+        spare = keys.issue_key(db, org_id=api.org_id, livemode=False, role=Role.viewer)
+        db.commit()
+    key_id = spare.key.id
+    cohort = api.client.post(
+        "/v1/cohorts", json={"name": "kept", "definition": {}}, headers=api.headers("test")
+    )
+    assert cohort.status_code == 201, cohort.text
+    for path, data in _FORGED_POSTS.items():
+        url = path.format(cohort_id=cohort.json()["id"], key_id=key_id)
+        refused = api.client.post(url, data=data, follow_redirects=False)
+        assert refused.status_code == 403, (url, refused.status_code, refused.text[:200])
+        assert "CSRF" in refused.text, (url, refused.text[:200])
+        wrong = api.client.post(url, data={**data, "csrf_token": "x" * 43}, follow_redirects=False)
+        assert wrong.status_code == 403, (url, wrong.status_code)
+    # Nothing was written: still signed in, the key not revoked, no cohort renamed.
+    spare_headers = api.headers(key=spare.secret)
+    assert api.client.get("/v1/cohorts", headers=spare_headers).status_code == 200
+    assert api.client.get("/app/keys", follow_redirects=False).status_code == 200
+    assert (
+        api.client.get(f"/v1/cohorts/{cohort.json()['id']}", headers=api.headers("test")).json()[
+            "name"
+        ]
+        == "kept"
+    )
