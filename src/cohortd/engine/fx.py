@@ -31,6 +31,8 @@ Stable API (other engine modules import these):
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,8 +44,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
-import pyarrow as pa
 
+from cohortd.engine.compiled import compiled
 from cohortd.engine.money import exponent
 from cohortd.errors import DataError
 from cohortd.warehouse import Scope, Warehouse, scoped
@@ -153,38 +155,30 @@ class RateBook:
     def load(
         cls, warehouse: Warehouse, scope: Scope, pairs: Iterable[tuple[str, date]]
     ) -> RateBook:
-        """Fetch the rate of every pair in one query (EUR is 1 without asking).
+        """The rate of every pair (EUR is 1 without asking).
 
-        The observations of the currencies asked for are read once, up to the last day
-        asked, and each day finds its rate by bisection (an interval join against an
-        in-memory table of days is much slower on DuckDB)."""
+        The shipped ECB history never changes once a warehouse holds it, so it is read
+        once per warehouse and kept in memory (``_ecb_history``); the organization's
+        own rates are read on every call (one small query), and win over the ECB's on
+        the same day. Each day finds its rate by bisection."""
         pairs = set(pairs)
         wanted = sorted({(c, d) for c, d in pairs if c != "EUR"})
         book: dict[tuple[str, date], Decimal] = {(c, d): ONE for c, d in pairs if c == "EUR"}
         if not wanted:
             return cls(book)
-        codes = sorted({c for c, _ in wanted})
-        last = max(d for _, d in wanted)
-        rates = observations(warehouse, scope)
-        rates = rates.filter(rates.currency.isin(codes) & (rates.date <= last))
-        found = warehouse.to_pyarrow(rates.order_by(["currency", "date"]))
-        codes_found = found.column("currency").to_numpy(zero_copy_only=False)
-        days_found = found.column("date").cast(pa.int32()).to_numpy()
         by_code: dict[str, list[date]] = {}
         for code, day in wanted:
             by_code.setdefault(code, []).append(day)
+        ecb = _ecb_history(warehouse)
+        own = _own_rates(warehouse, scope, sorted(by_code))
         for code, asked in by_code.items():
-            lo = int(np.searchsorted(codes_found, code, side="left"))
-            hi = int(np.searchsorted(codes_found, code, side="right"))
-            if lo == hi:  # no observation up to the last day: the first one after it
-                require_currencies(warehouse, scope, [code])
-                rate = Decimal(rates_after(warehouse, scope, code)[1])
-                book.update({(code, day): rate for day in asked})
-                continue
+            days, rates = _merged(ecb.get(code), own.get(code))
+            if days is None:
+                raise UnknownCurrency(code)
             ordinals = np.array([(d - _EPOCH).days for d in asked], dtype=np.int32)
-            at = np.searchsorted(days_found[lo:hi], ordinals, side="right") - 1
-            picked = found.column("rate").take(pa.array(np.maximum(at, 0) + lo)).to_pylist()
-            book.update({(code, day): Decimal(r) for day, r in zip(asked, picked, strict=True)})
+            # the latest observation on or before each day; before the first, the first
+            at = np.maximum(np.searchsorted(days, ordinals, side="right") - 1, 0)
+            book.update({(code, day): rates[int(i)] for day, i in zip(asked, at, strict=True)})
         return cls(book)
 
     def rate(self, currency: str, day: date) -> Decimal:
@@ -219,3 +213,62 @@ def _minor_factor(target_rate: Decimal, source_rate: Decimal, source_exponent: i
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         return (target_rate / source_rate).scaleb(-source_exponent)
+
+
+_History = dict[str, tuple[np.ndarray, list[Decimal]]]  # code -> (days since 1970, rates)
+_ecb_cache: weakref.WeakKeyDictionary[Warehouse, _History] = weakref.WeakKeyDictionary()
+_ecb_lock = threading.Lock()
+
+
+def _ecb_history(warehouse: Warehouse) -> _History:
+    """The shipped ECB history of ``warehouse``, per currency, read once: the table is
+    filled when the warehouse is created and never written afterwards."""
+    with _ecb_lock:
+        found = _ecb_cache.get(warehouse)
+    if found is not None:
+        return found
+    table = warehouse.table(FX_ECB)
+    rows = warehouse.to_pyarrow(
+        _observation_columns(table).order_by(["currency", "date"])
+    ).to_pydict()
+    history = _grouped(rows["currency"], rows["date"], rows["rate"])
+    with _ecb_lock:
+        _ecb_cache[warehouse] = history
+    return history
+
+
+def _own_rates(warehouse: Warehouse, scope: Scope, codes: list[str]) -> _History:
+    """The organization's own rates of ``codes`` (usually few or none), per currency."""
+    own = _observation_columns(scoped(warehouse, FX_RATES, scope))
+    own = own.filter(own.currency.isin(codes)).order_by(["currency", "date"])
+    sql = compiled(warehouse, ("fx_own", scope, tuple(codes)), lambda: own)
+    rows = warehouse.fetch_arrow(sql).to_pydict()
+    if not rows:
+        return {}
+    return _grouped(rows["currency"], rows["date"], rows["rate"])
+
+
+def _grouped(codes: list[str], days: list[date], rates: list[Any]) -> _History:
+    """Rows sorted by (currency, date) as per-currency arrays."""
+    history: _History = {}
+    start = 0
+    for end in range(1, len(codes) + 1):
+        if end == len(codes) or codes[end] != codes[start]:
+            ordinals = np.array([(d - _EPOCH).days for d in days[start:end]], dtype=np.int32)
+            history[codes[start]] = (ordinals, [Decimal(r) for r in rates[start:end]])
+            start = end
+    return history
+
+
+def _merged(
+    ecb: tuple[np.ndarray, list[Decimal]] | None, own: tuple[np.ndarray, list[Decimal]] | None
+) -> tuple[np.ndarray | None, list[Decimal]]:
+    """One currency's observations: the ECB's, the organization's winning a day."""
+    if own is None:
+        return (None, []) if ecb is None else ecb
+    if ecb is None:
+        return own
+    by_day = dict(zip(ecb[0].tolist(), ecb[1], strict=True))
+    by_day.update(zip(own[0].tolist(), own[1], strict=True))
+    ordered = sorted(by_day)
+    return np.array(ordered, dtype=np.int32), [by_day[d] for d in ordered]
