@@ -7,7 +7,8 @@ Inputs are ``engine.derived``'s tables, kept true at every import: ``customer_fa
 **Periods as integers.** A day range ``[start, end)`` covers the evaluation day of
 period p (its last day, or ``as_of`` for the current period) iff ``first <= p <= hi``
 with ``first = period(start)`` and ``hi`` the current period when the range runs on
-``as_of``, else ``min(period(end) - 1, current - 1)`` (``ranged_periods``). A sum over
+``as_of``, else ``min(period(end), current) - 1`` (``ranged_periods``; the period
+numbers are stored in the derived tables). A sum over
 ranges per period is then a difference array: ``+x`` at ``first``, ``-x`` at
 ``hi + 1``, a running sum over p (a window), and each running value spread over the
 periods until the next change (``range(0, n)`` unnested: dense rows per key, not per
@@ -24,15 +25,20 @@ a report's sums are within 1e-9 of a base minor unit of the exact rational value
 rounding to 2 decimals happens once, at the end, in Python.
 
 **Gross (GRR).** Each member's MRR on the day, capped at its own initial MRR, both
-converted as reported. Per constant segment (level ``v``, member initial ``b``):
+converted as reported. Each constant segment (level ``v``, member initial ``b``) is
+classified once (``_classified``):
 
-- one currency, converted with one factor for both (the base currency, or ``fix_fx``):
-  ``min(v, b)`` in minor units, then converted: a difference array like the MRR;
-- one foreign currency, ``v == b`` (the usual case: a member's first segment):
-  ``b * min(F(p), F(paid start))`` — a difference array of ``b`` per
-  (cohort, currency, paid start day), multiplied per period;
-- one foreign currency, ``v != b``: expanded per (segment, period) and compared exactly;
-- several currencies: expanded per (member, period), converted sums compared.
+- ``SIMPLE``, one currency converted with one factor for both (the base currency, or
+  ``fix_fx``): ``min(v, b)`` in minor units, then converted: a difference array like
+  the MRR;
+- ``TRACK``, one foreign currency, ``v == b`` (the usual case: a member's first
+  segment): ``b * min(F(p), F(paid start))``, from per-cohort running sums, each paid
+  start read only in the periods whose rate lies inside the band of the cohort's own
+  paid-start rates (``_capped_parts``);
+- one foreign currency, ``v != b``: ``UNDER`` (never capped: linear), ``OVER`` (always:
+  the constant ``b * F(paid start)``), else ``AMBIGUOUS``, expanded per (segment,
+  period) and compared exactly;
+- ``MULTI``, several currencies: expanded per (member, period), converted sums compared.
 """
 
 from __future__ import annotations
@@ -58,14 +64,6 @@ from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PA
 FACTOR_SCALE: Final = 18
 FACTOR_TYPE: Final = dt.Decimal(precision=38, scale=FACTOR_SCALE)
 _QUANTUM: Final = Decimal(1).scaleb(-FACTOR_SCALE)
-NO_CURRENCY: Final = ""  # the count rows' currency (a non-null key joins on every backend)
-NO_DAY: Final = date(1970, 1, 1)  # the paid start of rows that do not depend on it
-
-# result kinds
-CUSTOMERS_KIND: Final = "customers"  # retained customers in period p
-MRR_KIND: Final = "mrr"
-GROSS_KIND: Final = "gross"
-INITIAL_KIND: Final = "initial"  # p = p0
 
 
 # -- periods -------------------------------------------------------------------------
