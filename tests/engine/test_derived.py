@@ -183,6 +183,40 @@ def test_derived_tables_equal_the_day_by_day_reference(warehouse, new_scope):
         assert _check_period_numbers(warehouse, scope) > 100
 
 
+def test_runs_in_several_currencies_make_one_spell_where_they_touch(warehouse, new_scope):
+    """Spells are the union of each currency's runs of paying days: runs of two
+    currencies that touch or overlap make one spell, a gap in every currency splits it,
+    and a currency that pays again later opens a new run (and a new spell)."""
+    scope = new_scope()
+    d = lambda n: DAY0 + timedelta(days=n)  # noqa: E731
+    customers = [Cust(id="cus_a"), Cust(id="cus_b", currency="JPY"), Cust(id="cus_c")]
+    subs = [
+        # a: USD [0,10) then EUR [10,20) touching, EUR again [25,30), USD [28, open)
+        Sub(id="a1", customer_id="cus_a", start=d(0), end=d(10), mrr_minor=500, currency="USD"),
+        Sub(id="a2", customer_id="cus_a", start=d(10), end=d(20), mrr_minor=700, currency="EUR"),
+        Sub(id="a3", customer_id="cus_a", start=d(25), end=d(30), mrr_minor=700, currency="EUR"),
+        Sub(id="a4", customer_id="cus_a", start=d(28), end=None, mrr_minor=100, currency="USD"),
+        # b: one currency, overlapping rows, a zero row, a run that closes and reopens
+        Sub(id="b1", customer_id="cus_b", start=d(3), end=d(9), mrr_minor=0, currency="USD"),
+        Sub(id="b2", customer_id="cus_b", start=d(5), end=d(15), mrr_minor=300, currency="USD"),
+        Sub(id="b3", customer_id="cus_b", start=d(8), end=d(15), mrr_minor=200, currency="USD"),
+        Sub(id="b4", customer_id="cus_b", start=d(15), end=d(16), mrr_minor=500, currency="USD"),
+        Sub(id="b5", customer_id="cus_b", start=d(40), end=d(41), mrr_minor=1, currency="USD"),
+        # c: never pays
+        Sub(id="c1", customer_id="cus_c", start=d(1), end=None, mrr_minor=0, currency="EUR"),
+    ]
+    load(warehouse, scope, customers, subs)
+    stored = _stored(warehouse, scope)
+    assert stored == _reference(customers, subs)
+    spells = sorted((s[0], s[4], s[5]) for s in stored[PAID_SPELLS])
+    assert spells == [
+        ("cus_a", d(0), d(20)),
+        ("cus_a", d(25), None),
+        ("cus_b", d(5), d(16)),
+        ("cus_b", d(40), d(41)),
+    ]
+
+
 def test_a_partial_refresh_touches_only_the_given_customers(warehouse, new_scope):
     rng = random.Random(7)
     scope, other = new_scope(), new_scope()

@@ -71,35 +71,63 @@ def _events(paying: ir.Table) -> ir.Table:
     return events.filter(events.d != 0)
 
 
-def _segments(events: ir.Table) -> ir.Table:
-    """``customer_id, currency, start_date, end_date, level_minor``: a sweep over the
-    events; one net change per day, so the running sum has no ties to order, and every
-    event changes the level (a new segment starts there)."""
+def _sweep(events: ir.Table) -> ir.Table:
+    """The events with ``level_minor`` (the (customer, currency)'s MRR from that day on)
+    and ``end_date`` (its next event's day): one sort by customer, currency and day.
+
+    There is one net change per day, so the running sum has no ties to order and every
+    event changes the level: an event with ``level_minor > 0`` starts a segment that ends
+    at the next event, one with ``level_minor == d`` (the level was 0 before) also starts
+    a run of paying days in that currency, and one with ``level_minor == 0`` ends it."""
     keys = [events.customer_id, events.currency]
     upto = ibis.window(group_by=keys, order_by=events.day, rows=(None, 0))
     after = ibis.window(group_by=keys, order_by=events.day)
-    swept = events.mutate(
-        level_minor=events.d.sum().over(upto), end_date=events.day.lead().over(after)
+    return events.mutate(
+        level_minor=events.d.sum().over(upto).cast("int64"),
+        end_date=events.day.lead().over(after),
     )
-    swept = swept.filter(swept.level_minor > 0)
-    return swept.select(
+
+
+def _segments(swept: ir.Table) -> ir.Table:
+    """``customer_id, currency, start_date, end_date, level_minor``: the swept events
+    that leave a positive level."""
+    paying = swept.filter(swept.level_minor > 0)
+    return paying.select(
         "customer_id",
         "currency",
-        start_date=swept.day,
-        end_date=swept.end_date,
-        level_minor=swept.level_minor.cast("int64"),
+        "level_minor",
+        start_date=paying.day,
+        end_date=paying.end_date,
+    )
+
+
+def _edges(swept: ir.Table) -> ir.Table:
+    """``customer_id, currency, day, d, level_minor``: the days a run of paying days in
+    one currency opens (``d = 1``; ``level_minor`` its first MRR) or closes (``d = -1``).
+    A currency's runs never touch (the events net per day), so the runs are a few rows
+    per customer where the events are one per change."""
+    opens = (swept.level_minor == swept.d) & (swept.level_minor > 0)
+    edges = swept.filter(opens | (swept.level_minor == 0))
+    return edges.select(
+        "customer_id",
+        "currency",
+        "day",
+        "level_minor",
+        d=ibis.ifelse(edges.level_minor == 0, -1, 1).cast("int64"),
     )
 
 
 def _spells(events: ir.Table) -> ir.Table:
     """``customer_id, start_date, end_date``: maximal runs of days covered by a paying row.
 
-    Every paying row has MRR > 0, so the sum of a customer's levels over its currencies
-    (a positivity test, not an amount) is > 0 exactly on the days some paying row covers.
-    One sort of the events by customer and day gives, on each day's last event, that
-    total after the day and the day's net change; the days where the total leaves 0 (a
-    spell opens) or returns to 0 (it closes) alternate, so a spell ends at the next such
-    day. Rows that touch (end = start) net out on that day and do not split a spell."""
+    ``events`` are the runs' edges (``_edges``: +1 where a currency's run opens, -1 where
+    it closes), so the sum of a customer's changes up to a day (a count of currencies
+    paying, not an amount) is > 0 exactly on the days some paying row covers. One sort
+    of the edges by customer and day gives, on each day's last edge, that total after
+    the day and the day's net change; the days where the total leaves 0 (a spell opens)
+    or returns to 0 (it closes) alternate, so a spell ends at the next such day. Runs of
+    two currencies that touch (end = start) net out on that day and do not split a
+    spell."""
     ordered = ibis.window(group_by=events.customer_id, order_by=events.day)
     upto = ibis.window(group_by=events.customer_id, order_by=events.day, range=(None, 0))
     same_day = ibis.window(group_by=events.customer_id, order_by=events.day, range=(0, 0))
@@ -134,15 +162,16 @@ def _first_currency(subscriptions: ir.Table) -> ir.Table:
     )
 
 
-def _paid(events: ir.Table) -> ir.Table:
-    """Per customer with events: the first paid day is the first event (a start: every
-    end follows its row's start), the paying currencies are the events' currencies, and
-    with one currency the MRR on that day is that first event's change."""
-    return events.group_by("customer_id").agg(
-        paid_started_at=events.day.min(),
-        pay_currencies=events.currency.nunique(),
-        one_currency=events.currency.max(),
-        initial_minor=events.d.argmin(events.day),
+def _paid(edges: ir.Table) -> ir.Table:
+    """Per customer that ever paid: the first paid day is its first run's opening, the
+    paying currencies are its runs' currencies, and with one currency the MRR on that
+    day is the level its first run opened with."""
+    opened = edges.filter(edges.d > 0)
+    return opened.group_by("customer_id").agg(
+        paid_started_at=opened.day.min(),
+        pay_currencies=opened.currency.nunique(),
+        one_currency=opened.currency.max(),
+        initial_minor=opened.level_minor.argmin(opened.day),
     )
 
 
@@ -231,12 +260,13 @@ def _fill(
     paying = subscriptions.filter(subscriptions.mrr_minor > 0)
     # each step its own statement: under the import's memory cap, one query holding
     # several large hash tables at once spills and is several times slower
-    events = temp("events", _events(paying))
+    swept = temp("swept", _sweep(_events(paying)))
+    edges = temp("edges", _edges(swept))
     first = temp("first", _first_currency(subscriptions))
-    paid = temp("paid", _paid(events))
+    paid = temp("paid", _paid(edges))
     facts = temp("facts", _facts(customers, first, paid))
     carried = facts.filter(facts.paid_started_at.notnull()).select(*_FACT_COLUMNS)
-    spells = _spells(events).join(carried, "customer_id")
+    spells = _spells(edges).join(carried, "customer_id")
     rows = {
         CUSTOMER_FACTS: facts,
         PAID_SPELLS: spells.select(
@@ -247,7 +277,7 @@ def _fill(
             "month0",
             **stored_period_columns(spells, ("start", "end")),
         ),
-        MRR_SEGMENTS: _segment_rows(_segments(events), carried),
+        MRR_SEGMENTS: _segment_rows(_segments(swept), carried),
     }
     for name in DERIVED_TABLES:
         if customer_ids is None:
