@@ -50,14 +50,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_demo(data_dir: Path, port: int, customers: int) -> tuple[subprocess.Popen[str], dict]:
-    """``cohortd demo --json``: read the printed JSON, then wait until it serves."""
+def start_demo(
+    data_dir: Path, port: int, customers: int, log: Path
+) -> tuple[subprocess.Popen[str], dict]:
+    """``cohortd demo --json``: read the printed JSON, then wait until it serves (its
+    JSON log lines, one per request with the server's own duration, go to ``log``)."""
     cohortd = Path(sys.executable).parent / "cohortd"
     env = dict(os.environ, COHORTD_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     command = [str(cohortd), "demo", "--json", "--port", str(port)]
     command += ["--customers", str(customers)]
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True
     )
     assert process.stdout is not None
     text = ""
@@ -173,16 +176,34 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cohortd-dash-") as tmp:
         started = time.perf_counter()
-        process, info = start_demo(Path(tmp), free_port(), args.customers)
+        log = Path(tmp) / "server.log"
+        process, info = start_demo(Path(tmp) / "data", free_port(), args.customers, log)
         setup = time.perf_counter() - started
         try:
-            run(info, args.runs, args.customers, setup)
+            demo = Path(tmp) / "data" / "demo-data"
+            rows = {f.stem: len(f.read_text().splitlines()) - 1 for f in demo.glob("*.csv")}
+            print(f"# demo data: {', '.join(f'{n:,} {kind}' for kind, n in sorted(rows.items()))}")
+            run(info, args.runs, args.customers, setup, log)
         finally:
             process.terminate()
             process.wait(timeout=30)
 
 
-def run(info: dict, runs: int, customers: int, setup: float) -> None:
+def server_durations(log: Path, method: str, path: str) -> list[float]:
+    """The server's own seconds for each 200 answer to ``method path``, in order."""
+    found = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        wanted = (entry.get("logger"), entry.get("status"), entry.get("method"), entry.get("path"))
+        if wanted == ("cohortd.access", 200, method, path):
+            found.append(entry["duration_ms"] / 1000)
+    return found
+
+
+def run(info: dict, runs: int, customers: int, setup: float, log: Path) -> None:
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load()}")
     print(f"# cohortd demo --json ({customers:,} customers): set up and serving in {setup:.1f} s")
     with sync_playwright() as playwright:
@@ -207,6 +228,9 @@ def run(info: dict, runs: int, customers: int, setup: float) -> None:
             page_s.append(seconds)
             request_s.append(request)
         browser.close()
+    time.sleep(0.5)  # the last access lines
+    server_page = server_durations(log, "GET", "/app/retention")[-runs:]
+    server_api = server_durations(log, "GET", "/v1/reports/cohort")[-runs:]
     median = statistics.median
     print(f"# load average after: {load()}")
     print()
@@ -216,6 +240,8 @@ def run(info: dict, runs: int, customers: int, setup: float) -> None:
         ("submit sign-in → heatmap visible", page_s),
         ("the page's report request (`/app/retention`)", request_s),
         ("baseline: the report from the API (httpx)", api_s),
+        ("server's own time, `/app/retention`", server_page),
+        ("server's own time, `/v1/reports/cohort`", server_api),
     ):
         listed = ", ".join(f"{v:.3f}" for v in values)
         print(f"| {label} | {median(values):.3f} s | {listed} |")
