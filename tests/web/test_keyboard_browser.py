@@ -119,6 +119,14 @@ def test_heatmap_arrow_keys_move_between_cells(page: Page, dashboard: Dashboard)
     expect(page.locator("#cell-tip")).to_contain_text(f"{second_row}, period 1")
     page.keyboard.press("Escape")
     expect(page.locator("#cell-tip")).to_be_hidden()
+    # A clicked cell becomes the grid's current (only focusable) cell; arrows go on from it.
+    third = page.locator("#heatmap tbody tr").nth(2)
+    third.locator("td.cell").nth(0).click()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(
+        "[document.activeElement.dataset.k, document.activeElement.closest('tr').dataset.cohort]"
+    ) == ["1", third.get_attribute("data-cohort")]
+    assert page.locator('#heatmap td.cell[tabindex="0"]').count() == 1
 
 
 @pytest.mark.parametrize(
