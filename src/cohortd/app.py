@@ -19,6 +19,7 @@ from cohortd.db.migrate import upgrade
 from cohortd.idempotency.store import IdempotencyStore, expires_after
 from cohortd.intelligence.schedule import start as start_snapshot_schedule
 from cohortd.logs import configure_logging
+from cohortd.reports.warm import start as start_warming
 from cohortd.warehouse import connect
 from cohortd.warehouse.server_file import remove_server_file, write_server_file
 
@@ -73,6 +74,7 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.resolved_database_url)
         app.state.warehouse = connect(settings.resolved_warehouse_url)
+        warming = start_warming(settings, sessions, app.state.warehouse)
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse
         )
@@ -85,6 +87,7 @@ def create_app(
                 remove_server_file(settings.data_dir)
             if snapshots is not None:
                 snapshots.stop()
+            warming.join(timeout=60)  # never close the warehouse under a running query
             app.state.warehouse.close()
             engine.dispose()
 

@@ -129,20 +129,19 @@ def require_currencies(warehouse: Warehouse, scope: Scope, currencies: Iterable[
     wanted = sorted(set(currencies) - {"EUR"})
     if not wanted:
         return
-    rates = observations(warehouse, scope)
-    known_expr = rates.filter(rates.currency.isin(wanted)).select("currency").distinct()
-    known = set(warehouse.to_pyarrow(known_expr).column("currency").to_pylist())
-    for code in wanted:
-        if code not in known:
+    ecb = _ecb_history(warehouse)
+    missing = [code for code in wanted if code not in ecb]
+    if not missing:
+        return
+    own = _own_rates(warehouse, scope, missing)
+    for code in missing:
+        if code not in own:
             raise UnknownCurrency(code)
 
 
-def rates_after(warehouse: Warehouse, scope: Scope, currency: str) -> tuple[date, Any]:
-    """The first observation of ``currency`` (its rate also governs the days before it)."""
-    rates = observations(warehouse, scope)
-    first = rates.filter(rates.currency == currency).order_by("date").limit(1)
-    row = warehouse.to_pyarrow(first).to_pylist()[0]
-    return row["date"], row["rate"]
+def warm(warehouse: Warehouse) -> None:
+    """Read the ECB history into memory now rather than on the first report."""
+    _ecb_history(warehouse)
 
 
 @dataclass(frozen=True)

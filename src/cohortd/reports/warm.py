@@ -1,0 +1,73 @@
+"""Warm the report path when a server starts, so the first view is as fast as the next.
+
+The first report a process answers pays one-off costs: the ECB history read into memory
+(``engine.fx``), the report's SQL built and compiled (``engine.compiled``), the factors
+computed. ``warm`` pays them in a background thread at start-up: the ECB history for
+every server, and the default report (``interval=month``, today, the organization's base
+currency, test mode: what the dashboard shows first) of the demo organization when the
+data dir holds one (``cohortd demo`` writes ``demo.json``). Nothing else is precomputed:
+answers are never cached, only the work that does not depend on the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from cohortd.config import Settings
+from cohortd.engine import fx
+from cohortd.keys.models import Organization
+from cohortd.reports.service import ReportParams, cohort_report, parse_query
+from cohortd.warehouse import Scope, Warehouse
+
+DEMO_FILE = "demo.json"  # written by ``cohortd demo`` (``cli.demo_run``, the same name)
+log = logging.getLogger("cohortd.warm")
+
+
+def demo_org_id(settings: Settings) -> str | None:
+    """The demo organization's id recorded in the data dir, if any."""
+    try:
+        return str(json.loads((settings.data_dir / DEMO_FILE).read_text())["org_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def warm(settings: Settings, sessions: Callable[[], Session], warehouse: Warehouse) -> None:
+    """Pay the one-off costs of the first report now (errors are logged, never raised)."""
+    try:
+        fx.warm(warehouse)
+        org_id = demo_org_id(settings)
+        if org_id is None:
+            return
+        with sessions() as session:
+            org = session.get(Organization, org_id)
+            base = org.base_currency if org is not None else None
+        if base is None:
+            return
+        query, fmt = parse_query(ReportParams(interval="month"), default_currency=base)
+        cohort_report(
+            warehouse,
+            Scope(org_id, livemode=False),
+            query,
+            fmt,
+            max_cells=settings.report_max_cells,
+            timeout_seconds=settings.query_timeout_seconds,
+        )
+        log.info("report path warmed", extra={"org_id": org_id})
+    except Exception:  # a warm-up must never stop a server
+        log.warning("warming the report path failed", exc_info=True)
+
+
+def start(
+    settings: Settings, sessions: Callable[[], Session], warehouse: Warehouse
+) -> threading.Thread:
+    """``warm`` in a daemon thread (the server accepts requests meanwhile)."""
+    thread = threading.Thread(
+        target=warm, args=(settings, sessions, warehouse), name="cohortd-warm", daemon=True
+    )
+    thread.start()
+    return thread
