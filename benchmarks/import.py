@@ -178,6 +178,8 @@ def measure(kind: str, folder: Path, fmt: str) -> dict[str, object]:
             raise SystemExit(f"{kind}/{fmt} child failed ({child.returncode})")
     result: dict[str, object] = json.loads(output)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    # the child's CPU (all its threads), whole process: less sensitive to other load
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return result
 
 
@@ -201,9 +203,10 @@ def main() -> None:
         rows = args.customers * (1 + SUBS_PER_CUSTOMER)
         subs = args.customers * SUBS_PER_CUSTOMER
         print(f"{args.customers:,} customers + {subs:,} subscriptions = {rows:,} rows")
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(
             f"{'format':8} {'what':10} {'seconds':>8} {'rows/s':>12} "
-            f"{'peak RSS MB':>12} {'x baseline':>10}"
+            f"{'peak RSS MB':>12} {'x baseline':>10} {'CPU s':>7}"
         )
         breakdown: dict[str, dict[str, float]] = {}
         for fmt in args.formats.split(","):
@@ -216,12 +219,14 @@ def main() -> None:
                 print(
                     f"{fmt:8} {label:10} {seconds:8.2f} {rows / seconds:12,.0f} "
                     f"{float(result['peak_rss_mb']):12.0f} {ratio:10.2f}"  # type: ignore[arg-type]
+                    f" {float(result['cpu_seconds']):7.1f}"  # type: ignore[arg-type]
                 )
         print("\ncohortd phases, seconds (email hash is part of validate; reading is")
         print("the time spent waiting for the next batch; merge = into the canonical tables)")
         print(f"{'phase':12}" + "".join(f"{fmt:>10}" for fmt in breakdown))
         for phase in PHASES:
             print(f"{phase:12}" + "".join(f"{b[phase]:10.2f}" for b in breakdown.values()))
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":
