@@ -238,9 +238,12 @@ def _ecb_history(warehouse: Warehouse) -> _History:
 
 def _own_rates(warehouse: Warehouse, scope: Scope, codes: list[str]) -> _History:
     """The organization's own rates of ``codes`` (usually few or none), per currency."""
-    own = _observation_columns(scoped(warehouse, FX_RATES, scope))
-    own = own.filter(own.currency.isin(codes)).order_by(["currency", "date"])
-    sql = compiled(warehouse, ("fx_own", scope, tuple(codes)), lambda: own)
+
+    def build() -> ir.Table:  # only when the SQL is not compiled yet
+        own = _observation_columns(scoped(warehouse, FX_RATES, scope))
+        return own.filter(own.currency.isin(codes)).order_by(["currency", "date"])
+
+    sql = compiled(warehouse, ("fx_own", scope, tuple(codes)), build)
     rows = warehouse.fetch_arrow(sql).to_pydict()
     if not rows:
         return {}

@@ -207,17 +207,16 @@ def _measure(
     found = factor_tables(warehouse, scope, query, first_period)
     by_period_name, by_day_name = _temp_names(warehouse, scope, query)
     with warehouse._lock, ExitStack() as cleanup:
-        tables = {}
-        for name, temp, rows in (
-            ("by_period", by_period_name, found.by_period),
-            ("by_day", by_day_name, found.by_day),
-        ):
+        for temp, rows in ((by_period_name, found.by_period), (by_day_name, found.by_day)):
             warehouse.drop_temp_table(temp)
-            tables[name] = warehouse.create_temp_table(temp, ibis.memtable(rows))
+            warehouse.put_temp_table(temp, rows)
             cleanup.callback(warehouse.drop_temp_table, temp)
-        result = _run(
-            warehouse, scope, query, "triangle", lambda: triangle(warehouse, scope, query, **tables)
-        )
+
+        def build() -> ibis.Table:  # only when the SQL is not compiled yet
+            by_period, by_day = map(warehouse.temp_table, (by_period_name, by_day_name))
+            return triangle(warehouse, scope, query, by_period, by_day)
+
+        result = _run(warehouse, scope, query, "triangle", build)
     keys = _columns(result, "grp", "p0", "p", "customers")
     money = (_scaled_column(result, name) for name in ("mrr", "gross", "initial"))
     for (grp, p0, p, customers), mrr, gross, initial in zip(keys, *money, strict=True):

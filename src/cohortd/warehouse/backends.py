@@ -128,6 +128,15 @@ class Warehouse(ABC):
                 return self.con.create_table(name, obj=source, temp=True)
             return self.con.create_table(name, schema=source, temp=True)
 
+    def put_temp_table(self, name: str, rows: pa.Table) -> None:
+        """A session-local table holding ``rows`` (small: a report's factors)."""
+        self.create_temp_table(name, ibis.memtable(rows))
+
+    def temp_table(self, name: str) -> ir.Table:
+        """The session-local table ``name`` as an Ibis table."""
+        with self._lock:
+            return self.con.table(name)
+
     def drop_temp_table(self, name: str) -> None:
         with self._lock:
             self._execute_statement(
@@ -259,6 +268,20 @@ class DuckDBWarehouse(Warehouse):
                 )
             finally:
                 raw.unregister("_cohortd_incoming")
+
+    def put_temp_table(self, name: str, rows: pa.Table) -> None:
+        """Straight from Arrow (Ibis's path makes a table, copies it and drops it)."""
+        with self._lock:
+            raw = self.con.con
+            raw.register("_cohortd_temp", rows)
+            try:
+                raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM _cohortd_temp')
+            finally:
+                raw.unregister("_cohortd_temp")
+
+    def temp_table(self, name: str) -> ir.Table:
+        with self._lock:
+            return self.con.table(name, database=("temp", "main"))
 
     def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
         with self._lock:  # a cursor of the one connection: read it, never close it
