@@ -46,7 +46,10 @@ class Warehouse(ABC):
 
     # -- reads -------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
-        return self.con.table(name)
+        """``name`` as an Ibis table (Ibis reads its schema: a query on the connection,
+        so it takes the lock like every other use of it)."""
+        with self._lock:
+            return self.con.table(name)
 
     def to_pyarrow(self, expr: ir.Expr) -> pa.Table:
         """Run an expression and return Arrow (one query at a time per connection)."""

@@ -1,0 +1,51 @@
+"""The report model's cell fields: the written-out ``_fields`` against the one-line
+helpers (``money``, ``_percent``, ``_churn``), on ties and random values."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cohortd.engine.report_model import MONEY_SCALE, _fields, _fields_plain, _hundredths
+
+counts = st.integers(0, 10**7)
+# money in 10⁻¹⁸ units: from 0 to about a trillion, and values on half-cent ties
+amounts = st.one_of(
+    st.integers(0, 10**30),
+    st.integers(0, 10**9).map(lambda c: c * MONEY_SCALE // 100 + MONEY_SCALE // 200),
+)
+
+
+def test_hundredths_round_half_away_from_zero() -> None:
+    assert _hundredths(5, 10) == 1  # 0.5 → 1
+    assert _hundredths(-5, 10) == -1  # -0.5 → -1
+    assert _hundredths(4, 10) == 0 and _hundredths(-4, 10) == 0
+    assert _hundredths(15, 10) == 2 and _hundredths(-15, 10) == -2
+    assert _hundredths(0, 7) == 0
+
+
+def test_a_hand_worked_cell() -> None:
+    # 3 of 4 customers (75 %), previous 4; MRR 123.455 of 200 (61.7275 % → 61.73),
+    # previous 100 (123.455 % → 123.46, churn −23.455 → −23.46); gross 100.005 → 100.01
+    cell = _fields(
+        4,
+        200 * MONEY_SCALE,
+        3,
+        123_455 * MONEY_SCALE // 1000,
+        100_005 * MONEY_SCALE // 1000,
+        4,
+        100 * MONEY_SCALE,
+        True,
+    )
+    assert cell["customer_retention"] == 75.0 and cell["customer_churn"] == 25.0
+    assert cell["mrr_retained"] == 123.46 and cell["mrr_retention"] == 61.73
+    assert cell["mrr_retention_relative"] == 123.46 and cell["mrr_churn_relative"] == -23.46
+    assert cell["mrr_retained_gross"] == 100.01 and cell["mrr_retention_gross"] == 50.0
+
+
+@given(counts, amounts, counts, amounts, amounts, counts, amounts, st.booleans())
+def test_written_out_fields_equal_the_helpers(
+    n: int, b: int, c: int, m: int, g: int, pc: int, pm: int, complete: bool
+) -> None:
+    for args in ((n, b, c, m, g, pc, pm), (0, 0, c, m, g, 0, 0), (n, b, 0, 0, 0, pc, pm)):
+        assert _fields(*args, complete) == _fields_plain(*args, complete)
