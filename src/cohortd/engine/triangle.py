@@ -495,8 +495,21 @@ def _capped_parts(
     )
     parts = [_part(rated, gross=rated.cc + by_rate)]
 
-    inside = rated.filter((lt != 0) & (f > rated.bmin) & (f < rated.bmax))
-    inside = inside.select(**{f"{k}_i": inside[k] for k in cohort}, p_i="p", f_i="f")
+    # the periods inside a cohort's band, from the band and the factors alone (reading
+    # them off ``rated`` would compute the running sums twice); a period where the
+    # cohort's track level is 0 adds a sum of 0
+    in_band = band.join(
+        periods,
+        [
+            band.currency_b == periods.currency_p,
+            periods.p_p >= band.p0_b,
+            periods.f > band.bmin,
+            periods.f < band.bmax,
+        ],
+    )
+    inside = in_band.select(
+        **{f"{k}_i": in_band[f"{k}_b"] for k in cohort}, p_i=in_band.p_p, f_i=in_band.f
+    )
     # a view: ``inside`` derives from ``changes``, and Ibis would otherwise read the
     # join's left-hand keys from the right-hand side (``p0_i = p0_i``)
     left = changes.view()
