@@ -246,25 +246,40 @@ def test_a_partial_refresh_touches_only_the_given_customers(warehouse, new_scope
     assert partial == _reference(customers, bumped)
 
 
+def _written_by_an_older_version(
+    tmp_path: Any, scope: Scope, seed: int, version: int, downgrade: Any
+) -> tuple[str, list[Cust], list[Sub], dict[str, set[tuple[Any, ...]]]]:
+    """A warehouse file loaded with random histories, then ``downgrade(raw)`` made to
+    look as ``version`` wrote it; answers its URL, the data and its derived rows."""
+    from cohortd.warehouse import connect
+
+    url = f"duckdb:///{tmp_path / f'v{version}.duckdb'}"
+    old = connect(url)
+    old.ensure_schema()
+    customers, subs = _random_history(random.Random(seed), 12)
+    load(old, scope, customers, subs)
+    expected = _stored(old, scope)
+    raw = old.con.con
+    downgrade(raw)
+    raw.execute("DELETE FROM cohortd_warehouse_meta")
+    raw.execute(f"INSERT INTO cohortd_warehouse_meta VALUES ({version})")
+    old.close()
+    return url, customers, subs, expected
+
+
 def test_a_version_1_warehouse_gets_its_derived_tables_filled(tmp_path):
     """A warehouse written before the derived tables existed: filled on the next start."""
     from cohortd.warehouse import connect
     from cohortd.warehouse.tables import DERIVED_TABLES, SCHEMA_VERSION
 
-    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
-    old = connect(url)
-    old.ensure_schema()
-    scope = Scope("org_old", livemode=True)
-    customers, subs = _random_history(random.Random(3), 12)
-    load(old, scope, customers, subs)
-    expected = _stored(old, scope)
-    raw = old.con.con
-    for name in DERIVED_TABLES:  # what version 1 had: no derived tables at all
-        raw.execute(f"DROP TABLE {name}")
-    raw.execute("DELETE FROM cohortd_warehouse_meta")
-    raw.execute("INSERT INTO cohortd_warehouse_meta VALUES (1)")
-    old.close()
+    def drop_derived(raw: Any) -> None:  # what version 1 had: no derived tables at all
+        for name in DERIVED_TABLES:
+            raw.execute(f"DROP TABLE {name}")
 
+    scope = Scope("org_old", livemode=True)
+    url, customers, subs, expected = _written_by_an_older_version(
+        tmp_path, scope, 3, 1, drop_derived
+    )
     upgraded = connect(url)
     upgraded.ensure_schema()
     assert upgraded.schema_version() == SCHEMA_VERSION
@@ -277,22 +292,17 @@ def test_a_version_2_warehouse_gets_the_period_numbers(tmp_path):
     from cohortd.warehouse import connect
     from cohortd.warehouse.tables import SCHEMA_VERSION
 
-    url = f"duckdb:///{tmp_path / 'v2.duckdb'}"
-    old = connect(url)
-    old.ensure_schema()
-    scope = Scope("org_v2", livemode=False)
-    customers, subs = _random_history(random.Random(11), 12)
-    load(old, scope, customers, subs)
-    raw = old.con.con
-    for name, days in _PERIOD_COLUMNS.items():  # version 2's tables
-        for day in days:
-            for prefix in ("week", "month"):
-                column = f"{prefix}0" if day == "0" else f"{prefix}_{day}"
-                raw.execute(f"ALTER TABLE {name} DROP COLUMN {column}")
-    raw.execute("DELETE FROM cohortd_warehouse_meta")
-    raw.execute("INSERT INTO cohortd_warehouse_meta VALUES (2)")
-    old.close()
+    def drop_period_numbers(raw: Any) -> None:  # version 2's tables
+        for name, days in _PERIOD_COLUMNS.items():
+            for day in days:
+                for prefix in ("week", "month"):
+                    column = f"{prefix}0" if day == "0" else f"{prefix}_{day}"
+                    raw.execute(f"ALTER TABLE {name} DROP COLUMN {column}")
 
+    scope = Scope("org_v2", livemode=False)
+    url, customers, subs, _ = _written_by_an_older_version(
+        tmp_path, scope, 11, 2, drop_period_numbers
+    )
     upgraded = connect(url)
     upgraded.ensure_schema()
     assert upgraded.schema_version() == SCHEMA_VERSION == 3

@@ -35,6 +35,16 @@ CUSTOMER_CATEGORY_FIELDS: Final = (
     "owner_id",
 )
 
+# the week and month numbers of a spell's or segment's days (engine.periods.stored_period)
+_PERIOD_NUMBERS: Final = {
+    "week0": "!int32",
+    "month0": "!int32",
+    "week_start": "!int32",
+    "month_start": "!int32",
+    "week_end": "int32",
+    "month_end": "int32",
+}
+
 SCHEMAS: Final[dict[str, Schema]] = {
     CUSTOMERS: ibis.schema(
         {
@@ -113,12 +123,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "country": "string",
             "start_date": "!date",
             "end_date": "date",
-            "week0": "!int32",  # period numbers (engine.periods.stored_period)
-            "month0": "!int32",
-            "week_start": "!int32",
-            "month_start": "!int32",
-            "week_end": "int32",
-            "month_end": "int32",
+            **_PERIOD_NUMBERS,
         }
     ),
     MRR_SEGMENTS: ibis.schema(
@@ -135,12 +140,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "start_date": "!date",
             "end_date": "date",
             "level_minor": "!int64",
-            "week0": "!int32",  # period numbers (engine.periods.stored_period)
-            "month0": "!int32",
-            "week_start": "!int32",
-            "month_start": "!int32",
-            "week_end": "int32",
-            "month_end": "int32",
+            **_PERIOD_NUMBERS,
         }
     ),
 }
