@@ -498,3 +498,19 @@ def test_explain_returns_the_sql_of_each_statement(warehouse: Warehouse, new_sco
     for table in ("mrr_segments", "paid_spells", "week_start", "week_end"):
         assert table in sql["triangle"], table
     assert "subscriptions" not in sql["triangle"].replace("mrr_segments", "")
+
+
+def test_postgres_reports_plan_without_nested_loops_and_reset_after(
+    postgres_warehouse: Warehouse, new_scope
+) -> None:
+    """The report's statement runs with ``enable_nestloop = off`` (``Warehouse.analytic``)
+    and the connection's setting is back to its default afterwards."""
+    raw = postgres_warehouse.con.con
+    seen: list[str] = []
+    with postgres_warehouse.analytic():
+        seen.append(raw.execute("SHOW enable_nestloop").fetchone()[0])
+    seen.append(raw.execute("SHOW enable_nestloop").fetchone()[0])
+    assert seen == ["off", "on"]
+    body = report(postgres_warehouse, new_scope(), BASIC, "?interval=month&date=2024-03-31")
+    assert row(body, "2024-01-31")["initial_customers"] == 3
+    assert raw.execute("SHOW enable_nestloop").fetchone()[0] == "on"

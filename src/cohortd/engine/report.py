@@ -207,6 +207,7 @@ def _measure(
     found = factor_tables(warehouse, scope, query, first_period)
     by_period_name, by_day_name = _temp_names(warehouse, scope, query)
     with warehouse._lock, ExitStack() as cleanup:
+        cleanup.enter_context(warehouse.analytic())
         for temp, rows in ((by_period_name, found.by_period), (by_day_name, found.by_day)):
             warehouse.drop_temp_table(temp)
             warehouse.put_temp_table(temp, rows)
