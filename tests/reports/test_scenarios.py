@@ -514,3 +514,34 @@ def test_postgres_reports_plan_without_nested_loops_and_reset_after(
     body = report(postgres_warehouse, new_scope(), BASIC, "?interval=month&date=2024-03-31")
     assert row(body, "2024-01-31")["initial_customers"] == 3
     assert raw.execute("SHOW enable_nestloop").fetchone()[0] == "on"
+
+
+# A known limit (docs/reports.md "Money"): an exact tie made of a non-terminating factor
+# whose product terminates. Found by the Hypothesis reference test; kept here so that it
+# shows in every run, and fails as "XPASS" the day conversions become exact.
+TIE_RATES = [
+    (d(2029, 12, 1), "GBP", "1.5"),
+    (d(2029, 12, 1), "JPY", "1.5"),
+    (d(2030, 3, 1), "GBP", "2.0000"),
+]
+TIE = Dataset(
+    customers=[C("e"), C("j")],
+    stretches=[
+        S("e", "9.99", d(2030, 2, 15), currency="EUR"),
+        S("j", "123456", d(2030, 8, 24), currency="JPY"),
+    ],
+    rates=TIE_RATES,
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a rounding tie made of a non-terminating factor rounds down (docs/reports.md)",
+)
+def test_a_tie_made_of_a_non_terminating_factor(warehouse: Warehouse, new_scope) -> None:
+    url = "?interval=week&date=2030-09-01&baseCurrency=GBP"
+    body = report(warehouse, new_scope(), TIE, url)
+    # k = 0: e on 2030-02-16, 9.99 EUR × 1.5 = 14.985 GBP; j on 2030-08-30, 123,456 JPY
+    # × 2 / 1.5 = 164,608 GBP exactly; pooled: 164,622.985 → 164,622.99 (half away)
+    average = row(body, "average")
+    assert average["periods"][0]["mrr_retained"] == 164_622.99

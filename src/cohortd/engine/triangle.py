@@ -21,8 +21,13 @@ digits) and rounded to ``FACTOR_SCALE`` decimal places into a small temp table; 
 then multiplies and sums them as ``DECIMAL(38, 18)`` (DuckDB) / ``NUMERIC`` (PostgreSQL).
 A factor that is a terminating decimal (the base currency itself: exactly 0.01) is
 stored exactly; otherwise each product is off by less than 5e-19 × its minor units, so
-a report's sums are within 1e-9 of a base minor unit of the exact rational value and
-rounding to 2 decimals happens once, at the end, in Python.
+a sum is off by less than 5e-19 base units per minor unit summed (5e-7 of a base unit
+for a trillion minor units), and rounding to 2 decimals happens once, at the end, in
+Python. Known limit: when the exact value is itself a rounding tie (x.xx5) made of a
+non-terminating factor whose product terminates (123456 JPY at GBP/JPY = 2 / 1.5 is
+exactly 164608), the quantized factor lands just under the tie and rounds down
+(``tests/reports/test_scenarios.py``, a strict xfail); converting as ``amount × rate(B) /
+rate(A)`` per currency, exactly, would fix it.
 
 **Gross (GRR).** Each member's MRR on the day, capped at its own initial MRR, both
 converted as reported. Each constant segment (level ``v``, member initial ``b``) is
