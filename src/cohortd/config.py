@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -78,3 +79,14 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests build their own ``Settings`` instead)."""
     return Settings()
+
+
+DEMO_FILE = "demo.json"  # in the data dir: the demo organization ``cohortd demo`` made
+
+
+def demo_org_id(settings: Settings) -> str | None:
+    """The demo organization's id recorded in the data dir, if any (not checked to exist)."""
+    try:
+        return str(json.loads((settings.data_dir / DEMO_FILE).read_text())["org_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,12 +1,64 @@
-"""The report model's cell fields: the written-out ``_fields`` against the one-line
-helpers (``money``, ``_percent``, ``_churn``), on ties and random values."""
+"""The report model's cell fields: the written-out ``_fields`` against an obvious
+reference (exact fractions, rounded half away from zero), on ties and random values."""
 
 from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cohortd.engine.report_model import MONEY_SCALE, _fields, _fields_plain, _hundredths
+from cohortd.engine.report_model import MONEY_SCALE, _fields, _hundredths
+
+
+def _rounded(value: Fraction) -> float:
+    """An exact value rounded to 2 decimals, half away from zero."""
+    hundredths = math.floor(abs(value) * 100 + Fraction(1, 2))
+    return float(Decimal(hundredths if value >= 0 else -hundredths).scaleb(-2))
+
+
+def money(value: int) -> float:
+    return _rounded(Fraction(value, MONEY_SCALE))
+
+
+def _percent(part: int, whole: int) -> float:
+    return 0.0 if whole == 0 else _rounded(Fraction(100 * part, whole))
+
+
+def _churn(part: int, whole: int) -> float:
+    return 0.0 if whole == 0 else _rounded(100 - Fraction(100 * part, whole))
+
+
+def _fields_plain(
+    initial_customers: int,
+    initial_mrr: int,
+    customers: int,
+    mrr: int,
+    gross: int,
+    previous_customers: int,
+    previous_mrr: int,
+    complete: bool,
+) -> dict[str, Any]:
+    """``_fields`` from the one-line helpers: the obvious form, the reference."""
+    return {
+        "mrr_retained": money(mrr),
+        "customers_retained": customers,
+        "mrr_retention": _percent(mrr, initial_mrr),
+        "customer_retention": _percent(customers, initial_customers),
+        "mrr_retention_relative": _percent(mrr, previous_mrr),
+        "customer_retention_relative": _percent(customers, previous_customers),
+        "mrr_churn": _churn(mrr, initial_mrr),
+        "customer_churn": _churn(customers, initial_customers),
+        "mrr_churn_relative": _churn(mrr, previous_mrr),
+        "customer_churn_relative": _churn(customers, previous_customers),
+        "complete": complete,
+        "mrr_retained_gross": money(gross),
+        "mrr_retention_gross": _percent(gross, initial_mrr),
+    }
+
 
 counts = st.integers(0, 10**7)
 # money in 10⁻¹⁸ units: from 0 to about a trillion, and values on half-cent ties

@@ -9,8 +9,9 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from cohortd.app import create_app
+from cohortd.config import DEMO_FILE, demo_org_id
 from cohortd.engine import compiled
-from cohortd.reports.warm import DEMO_FILE, demo_org_id, warm
+from cohortd.reports.warm import warm
 from cohortd.warehouse import Scope
 from tests.fixtures.api import make_settings, new_org
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load

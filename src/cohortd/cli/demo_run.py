@@ -15,21 +15,18 @@ import typer
 
 from cohortd.cli.imports import import_into_warehouse
 from cohortd.cli.output import console, emit_json, err_console
-from cohortd.config import Settings, get_settings
+from cohortd.config import DEMO_FILE, Settings, demo_org_id, get_settings
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.pipeline import OnError
 from cohortd.warehouse.server_file import read_server_file
-
-DEMO_FILE = "demo.json"
 
 
 def _demo_org(settings: Settings) -> str | None:
     from cohortd.db import make_engine, make_sessionmaker
     from cohortd.keys.models import Organization
 
-    try:
-        org_id = str(json.loads((settings.data_dir / DEMO_FILE).read_text())["org_id"])
-    except (OSError, ValueError, KeyError):
+    org_id = demo_org_id(settings)
+    if org_id is None:
         return None
     engine = make_engine(settings.resolved_database_url)
     try:

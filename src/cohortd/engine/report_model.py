@@ -31,29 +31,18 @@ def to_decimal(value: int) -> Decimal:
     return Decimal(value).scaleb(-18)
 
 
-def _ratio_rounded(numerator: int, denominator: int) -> float:
-    """``numerator / denominator`` in hundredths, rounded half away from zero, as the
-    float of that 2-decimal number. ``q / 100`` is the correctly rounded float of the
-    decimal ``q / 100`` (the same float ``float("x.yz")`` gives). ``denominator > 0``."""
+def _hundredths(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half away from zero (``denominator > 0``);
+    ``q / 100`` is then the correctly rounded float of the 2-decimal number ``q / 100``
+    (the float ``float("x.yz")`` gives)."""
     if numerator >= 0:
-        return ((2 * numerator + denominator) // (2 * denominator)) / 100
-    return -((denominator - 2 * numerator) // (2 * denominator)) / 100
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((denominator - 2 * numerator) // (2 * denominator))
 
 
 def money(value: int) -> float:
     """A scaled money integer rounded to 2 decimals, half away from zero."""
-    return _ratio_rounded(value * 100, MONEY_SCALE)
-
-
-def _percent(part: int, whole: int) -> float:
-    """100 × part / whole, rounded; 0 when ``whole`` is 0 (SPEC: zero denominators).
-    Every denominator here (customers, MRR) is never negative."""
-    return 0.0 if whole == 0 else _ratio_rounded(10_000 * part, whole)
-
-
-def _churn(part: int, whole: int) -> float:
-    """100 − the exact 100 × part / whole, then rounded; 0 with its twin when whole is 0."""
-    return 0.0 if whole == 0 else _ratio_rounded(10_000 * (whole - part), whole)
+    return _hundredths(100 * value, MONEY_SCALE) / 100
 
 
 @dataclass(frozen=True)
@@ -142,13 +131,6 @@ def period_fields(pooled: PooledPeriod) -> dict[str, Any]:
     )
 
 
-def _hundredths(numerator: int, denominator: int) -> int:
-    """``numerator / denominator`` rounded half away from zero (``denominator > 0``)."""
-    if numerator >= 0:
-        return (2 * numerator + denominator) // (2 * denominator)
-    return -((denominator - 2 * numerator) // (2 * denominator))
-
-
 def _fields(
     initial_customers: int,
     initial_mrr: int,
@@ -159,9 +141,11 @@ def _fields(
     previous_mrr: int,
     complete: bool,
 ) -> dict[str, Any]:
-    """The fields of one cell: ``money``, ``_percent`` and ``_churn`` written out
-    (a weekly report has 41,000 cells of 13 fields; the calls were most of its
-    time). ``tests/engine/test_report_model.py`` checks it against them."""
+    """The fields of one cell, every percentage 100 × part / whole rounded half away
+    from zero (0 when the whole is 0, SPEC: zero denominators; churn is 100 − the exact
+    retention, then rounded), written out: a weekly report has 41,000 cells of 13
+    fields and a call per field was most of its time. ``tests/engine/
+    test_report_model.py`` checks it against an obvious ``Fraction`` reference."""
     # retained values are sums of positive amounts, never negative: the rounding of a
     # non-negative x / d is (2x + d) // 2d; churn (whole − part) may be negative
     h = _hundredths
@@ -207,34 +191,6 @@ def _fields(
         "complete": complete,
         "mrr_retained_gross": (200 * gross + MONEY_SCALE) // (2 * MONEY_SCALE) / 100,
         "mrr_retention_gross": gross_retention,
-    }
-
-
-def _fields_plain(
-    initial_customers: int,
-    initial_mrr: int,
-    customers: int,
-    mrr: int,
-    gross: int,
-    previous_customers: int,
-    previous_mrr: int,
-    complete: bool,
-) -> dict[str, Any]:
-    """``_fields`` from the one-line helpers (the tests' reference for it)."""
-    return {
-        "mrr_retained": money(mrr),
-        "customers_retained": customers,
-        "mrr_retention": _percent(mrr, initial_mrr),
-        "customer_retention": _percent(customers, initial_customers),
-        "mrr_retention_relative": _percent(mrr, previous_mrr),
-        "customer_retention_relative": _percent(customers, previous_customers),
-        "mrr_churn": _churn(mrr, initial_mrr),
-        "customer_churn": _churn(customers, initial_customers),
-        "mrr_churn_relative": _churn(mrr, previous_mrr),
-        "customer_churn_relative": _churn(customers, previous_customers),
-        "complete": complete,
-        "mrr_retained_gross": money(gross),
-        "mrr_retention_gross": _percent(gross, initial_mrr),
     }
 
 

@@ -11,29 +11,19 @@ answers are never cached, only the work that does not depend on the data.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from cohortd.config import Settings
+from cohortd.config import Settings, demo_org_id
 from cohortd.engine import fx
 from cohortd.keys.models import Organization
 from cohortd.reports.service import ReportParams, cohort_report, parse_query
 from cohortd.warehouse import Scope, Warehouse
 
-DEMO_FILE = "demo.json"  # written by ``cohortd demo`` (``cli.demo_run``, the same name)
 log = logging.getLogger("cohortd.warm")
-
-
-def demo_org_id(settings: Settings) -> str | None:
-    """The demo organization's id recorded in the data dir, if any."""
-    try:
-        return str(json.loads((settings.data_dir / DEMO_FILE).read_text())["org_id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def warm(settings: Settings, sessions: Callable[[], Session], warehouse: Warehouse) -> None:
