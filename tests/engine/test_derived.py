@@ -18,7 +18,7 @@ from tests.engine.state_rows import Cust, Sub, load
 from cohortd.engine import derived
 from cohortd.engine.periods import Interval, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
+from cohortd.warehouse.tables import COHORT_DELTAS, CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
 
 DAY0 = date(2023, 1, 1)
 
@@ -305,7 +305,116 @@ def test_a_version_2_warehouse_gets_the_period_numbers(tmp_path):
     )
     upgraded = connect(url)
     upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    assert upgraded.schema_version() == SCHEMA_VERSION == 4
     assert _stored(upgraded, scope) == _reference(customers, subs)
     assert _check_period_numbers(upgraded, scope) > 50
+    upgraded.close()
+
+
+def _reference_deltas(
+    reference: dict[str, set[tuple[Any, ...]]],
+) -> dict[tuple[Any, ...], list[int]]:
+    """``cohort_deltas`` from the reference spells and segments, in plain Python: per
+    unit, +x in the period of each start and -x in the period of each end; summed per
+    key, zero sums dropped."""
+    found: dict[tuple[Any, ...], list[int]] = {}
+
+    def add(
+        unit: int,
+        kind: int,
+        ps: date,
+        currency: str | None,
+        keep_ps: bool,
+        start: date,
+        end: date | None,
+        values: tuple[int, int, int, int],
+    ) -> None:
+        interval = Interval.week if unit == derived.UNIT_WEEK else Interval.month
+        p0 = period_of(ps, interval)
+        ends = [] if end is None else [(period_of(end, interval), -1)]
+        for p, sign in [(period_of(start, interval), 1), *ends]:
+            key = (unit, kind, p0, currency, ps if keep_ps else None, p)
+            sums = found.setdefault(key, [0, 0, 0, 0])
+            for i, v in enumerate(values):
+                sums[i] += sign * v
+
+    for unit in (derived.UNIT_WEEK, derived.UNIT_MONTH):
+        for _, ps, _, _, start, end in reference[PAID_SPELLS]:
+            add(unit, derived.COUNT, ps, None, False, start, end, (1, 0, 0, 0))
+        for row in reference[MRR_SEGMENTS]:
+            _, ps, _, _, pay_currency, initial, c, start, end, level = row
+            capped = min(level, initial) if pay_currency is not None else 0
+            add(unit, derived.MONEY, ps, c, False, start, end, (0, level, capped, 0))
+            if pay_currency is not None and level == initial:
+                add(unit, derived.TRACK, ps, c, True, start, end, (0, 0, 0, initial))
+            if start == ps:  # INITIAL: one row in the cohort's own period, never taken off
+                interval = Interval.week if unit == derived.UNIT_WEEK else Interval.month
+                p0 = period_of(ps, interval)
+                key = (unit, derived.INITIAL, p0, c, ps, p0)
+                found.setdefault(key, [0, 0, 0, 0])[1] += level
+    return {k: v for k, v in found.items() if any(v)}
+
+
+def _stored_deltas(warehouse: Warehouse, scope: Scope) -> dict[tuple[Any, ...], list[int]]:
+    keys = ("unit", "kind", "p0", "currency", "ps", "p")
+    rows = warehouse.to_pyarrow(scoped(warehouse, COHORT_DELTAS, scope)).to_pylist()
+    found = {tuple(r[k] for k in keys): [r["n"], r["v"], r["m"], r["t"]] for r in rows}
+    assert len(found) == len(rows), "duplicate keys in cohort_deltas"
+    return found
+
+
+def test_cohort_deltas_equal_the_reference_after_full_and_partial_refreshes(warehouse, new_scope):
+    """The kept sums equal a plain-Python recomputation from the reference spells and
+    segments; a partial refresh of a few changed customers (old changes taken off, new
+    ones added) gives the same sums as a full one; another scope is untouched."""
+    rng = random.Random(23)
+    scope, other = new_scope(), new_scope()
+    customers, subs = _random_history(rng, 40)
+    load(warehouse, scope, customers, subs)
+    load(warehouse, other, *_random_history(random.Random(5), 10))
+    before_other = _stored_deltas(warehouse, other)
+    assert _stored_deltas(warehouse, scope) == _reference_deltas(_reference(customers, subs))
+
+    changed = ["cus_003", "cus_007", "cus_011"]
+    for cid in changed:  # each changed differently: a raise, a cancellation, a removal
+        warehouse.run_statement(
+            f"UPDATE subscriptions SET mrr_minor = mrr_minor + 100 WHERE org_id = "
+            f"'{scope.org_id}' AND customer_id = '{cid}' AND mrr_minor > 0"
+        )
+    ids = ibis.memtable({"customer_id": changed})
+    with warehouse.transaction():
+        derived.refresh(warehouse, scope, warehouse.create_temp_table("_ids_deltas", ids))
+    warehouse.drop_temp_table("_ids_deltas")
+    bumped = [
+        Sub(**{**vars(s), "mrr_minor": s.mrr_minor + 100})
+        if s.customer_id in changed and s.mrr_minor > 0
+        else s
+        for s in subs
+    ]
+    partial = _stored_deltas(warehouse, scope)
+    assert partial == _reference_deltas(_reference(customers, bumped))
+    with warehouse.transaction():
+        derived.refresh(warehouse, scope)
+    assert _stored_deltas(warehouse, scope) == partial
+    assert _stored_deltas(warehouse, other) == before_other
+
+
+def test_a_version_3_warehouse_gets_its_cohort_deltas(tmp_path):
+    """Version 3 had no ``cohort_deltas``: made and filled on the next start."""
+    from cohortd.warehouse import connect
+    from cohortd.warehouse.tables import SCHEMA_VERSION
+
+    def drop_deltas(raw: Any) -> None:
+        raw.execute(f"DROP TABLE {COHORT_DELTAS}")
+
+    scope = Scope("org_v3", livemode=True)
+    url, customers, subs, expected = _written_by_an_older_version(
+        tmp_path, scope, 17, 3, drop_deltas
+    )
+    upgraded = connect(url)
+    upgraded.ensure_schema()
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert _stored(upgraded, scope) == expected
+    assert _stored_deltas(upgraded, scope) == _reference_deltas(_reference(customers, subs))
+    assert _stored_deltas(upgraded, scope)  # the random history is not empty
     upgraded.close()

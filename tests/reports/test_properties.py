@@ -13,9 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cohortd.reports.service import parse_query
 from cohortd.warehouse import Scope, Warehouse
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load
-from tests.reports.helpers import differences, run
+from tests.reports.helpers import differences, params_of, run
 from tests.reports.reference import RefQuery, reference_report
 
 START = date(2030, 1, 1)
@@ -148,3 +149,38 @@ def test_disjoint_filters_add_up(warehouse: Warehouse, data: Dataset, q: RefQuer
     # each part is rounded on its own: at most half a cent per cohort row apart
     slack = 0.005 * sum(len(p) for p in parts) + 1e-9
     assert abs(sum(totals(p)[1] for p in parts) - mrr) <= slack
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=datasets(), noise=datasets(), q=queries(), pick=st.integers(0, 1 << 30))
+def test_the_whole_scope_sums_agree_with_the_segments(
+    warehouse: Warehouse, data: Dataset, noise: Dataset, q: RefQuery, pick: int
+) -> None:
+    """A report of a whole scope (no filter, no breakdown) starts from the sums kept at
+    import (``cohort_deltas``) and corrects the current period; it must equal both the
+    reference and the same report computed from the segments. ``date`` falls on a
+    stretch's first or last day, or the day before or after, as often as not: the
+    corrections live there."""
+    from unittest import mock
+
+    from cohortd.engine import compiled, triangle
+
+    days = [d for s in data.stretches for d in (s.start, s.end) if d is not None]
+    as_of = q.as_of
+    if days and pick % 2:
+        as_of = days[pick // 2 % len(days)] + timedelta(days=pick // 7 % 3 - 1)
+    q = RefQuery(max(as_of, START), q.interval, q.base, fix_fx=q.fix_fx)
+    scope = _loaded(warehouse, data, noise)
+    assert triangle.whole_scope(parse_query(params_of(_url(q)), default_currency="USD")[0])
+    kept = run(warehouse, scope, _url(q))
+    assert differences(kept, reference_report(data, q), tolerance=0.0) == []
+    compiled.clear()  # the SQL is cached per parameters, not per path
+    try:
+        with mock.patch.object(triangle, "whole_scope", lambda query: False):
+            assert run(warehouse, scope, _url(q)) == kept
+    finally:
+        compiled.clear()

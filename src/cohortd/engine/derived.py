@@ -18,6 +18,19 @@ Spells and segments repeat the customer's ``paid_started_at``, ``currency``,
 ``country``, ``pay_currency`` and ``initial_minor`` so that a report without customer
 filters reads one table and joins nothing.
 
+- ``cohort_deltas``: per scope, not per customer: the spells' and segments' changes
+  summed per (unit: week or month, kind, cohort period, currency, paid start for the
+  kinds that need it, period of the change). A range ``[start, end)`` covers the last
+  day of period p iff ``period(start) <= p < period(end)``, so ``+x`` at
+  ``period(start)`` and ``-x`` at ``period(end)`` describe every finished period
+  whatever the report's ``date``: the report of a whole scope (no filter, no breakdown)
+  sums these few rows instead of the millions of segments (``engine.triangle``). Kinds:
+  ``COUNT`` (paying members, from the spells), ``MONEY`` (MRR levels per currency, and
+  ``min(level, initial)`` for members paying in one currency), ``TRACK`` (members in
+  one currency at their initial level, per paid start: their capped value depends on
+  the rate of that day) and ``INITIAL`` (the initial MRR per currency and paid start).
+  Quarters and years follow from the month rows by integer division.
+
 ``refresh(warehouse, scope, customer_ids)`` recomputes the rows of the given customers
 (``None``: the whole scope) from the canonical tables; the import calls it inside its
 transaction, so the derived tables change exactly when the data does.
@@ -36,11 +49,13 @@ import ibis.expr.types as ir
 from cohortd.engine.periods import stored_period_columns
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import (
+    COHORT_DELTAS,
     CUSTOMER_FACTS,
     CUSTOMERS,
     DERIVED_TABLES,
     MRR_SEGMENTS,
     PAID_SPELLS,
+    SCHEMAS,
     SUBSCRIPTIONS,
 )
 
@@ -54,6 +69,101 @@ _FACT_COLUMNS: Final = (
     "week0",
     "month0",
 )
+
+
+# ``cohort_deltas``: units and kinds
+UNIT_WEEK: Final = 0
+UNIT_MONTH: Final = 1
+COUNT: Final = 0
+MONEY: Final = 1
+TRACK: Final = 2
+INITIAL: Final = 3
+_DELTA_KEYS: Final = ("unit", "kind", "p0", "currency", "ps", "p")
+_DELTA_VALUES: Final = ("n", "v", "m", "t")
+PER_CUSTOMER_TABLES: Final = tuple(t for t in DERIVED_TABLES if t != COHORT_DELTAS)
+
+
+def _changes(
+    table: ir.Table,
+    *,
+    kind: int,
+    values: dict[str, ir.IntegerValue],
+    currency: ir.StringValue | None = None,
+    ps: ir.DateValue | None = None,
+    stops: bool = True,
+) -> list[ir.Table]:
+    """``table``'s rows as ``cohort_deltas`` rows, in both units: each value added in the
+    period of ``start_date`` and (``stops``) taken off in the period of ``end_date``."""
+    blocks = []
+    for unit, name in ((UNIT_WEEK, "week"), (UNIT_MONTH, "month")):
+        keys = {
+            "unit": ibis.literal(unit, "int8"),
+            "kind": ibis.literal(kind, "int8"),
+            "p0": table[f"{name}0"].cast("int32"),
+            "currency": (currency if currency is not None else ibis.null()).cast("string"),
+            "ps": (ps if ps is not None else ibis.null()).cast("date"),
+        }
+
+        def filled(sign: int) -> dict[str, ir.IntegerValue]:
+            return {
+                n: (sign * values[n] if n in values else ibis.literal(0)).cast("int64")
+                for n in _DELTA_VALUES
+            }
+
+        start = table[f"{name}_start"] if stops else table[f"{name}0"]
+        blocks.append(table.select(**keys, p=start.cast("int32"), **filled(1)))
+        if stops:
+            ended = table[f"{name}_end"]
+            blocks.append(
+                table.filter(ended.notnull()).select(**keys, p=ended.cast("int32"), **filled(-1))
+            )
+    return blocks
+
+
+def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
+    """The ``cohort_deltas`` rows (not yet summed) of some segments and spells."""
+    one = segments.pay_currency.notnull()
+    at_initial = segments.filter(one & (segments.level_minor == segments.initial_minor))
+    opening = segments.filter(segments.start_date == segments.paid_started_at)
+    blocks = [
+        *_changes(spells, kind=COUNT, values={"n": ibis.literal(1)}),
+        *_changes(
+            segments,
+            kind=MONEY,
+            currency=segments.currency,
+            values={
+                "v": segments.level_minor,
+                "m": ibis.ifelse(one, ibis.least(segments.level_minor, segments.initial_minor), 0),
+            },
+        ),
+        *_changes(
+            at_initial,
+            kind=TRACK,
+            currency=at_initial.currency,
+            ps=at_initial.paid_started_at,
+            values={"t": at_initial.initial_minor},
+        ),
+        *_changes(
+            opening,
+            kind=INITIAL,
+            currency=opening.currency,
+            ps=opening.paid_started_at,
+            values={"v": opening.level_minor},
+            stops=False,
+        ),
+    ]
+    every = blocks[0]
+    for block in blocks[1:]:
+        every = every.union(block, distinct=False)
+    return every
+
+
+def summed_deltas(rows: ir.Table) -> ir.Table:
+    """``rows`` summed per key, the rows whose every sum is 0 dropped."""
+    summed = rows.group_by(list(_DELTA_KEYS)).agg(
+        **{n: rows[n].sum().cast("int64") for n in _DELTA_VALUES}
+    )
+    return summed.filter(ibis.or_(*(summed[n] != 0 for n in _DELTA_VALUES)))
 
 
 def _events(paying: ir.Table) -> ir.Table:
@@ -279,18 +389,51 @@ def _fill(
         ),
         MRR_SEGMENTS: _segment_rows(_segments(swept), carried),
     }
-    for name in DERIVED_TABLES:
+    before = None
+    if customer_ids is not None:  # the touched customers' changes, taken off below
+        segments, spells = _of(warehouse, scope, customer_ids)
+        before = temp("before", _typed(summed_deltas(delta_rows(segments, spells)), -1))
+    for name in PER_CUSTOMER_TABLES:
         if customer_ids is None:
             warehouse.delete_scope(name, scope)
         else:
             warehouse.delete_matching(name, scope, ("customer_id",), customer_ids)
-        source = rows[name]
-        with warehouse.light_compression():
-            warehouse.insert_expr(
-                name,
-                source.select(
-                    org_id=ibis.literal(scope.org_id),
-                    livemode=ibis.literal(scope.livemode),
-                    **{c: source[c] for c in source.columns},
-                ),
-            )
+        _insert(warehouse, scope, name, rows[name])
+    segments, spells = _of(warehouse, scope, customer_ids)
+    changes = _typed(delta_rows(segments, spells))
+    if before is not None:  # the scope's sums, minus the old changes, plus the new
+        kept = _typed(scoped(warehouse, COHORT_DELTAS, scope))
+        changes = temp("deltas", summed_deltas(kept.union(before, changes, distinct=False)))
+    warehouse.delete_scope(COHORT_DELTAS, scope)
+    _insert(warehouse, scope, COHORT_DELTAS, summed_deltas(changes))
+
+
+def _of(
+    warehouse: Warehouse, scope: Scope, customer_ids: ir.Table | None
+) -> tuple[ir.Table, ir.Table]:
+    """The scope's segments and spells (of ``customer_ids`` only, when given)."""
+    segments = scoped(warehouse, MRR_SEGMENTS, scope)
+    spells = scoped(warehouse, PAID_SPELLS, scope)
+    if customer_ids is not None:
+        segments = segments.filter(segments.customer_id.isin(customer_ids.customer_id))
+        spells = spells.filter(spells.customer_id.isin(customer_ids.customer_id))
+    return segments, spells
+
+
+def _typed(rows: ir.Table, sign: int = 1) -> ir.Table:
+    """``cohort_deltas`` columns in one (nullable) schema, the values times ``sign``."""
+    types = SCHEMAS[COHORT_DELTAS]
+    keys = {k: rows[k].cast(types[k].copy(nullable=True)) for k in _DELTA_KEYS}
+    return rows.select(**keys, **{n: (sign * rows[n]).cast("int64") for n in _DELTA_VALUES})
+
+
+def _insert(warehouse: Warehouse, scope: Scope, name: str, source: ir.Table) -> None:
+    with warehouse.light_compression():
+        warehouse.insert_expr(
+            name,
+            source.select(
+                org_id=ibis.literal(scope.org_id),
+                livemode=ibis.literal(scope.livemode),
+                **{c: source[c] for c in source.columns},
+            ),
+        )

@@ -31,6 +31,7 @@ Stable API (other engine modules import these):
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from collections.abc import Iterable
@@ -152,7 +153,11 @@ class RateBook:
 
     @classmethod
     def load(
-        cls, warehouse: Warehouse, scope: Scope, pairs: Iterable[tuple[str, date]]
+        cls,
+        warehouse: Warehouse,
+        scope: Scope,
+        pairs: Iterable[tuple[str, date]],
+        own: OwnRates | None = None,
     ) -> RateBook:
         """The rate of every pair (EUR is 1 without asking).
 
@@ -169,9 +174,10 @@ class RateBook:
         for code, day in wanted:
             by_code.setdefault(code, []).append(day)
         ecb = _ecb_history(warehouse)
-        own = _own_rates(warehouse, scope, sorted(by_code))
+        if own is None:
+            own = own_rates(warehouse, scope, by_code)
         for code, asked in by_code.items():
-            days, rates = _merged(ecb.get(code), own.get(code))
+            days, rates = _merged(ecb.get(code), own.history.get(code))
             if days is None:
                 raise UnknownCurrency(code)
             ordinals = np.array([(d - _EPOCH).days for d in asked], dtype=np.int32)
@@ -234,6 +240,27 @@ def _ecb_history(warehouse: Warehouse) -> _History:
     with _ecb_lock:
         _ecb_cache[warehouse] = history
     return history
+
+
+@dataclass(frozen=True)
+class OwnRates:
+    """An organization's own rates of some currencies, and a digest of them (equal
+    digests, equal rates: what a cache of converted values keys on)."""
+
+    history: _History
+    digest: str
+
+
+def own_rates(warehouse: Warehouse, scope: Scope, codes: Iterable[str]) -> OwnRates:
+    """The organization's own rates of ``codes`` (EUR needs none)."""
+    wanted = sorted(set(codes) - {"EUR"})
+    history = _own_rates(warehouse, scope, wanted) if wanted else {}
+    digest = hashlib.sha256()
+    for code in sorted(history):
+        days, rates = history[code]
+        digest.update(code.encode() + b"\0" + days.tobytes())
+        digest.update("|".join(map(str, rates)).encode() + b"\0")
+    return OwnRates(history, digest.hexdigest())
 
 
 def _own_rates(warehouse: Warehouse, scope: Scope, codes: list[str]) -> _History:

@@ -48,7 +48,7 @@ classified once (``_classified``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -60,11 +60,25 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from cohortd.engine.derived import COUNT, INITIAL, MONEY, UNIT_MONTH, UNIT_WEEK
+from cohortd.engine.derived import TRACK as KEPT_TRACK
 from cohortd.engine.fx import RateBook
-from cohortd.engine.periods import evaluation_day, first_day, period_of_expr, stored_period
-from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, ReportQuery
+from cohortd.engine.periods import (
+    Interval,
+    evaluation_day,
+    first_day,
+    period_of_expr,
+    stored_period,
+)
+from cohortd.engine.retention import NO_GROUP, UNKNOWN, Breakdown, Filters, ReportQuery
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import CUSTOMER_FACTS, CUSTOMERS, MRR_SEGMENTS, PAID_SPELLS
+from cohortd.warehouse.tables import (
+    COHORT_DELTAS,
+    CUSTOMER_FACTS,
+    CUSTOMERS,
+    MRR_SEGMENTS,
+    PAID_SPELLS,
+)
 
 FACTOR_SCALE: Final = 18
 FACTOR_TYPE: Final = dt.Decimal(precision=38, scale=FACTOR_SCALE)
@@ -133,6 +147,19 @@ def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir
     """``currency, ps``: every currency of the universe's segments (``ps`` null) and every
     (currency, paid start) an initial MRR is converted on."""
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
+    if whole_scope(query):  # the same rows, mostly from the kept sums
+        deltas = _scope_deltas(warehouse, scope, query, upto_current=False)
+        current = query.current
+        earlier = deltas.filter((deltas.kind == MONEY) & (deltas.p0 < current))
+        recent = segments.filter(segments.p0 == current)  # paid start on or before as_of
+        starts = deltas.filter((deltas.kind == INITIAL) & (deltas.ps <= query.as_of))
+        return _union(
+            [
+                earlier.select(currency=earlier.currency.cast("string"), ps=ibis.null("date")),
+                recent.select(currency=recent.currency.cast("string"), ps=ibis.null("date")),
+                starts.select(currency=starts.currency.cast("string"), ps=starts.ps.cast("date")),
+            ]
+        ).distinct()
     at_start = segments.start_date == segments.paid_started_at
     return segments.select(
         "currency", ps=ibis.ifelse(at_start, segments.paid_started_at, ibis.null("date"))
@@ -242,9 +269,15 @@ _MARGIN: Final = 1e-9  # ``_classified``'s float tests leave the near ties to AM
 
 
 def _classified(
-    ranged: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
+    ranged: ir.Table,
+    by_period: ir.Table,
+    by_day: ir.Table,
+    query: ReportQuery,
+    *,
+    exact_start: bool = False,
 ) -> ir.Table:
-    """``ranged`` plus ``cls``, one of the constants above.
+    """``ranged`` plus ``cls``, one of the constants above (and with ``exact_start``,
+    ``f0``: the exact factor of the paid start day).
 
     One foreign currency, MRR moved away from the initial: most such segments are on one
     side of the cap whatever the rate: never capped (``UNDER``) when even the currency's
@@ -263,7 +296,7 @@ def _classified(
     simple = ibis.literal(query.fix_fx) | (ranged.pay_currency == query.base_currency)
     bounds = by_period.group_by("currency").agg(fmin=by_period.fd.min(), fmax=by_period.fd.max())
     bounds = bounds.select(currency_c="currency", fmin="fmin", fmax="fmax")
-    starts_at = by_day.select(currency_b="currency", day="day", f0="fd").join(
+    starts_at = by_day.select(currency_b="currency", day="day", f0="fd", f0x="f").join(
         bounds, ibis._.currency_b == bounds.currency_c
     )
     joined = ranged.left_join(
@@ -280,7 +313,8 @@ def _classified(
         (v * joined.fmin >= b_conv * (1 + _MARGIN), OVER),
         else_=AMBIGUOUS,
     )
-    return joined.select(*ranged.columns, cls=cls.cast("int8"))
+    extra = {"f0": joined.f0x} if exact_start else {}
+    return joined.select(*ranged.columns, cls=cls.cast("int8"), **extra)
 
 
 _KEY_TYPES: Final = {
@@ -291,12 +325,12 @@ _KEY_TYPES: Final = {
 }
 
 
-def _deltas(
+def _delta_blocks(
     sources: list[tuple[ir.Table, dict[str, ir.NumericValue]]], keys: list[str], current: int
 ) -> ir.Table:
-    """``keys + [p] + values``: for each ``(table, values)``, each value added at
-    ``first`` and taken off after ``hi`` (the take-offs past ``current`` dropped), summed
-    per key and period over every source (a value a source lacks counts 0)."""
+    """``keys + [p] + values``, not summed: for each ``(table, values)``, each value added
+    at ``first`` and taken off after ``hi`` (the take-offs past ``current`` dropped; a
+    value a source lacks counts 0)."""
     names = list(dict.fromkeys(n for _, values in sources for n in values))
     blocks: list[ir.Table] = []
     for table, values in sources:
@@ -306,10 +340,27 @@ def _deltas(
         taken = {n: (-values.get(n, ibis.literal(0))).cast("int64") for n in names}
         stops = table.select(**typed, p=(table.hi + 1).cast("int64"), **taken)
         blocks.append(stops.filter(stops.p <= current))
+    return _union(blocks)
+
+
+def _union(blocks: list[ir.Table]) -> ir.Table:
     both = blocks[0]
     for block in blocks[1:]:
         both = both.union(block, distinct=False)
-    return both.group_by([*keys, "p"]).agg(**{n: both[n].sum() for n in names})
+    return both
+
+
+def _summed(rows: ir.Table, keys: list[str]) -> ir.Table:
+    """``rows``' values summed per key and period."""
+    names = [c for c in rows.columns if c not in (*keys, "p")]
+    return rows.group_by([*keys, "p"]).agg(**{n: rows[n].sum() for n in names})
+
+
+def _deltas(
+    sources: list[tuple[ir.Table, dict[str, ir.NumericValue]]], keys: list[str], current: int
+) -> ir.Table:
+    """``_delta_blocks`` summed per key and period."""
+    return _summed(_delta_blocks(sources, keys, current), keys)
 
 
 def _dense(summed: ir.Table, keys: list[str], current: int) -> ir.Table:
@@ -371,6 +422,8 @@ def triangle(
     expression (``initial`` on the row p = p0; a sum with no rows is null).
 
     ``by_period``/``by_day`` are the factor tables (``Factors``) as warehouse tables."""
+    if whole_scope(query):
+        return _whole_scope_triangle(warehouse, scope, query, by_period, by_day)
     current = query.current
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
     spells = _restricted(warehouse, scope, PAID_SPELLS, query)
@@ -397,17 +450,35 @@ def triangle(
     if not query.fix_fx:
         parts.extend(_capped_parts(ranged, group, by_period, by_day, query))
 
-    # AMBIGUOUS: per (segment, period), compared exactly
-    ambiguous = _expanded(ranged.filter(cls == AMBIGUOUS))
-    ambiguous = _with_factors(ambiguous, by_period, by_day, query, day="paid_started_at")
+    parts.append(_ambiguous_part(ranged.filter(cls == AMBIGUOUS), by_period, by_day, query))
+    parts.append(_several_part(segments, ranged.filter(cls == MULTI), by_period, by_day, query))
+
+    # initial MRR: the segments that start on the paid start, at its rate
+    first = segments.filter(segments.start_date == segments.paid_started_at)
+    first = first.group_by(["grp", "p0", "currency", "paid_started_at"]).agg(
+        b=first.level_minor.sum()
+    )
+    parts.append(_initial_part(first, by_period, by_day, query))
+    return _result(parts)
+
+
+def _ambiguous_part(
+    ranged: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
+) -> ir.Table:
+    """The gross of ``AMBIGUOUS`` segments: per (segment, period), compared exactly."""
+    ambiguous = _with_factors(_expanded(ranged), by_period, by_day, query, day="paid_started_at")
     capped_value = ibis.least(
         ambiguous.level_minor * ambiguous.f, ambiguous.initial_minor * ambiguous.f0
     )
-    parts.append(_part(ambiguous, gross=capped_value))
+    return _part(ambiguous, gross=capped_value)
 
-    # several currencies: converted sums per (member, period) against the converted initial
-    several = _expanded(ranged.filter(cls == MULTI))
-    several = _with_factors(several, by_period, by_day, query, day="paid_started_at")
+
+def _several_part(
+    segments: ir.Table, ranged: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
+) -> ir.Table:
+    """The gross of members paying in several currencies (``ranged``: their ranged
+    segments): converted sums per (member, period) against the converted initial."""
+    several = _with_factors(_expanded(ranged), by_period, by_day, query, day="paid_started_at")
     per_member = several.group_by(["customer_id", "grp", "p0", "p"]).agg(
         value=(several.level_minor * several.f).sum()
     )
@@ -418,25 +489,249 @@ def triangle(
     )
     initial_of = starts.group_by("customer_id").agg(b=(starts.level_minor * starts.f0).sum())
     joined = per_member.join(initial_of, "customer_id")
-    parts.append(_part(joined, gross=ibis.least(joined.value, joined.b)))
+    return _part(joined, gross=ibis.least(joined.value, joined.b))
 
-    # initial MRR: the segments that start on the paid start, at its rate
-    first = segments.filter(segments.start_date == segments.paid_started_at)
-    first = first.group_by(["grp", "p0", "currency", "paid_started_at"]).agg(
-        b=first.level_minor.sum()
-    )
+
+def _initial_part(
+    first: ir.Table, by_period: ir.Table, by_day: ir.Table, query: ReportQuery
+) -> ir.Table:
+    """The initial MRR from ``[grp,] p0, currency, paid_started_at, b`` (minor units of
+    the levels on each paid start day), at the rate of that day."""
     first = _with_factors(first.mutate(p=first.p0), by_period, by_day, query, day="paid_started_at")
-    parts.append(_part(first, initial=first.b * first.f0))
+    return _part(first, initial=first.b * first.f0)
 
-    every = parts[0]
-    for part in parts[1:]:
-        every = every.union(part, distinct=False)
+
+def _result(parts: list[ir.Table]) -> ir.Table:
+    every = _union(parts)
     return every.group_by(["grp", "p0", "p"]).agg(
         customers=every.customers.sum(),
         mrr=every.mrr.sum(),
         gross=every.gross.sum(),
         initial=every.initial.sum(),
     )
+
+
+# -- the whole scope: the summed changes kept at import ------------------------------------
+def whole_scope(query: ReportQuery) -> bool:
+    """No filter, breakdown or cohort restriction: ``triangle`` starts from
+    ``cohort_deltas`` (``engine.derived``) instead of the segments."""
+    return query.members is None and query.breakdown is None and query.filters == Filters()
+
+
+def _scope_deltas(
+    warehouse: Warehouse, scope: Scope, query: ReportQuery, *, upto_current: bool = True
+) -> ir.Table:
+    """The scope's ``cohort_deltas`` in the query's periods (``p0``, ``p`` as int64; a
+    quarter or a year is its months' rows, divided), changes after ``current`` dropped
+    unless ``upto_current`` is false."""
+    table = scoped(warehouse, COHORT_DELTAS, scope)
+    week = query.interval is Interval.week
+    table = table.filter(table.unit == (UNIT_WEEK if week else UNIT_MONTH))
+    per = {Interval.quarter: 3, Interval.year: 12}.get(query.interval, 1)
+    p0, p = table.p0.cast("int64"), table.p.cast("int64")
+    mapped = table.mutate(p0=p0 // per, p=p // per) if per > 1 else table.mutate(p0=p0, p=p)
+    return mapped.filter(mapped.p <= query.current) if upto_current else mapped
+
+
+Shape = Callable[[ir.Table], ir.Value]
+_MOVED_COLUMNS: Final = (
+    "grp",
+    "p0",
+    "currency",
+    "paid_started_at",
+    "level_minor",
+    "initial_minor",
+    "pay_currency",
+    "start_date",
+    "end_date",
+    "week_start",
+    "month_start",
+    "week_end",
+    "month_end",
+)
+
+
+def _at_current(
+    table: ir.Table, query: ReportQuery, keys: dict[str, Shape], values: dict[str, Shape]
+) -> ir.Table:
+    """``keys + [p] + values``: what ``cohort_deltas`` gets wrong in the current period.
+
+    The kept changes say a range covers period p iff ``period(start) <= p <
+    period(end)``, true of every finished period; the current one is measured on
+    ``as_of`` instead (``start <= as_of < end``, which also leaves out members whose paid
+    start is after it). The two differ only for ranges that start or end in the current
+    period: each adds ``value × (truth − kept)`` at ``p = current``."""
+    current, interval = query.current, query.interval
+    near = table.filter(
+        (stored_period(table, "start", interval) == current)
+        | (stored_period(table, "end", interval) == current)
+    )
+    end = stored_period(near, "end", interval)
+    truth = (near.start_date <= query.as_of) & (
+        near.end_date.isnull() | (near.end_date > query.as_of)
+    )
+    kept = (stored_period(near, "start", interval) <= current) & (end.isnull() | (end > current))
+    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+    near = near.mutate(_k=ibis.ifelse(truth, one, zero) - ibis.ifelse(kept, one, zero))
+    near = near.filter(near._k != 0)
+    return near.select(
+        **{k: shape(near).cast(_KEY_TYPES[k]) for k, shape in keys.items()},
+        p=ibis.literal(current, "int64"),
+        **{n: (shape(near) * near._k).cast("int64") for n, shape in values.items()},
+    )
+
+
+def _whole_scope_triangle(
+    warehouse: Warehouse,
+    scope: Scope,
+    query: ReportQuery,
+    by_period: ir.Table,
+    by_day: ir.Table,
+) -> ir.Table:
+    """``triangle`` for a whole scope: counts, MRR, initial MRR and most of the gross
+    from the summed changes; only the gross of members in a foreign currency whose level
+    moved away from their initial (and of members in several currencies) reads segments."""
+    current, base = query.current, query.base_currency
+    deltas = _scope_deltas(warehouse, scope, query)
+    every_segment = scoped(warehouse, MRR_SEGMENTS, scope)  # corrections: the whole scope
+    every_spell = scoped(warehouse, PAID_SPELLS, scope)
+    segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)  # the universe
+    parts: list[ir.Table] = []
+
+    def p0(t: ir.Table) -> ir.Value:
+        return stored_period(t, "0", query.interval)
+
+    def simple(currency: ir.StringValue) -> ir.BooleanValue:
+        return ibis.literal(query.fix_fx) | (currency == base)
+
+    # retained customers
+    kept = deltas.filter(deltas.kind == COUNT)
+    counts = _union(
+        [
+            kept.select(p0="p0", p="p", n=kept.n.cast("int64")),
+            _at_current(every_spell, query, {"p0": p0}, {"n": lambda t: ibis.literal(1)}),
+        ]
+    )
+    counts = _dense(_summed(counts, ["p0"]), ["p0"], current)
+    parts.append(_part(counts, customers=counts.n))
+
+    # MRR, and the gross linear in the level: min(v, b) where one factor converts both
+    # (SIMPLE), v where a foreign level stays under its initial at every rate (UNDER)
+    money = deltas.filter(deltas.kind == MONEY)
+    keys = {"p0": p0, "currency": lambda t: t.currency}
+    blocks = [
+        money.select(
+            p0="p0",
+            currency=money.currency.cast("string"),
+            p="p",
+            lm=money.v.cast("int64"),
+            lg=ibis.ifelse(simple(money.currency), money.m, 0).cast("int64"),
+        ),
+        _at_current(
+            every_segment,
+            query,
+            keys,
+            {
+                "lm": lambda t: t.level_minor,
+                "lg": lambda t: ibis.ifelse(
+                    t.pay_currency.notnull() & simple(t.currency),
+                    ibis.least(t.level_minor, t.initial_minor),
+                    0,
+                ),
+            },
+        ),
+    ]
+    moved: ir.Table | None = None
+    if not query.fix_fx:  # foreign, one currency, level away from the initial
+        moved = segments.filter(
+            segments.pay_currency.notnull()
+            & (segments.currency != base)
+            & (segments.level_minor != segments.initial_minor)
+        ).select(*_MOVED_COLUMNS)  # a CTE below: only what it needs
+        moved = _classified(
+            ranged_periods(moved, query), by_period, by_day, query, exact_start=True
+        )
+        under = moved.filter(moved.cls == UNDER)
+        blocks.append(
+            _delta_blocks(
+                [(under, {"lm": ibis.literal(0), "lg": under.level_minor})],
+                ["p0", "currency"],
+                current,
+            )
+        )
+    if moved is None:  # fix_fx: every gross is linear
+        linear = _dense(_summed(_union(blocks), ["p0", "currency"]), ["p0", "currency"], current)
+        linear = _with_factors(linear, by_period, by_day, query, day=None)
+        parts.append(_part(linear, mrr=linear.lm * linear.f, gross=linear.lg * linear.f))
+    else:
+        # TRACK, kept per paid start (its value depends on the rate of that day)
+        track = deltas.filter((deltas.kind == KEPT_TRACK) & (deltas.currency != base))
+        at_initial = every_segment.filter(
+            every_segment.pay_currency.notnull()
+            & (every_segment.currency != base)
+            & (every_segment.level_minor == every_segment.initial_minor)
+        )
+        keys = {"currency": lambda t: t.currency, "paid_started_at": lambda t: t.paid_started_at}
+        changes = _union(
+            [
+                track.select(
+                    currency=track.currency.cast("string"),
+                    paid_started_at=track.ps.cast("date"),
+                    p="p",
+                    lt=track.t.cast("int64"),
+                    lc=ibis.literal(0).cast("int64"),
+                ),
+                _at_current(
+                    at_initial,
+                    query,
+                    keys,
+                    {"lt": lambda t: t.initial_minor, "lc": lambda t: ibis.literal(0)},
+                ),
+            ]
+        )
+        changes = _summed(changes, ["currency", "paid_started_at"])
+        # OVER: the constant b * F(paid start), converted per segment (no paid start key)
+        over = moved.filter(moved.cls == OVER)
+        value = (over.initial_minor * over.f0).cast(FACTOR_TYPE)
+        keyed = {"p0": over.p0.cast("int64"), "currency": over.currency.cast("string")}
+        stops = over.select(**keyed, p=(over.hi + 1).cast("int64"), cc=-value)
+        decimal_zero = ibis.literal(0).cast(FACTOR_TYPE)
+        linear = _union(blocks)
+        extra = _union(
+            [
+                linear.select("p0", "currency", "p", "lm", "lg", cc=decimal_zero),
+                over.select(
+                    **keyed,
+                    p=over.first.cast("int64"),
+                    lm=ibis.literal(0).cast("int64"),
+                    lg=ibis.literal(0).cast("int64"),
+                    cc=value,
+                ),
+                stops.filter(stops.p <= current).select(
+                    "p0",
+                    "currency",
+                    "p",
+                    lm=ibis.literal(0).cast("int64"),
+                    lg=ibis.literal(0).cast("int64"),
+                    cc="cc",
+                ),
+            ]
+        )
+        parts.extend(_capped_from_changes(changes, [], by_period, by_day, query, extra))
+        parts.append(
+            _ambiguous_part(
+                moved.filter(moved.cls == AMBIGUOUS).drop("f0"), by_period, by_day, query
+            )
+        )
+
+    several = ranged_periods(segments.filter(segments.pay_currency.isnull()), query)
+    parts.append(_several_part(segments, several, by_period, by_day, query))
+
+    # initial MRR: kept per currency and paid start
+    first = deltas.filter((deltas.kind == INITIAL) & (deltas.ps <= query.as_of))
+    first = first.group_by("p0", "currency", paid_started_at=first.ps).agg(b=first.v.sum())
+    parts.append(_initial_part(first, by_period, by_day, query))
+    return _result(parts)
 
 
 def _capped_parts(
@@ -459,12 +754,28 @@ def _capped_parts(
     days are close together), need each paid start's level: there the changes up to
     ``p`` are summed with ``min(F(p), F(ps))``, an inequality join and no expansion.
     Exact decimals throughout."""
-    current = query.current
     capped = ranged.filter((ranged.cls == TRACK) | (ranged.cls == OVER))
     track = ibis.ifelse(capped.cls == TRACK, capped.initial_minor, 0)
     const = ibis.ifelse(capped.cls == OVER, capped.initial_minor, 0)
     keys = [*group, "currency", "paid_started_at"]
-    changes = _deltas([(capped, {"lt": track, "lc": const})], keys, current)
+    changes = _deltas([(capped, {"lt": track, "lc": const})], keys, query.current)
+    return _capped_from_changes(changes, group, by_period, by_day, query)
+
+
+def _capped_from_changes(
+    changes: ir.Table,
+    group: list[str],
+    by_period: ir.Table,
+    by_day: ir.Table,
+    query: ReportQuery,
+    extra: ir.Table | None = None,
+) -> list[ir.Table]:
+    """``_capped_parts`` from the summed changes ``group + [currency, paid_started_at, p,
+    lt, lc]``. ``extra``, when given, holds more changes per ``group + [p0, currency,
+    p]``: ``lm`` and ``lg`` (levels of the MRR and of the linear gross, minor units)
+    and ``cc`` (already converted): one running sum for all, the MRR read off it too."""
+    current = query.current
+    keys = [*group, "currency", "paid_started_at"]
     days = by_day.select(currency_d="currency", day="day", f0="f")
     changes = changes.left_join(
         days, [changes.currency == days.currency_d, changes.paid_started_at == days.day]
@@ -484,6 +795,31 @@ def _capped_parts(
         ct=(changes.lt * changes.f0).sum(),
         cc=(changes.lc * changes.f0).sum(),
     )
+    if extra is not None:
+        zero = ibis.literal(0)
+        both = _union(
+            [
+                summed.select(
+                    *cohort,
+                    "p",
+                    lm=zero.cast("int64"),
+                    lg=zero.cast("int64"),
+                    lt=summed.lt.cast("int64"),
+                    ct=summed.ct.cast(FACTOR_TYPE),
+                    cc=summed.cc.cast(FACTOR_TYPE),
+                ),
+                extra.select(
+                    *cohort,
+                    "p",
+                    lm=extra.lm.cast("int64"),
+                    lg=extra.lg.cast("int64"),
+                    lt=zero.cast("int64"),
+                    ct=zero.cast(FACTOR_TYPE),
+                    cc=extra.cc.cast(FACTOR_TYPE),
+                ),
+            ]
+        )
+        summed = _summed(both, cohort)
     levels = _dense(summed, cohort, current)
     starts = changes.filter(changes.lt > 0)  # every TRACK member's paid start day
     band = starts.group_by(cohort).agg(bmin=starts.f0.min(), bmax=starts.f0.max())
@@ -498,7 +834,10 @@ def _capped_parts(
         (f >= rated.bmax, rated.ct),
         else_=ibis.literal(0).cast(FACTOR_TYPE),  # inside the band: below
     )
-    parts = [_part(rated, gross=rated.cc + by_rate)]
+    if extra is None:
+        parts = [_part(rated, gross=rated.cc + by_rate)]
+    else:
+        parts = [_part(rated, mrr=rated.lm * f, gross=rated.lg * f + rated.cc + by_rate)]
 
     # the periods inside a cohort's band, from the band and the factors alone (reading
     # them off ``rated`` would compute the running sums twice); a period where the
@@ -515,14 +854,32 @@ def _capped_parts(
     inside = in_band.select(
         **{f"{k}_i": in_band[f"{k}_b"] for k in cohort}, p_i=in_band.p_p, f_i=in_band.f
     )
+    # each paid start's level from one of its changes to the next (a window over its
+    # few changes), matched with the band periods it covers: one row per (band period,
+    # paid start), not per (band period, change before it)
+    per_start = [changes[k] for k in keys]
+    upto = ibis.window(group_by=per_start, order_by=changes.p, rows=(None, 0))
+    after = ibis.window(group_by=per_start, order_by=changes.p)
+    runs = changes.select(
+        *cohort,
+        "p",
+        "f0",
+        level=changes.lt.sum().over(upto),
+        until=changes.p.lead().over(after).fill_null(ibis.literal(current + 1, "int64")),
+    )
     # a view: ``inside`` derives from ``changes``, and Ibis would otherwise read the
     # join's left-hand keys from the right-hand side (``p0_i = p0_i``)
-    left = changes.view()
+    left = runs.filter(runs.level != 0).view()
     joined = left.join(
-        inside, [*(left[k] == inside[f"{k}_i"] for k in cohort), left.p <= inside.p_i]
+        inside,
+        [
+            *(left[k] == inside[f"{k}_i"] for k in cohort),
+            left.p <= inside.p_i,
+            inside.p_i < left.until,
+        ],
     )
     exact = joined.group_by([*cohort, "p_i"]).agg(
-        g=(joined.lt * ibis.least(joined.f_i, joined.f0)).sum()
+        g=(joined.level * ibis.least(joined.f_i, joined.f0)).sum()
     )
     exact = exact.rename(p="p_i")
     parts.append(_part(exact, gross=exact.g))

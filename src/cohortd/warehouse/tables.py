@@ -12,7 +12,8 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION: Final = 3  # 2: the derived tables (engine.derived); 3: their period numbers
+# 2: the derived tables (engine.derived); 3: their period numbers; 4: cohort_deltas
+SCHEMA_VERSION: Final = 4
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
 
@@ -24,7 +25,8 @@ FX_ECB: Final = "fx_ecb"  # the shipped ECB reference history, shared by every o
 CUSTOMER_FACTS: Final = "customer_facts"
 PAID_SPELLS: Final = "paid_spells"
 MRR_SEGMENTS: Final = "mrr_segments"
-DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS)
+COHORT_DELTAS: Final = "cohort_deltas"  # per scope, not per customer: aggregated changes
+DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, COHORT_DELTAS)
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -141,6 +143,22 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "end_date": "date",
             "level_minor": "!int64",
             **_PERIOD_NUMBERS,
+        }
+    ),
+    COHORT_DELTAS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "unit": "!int8",  # engine.derived.UNIT_WEEK / UNIT_MONTH
+            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL
+            "p0": "!int32",  # the members' cohort period (week or month number)
+            "currency": "string",  # null for COUNT
+            "ps": "date",  # the members' paid start: TRACK and INITIAL only
+            "p": "!int32",  # the period the change takes effect in
+            "n": "!int64",  # paying members (COUNT)
+            "v": "!int64",  # MRR levels, minor units (MONEY; INITIAL: the initial MRR)
+            "m": "!int64",  # min(level, initial) of one-currency members (MONEY)
+            "t": "!int64",  # the initial of segments at their initial level (TRACK)
         }
     ),
 }
