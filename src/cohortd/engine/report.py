@@ -110,9 +110,8 @@ class _Sums:
 
     customers: dict[Cohort, int]
     initial: dict[Cohort, int]  # money in MONEY_SCALE units
-    retained_customers: dict[tuple[str, int, int], int]
-    retained: dict[tuple[str, int, int], int]
-    gross: dict[tuple[str, int, int], int]
+    # (group, p0, p) -> (retained customers, MRR, gross MRR); one lookup per cell
+    cells: dict[tuple[str, int, int], tuple[int, int, int]]
 
 
 def run_report(
@@ -129,13 +128,7 @@ def run_report(
     for grp, p0 in customers:
         first_periods[grp] = min(p0, first_periods.get(grp, p0))
     _check_size(query, first_periods, max_cells)
-    sums = _Sums(
-        customers,
-        defaultdict(lambda: ZERO),
-        defaultdict(int),
-        defaultdict(lambda: ZERO),
-        defaultdict(lambda: ZERO),
-    )
+    sums = _Sums(customers, defaultdict(lambda: ZERO), {})
     if customers:
         _measure(warehouse, scope, query, sums, min(first_periods.values()))
     return Report(
@@ -266,15 +259,16 @@ def _measure(
         result = _run(warehouse, scope, query, "triangle", build)
     keys = _columns(result, "grp", "p0", "p", "customers")
     money = (_scaled_column(result, name) for name in ("mrr", "gross", "initial"))
+    cells = sums.cells
+    # one row per (group, p0, p): the query groups by them
     for (grp, p0, p, customers), mrr, gross, initial in zip(keys, *money, strict=True):
         p0 = int(p0)  # numeric on PostgreSQL (EXTRACT through a raw cursor)
-        cell = (grp, p0, int(p))
-        if customers is not None:
-            sums.retained_customers[cell] = int(customers)
-        if mrr is not None:
-            sums.retained[cell] = mrr
-        if gross is not None:
-            sums.gross[cell] = gross
+        if customers is not None or mrr is not None or gross is not None:
+            cells[(grp, p0, int(p))] = (
+                int(customers) if customers is not None else 0,
+                mrr if mrr is not None else ZERO,
+                gross if gross is not None else ZERO,
+            )
         if initial is not None:
             sums.initial[(grp, p0)] = initial
 
@@ -302,13 +296,9 @@ def _scaled_text(text: str) -> int:
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:
     current = query.current
     date_is_last = query.as_of == last_day(current, query.interval)
+    get, none = sums.cells.get, (0, ZERO, ZERO)
     periods = tuple(
-        PeriodValues(
-            customers=sums.retained_customers.get((grp, p0, p), 0),
-            mrr=sums.retained.get((grp, p0, p), ZERO),
-            mrr_gross=sums.gross.get((grp, p0, p), ZERO),
-            complete=p < current or date_is_last,
-        )
+        PeriodValues(*get((grp, p0, p), none), p < current or date_is_last)
         for p in range(p0, current + 1)
     )
     return CohortSeries(
