@@ -236,6 +236,37 @@ def test_currency_moving_against_the_base(warehouse: Warehouse, new_scope) -> No
     assert jan["periods"][1]["mrr_retention_gross"] == 100.0
 
 
+# A currency met only in the current period: the whole-scope report reads the kept sums,
+# where a stretch that starts and ends inside one period leaves no row; its currency
+# must still get a rate. 1 EUR = 2 USD from 2030-01-01.
+SHORT_EUR = Dataset(
+    customers=[C("a")],
+    stretches=[
+        S("a", "100", d(2030, 1, 10)),  # USD, still running
+        S("a", "30", d(2030, 3, 5), d(2030, 3, 20), currency="EUR"),  # inside March
+    ],
+    rates=[(d(2030, 1, 1), "USD", "2")],
+)
+
+
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [
+        ("2030-03-10", [100.0, 100.0, 160.0]),  # 100 USD + 30 EUR × 2 = 160 on 03-10
+        ("2030-03-25", [100.0, 100.0, 100.0]),  # the EUR stretch ended on 03-20
+        ("2030-03-31", [100.0, 100.0, 100.0]),
+    ],
+)
+def test_a_currency_met_only_in_the_current_period(
+    warehouse: Warehouse, new_scope, on: str, expected: list[float]
+) -> None:
+    body = report(warehouse, new_scope(), SHORT_EUR, f"?interval=month&date={on}")
+    jan = row(body, "2030-01-31")
+    assert [p["mrr_retained"] for p in jan["periods"]] == expected
+    # a (one member, two currencies) is capped at its initial 100 USD
+    assert [p["mrr_retained_gross"] for p in jan["periods"]] == [100.0, 100.0, 100.0]
+
+
 # Foreign members whose MRR moved: the gross cap per period (the engine sorts these into
 # never capped, always capped, and compared period by period; ties on either bound too).
 # 1 EUR = 1 USD from 2030-01-01, 1.25 from 02-01, 0.8 from 03-01, 1 from 04-01. Every

@@ -2,7 +2,11 @@
 
 Inputs are ``engine.derived``'s tables, kept true at every import: ``customer_facts``
 (the universe and its cohort sizes), ``paid_spells`` (counts) and ``mrr_segments``
-(money). Nothing is derived from the raw subscriptions at report time.
+(money); a report of a whole scope (no filter, breakdown or cohort restriction:
+``whole_scope``) starts from ``cohort_deltas`` instead, the same differences summed at
+import, and reads segments only for the current period's corrections and the gross that
+depends on the report's rates (``_whole_scope_triangle``). Nothing is derived from the
+raw subscriptions at report time.
 
 **Periods as integers.** A day range ``[start, end)`` covers the evaluation day of
 period p (its last day, or ``as_of`` for the current period) iff ``first <= p <= hi``
@@ -147,11 +151,21 @@ def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir
     """``currency, ps``: every currency of the universe's segments (``ps`` null) and every
     (currency, paid start) an initial MRR is converted on."""
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
-    if whole_scope(query):  # the same rows, mostly from the kept sums
+    if whole_scope(query):
+        # mostly from the kept sums: a (cohort, currency) with a segment covering some
+        # finished period's last day has a non-zero MONEY row (its earliest change is a
+        # start); a segment covering none matters only if it starts or ends in the
+        # current period (measured on ``as_of``), and those are read here with the
+        # current cohort's. A currency no measured amount is in is left out (and needs
+        # no rate: the segment path would ask for one).
         deltas = _scope_deltas(warehouse, scope, query, upto_current=False)
-        current = query.current
+        current, interval = query.current, query.interval
         earlier = deltas.filter((deltas.kind == MONEY) & (deltas.p0 < current))
-        recent = segments.filter(segments.p0 == current)  # paid start on or before as_of
+        recent = segments.filter(  # paid start on or before as_of
+            (segments.p0 == current)
+            | (stored_period(segments, "start", interval) == current)
+            | (stored_period(segments, "end", interval) == current)
+        )
         starts = deltas.filter((deltas.kind == INITIAL) & (deltas.ps <= query.as_of))
         return _union(
             [
