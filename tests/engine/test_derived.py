@@ -267,30 +267,38 @@ def _written_by_an_older_version(
     return url, customers, subs, expected
 
 
+def _upgraded(
+    tmp_path: Any, scope: Scope, seed: int, version: int, downgrade: Any
+) -> tuple[Warehouse, list[Cust], list[Sub], dict[str, set[tuple[Any, ...]]]]:
+    """``_written_by_an_older_version``, then opened again: upgraded on start."""
+    from cohortd.warehouse import connect
+    from cohortd.warehouse.tables import SCHEMA_VERSION
+
+    url, customers, subs, expected = _written_by_an_older_version(
+        tmp_path, scope, seed, version, downgrade
+    )
+    upgraded = connect(url)
+    upgraded.ensure_schema()
+    assert upgraded.schema_version() == SCHEMA_VERSION == 4
+    return upgraded, customers, subs, expected
+
+
 def test_a_version_1_warehouse_gets_its_derived_tables_filled(tmp_path):
     """A warehouse written before the derived tables existed: filled on the next start."""
-    from cohortd.warehouse import connect
-    from cohortd.warehouse.tables import DERIVED_TABLES, SCHEMA_VERSION
+    from cohortd.warehouse.tables import DERIVED_TABLES
 
     def drop_derived(raw: Any) -> None:  # what version 1 had: no derived tables at all
         for name in DERIVED_TABLES:
             raw.execute(f"DROP TABLE {name}")
 
     scope = Scope("org_old", livemode=True)
-    url, customers, subs, expected = _written_by_an_older_version(
-        tmp_path, scope, 3, 1, drop_derived
-    )
-    upgraded = connect(url)
-    upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION
+    upgraded, customers, subs, expected = _upgraded(tmp_path, scope, 3, 1, drop_derived)
     assert _stored(upgraded, scope) == expected == _reference(customers, subs)
     upgraded.close()
 
 
 def test_a_version_2_warehouse_gets_the_period_numbers(tmp_path):
     """Version 2's derived tables had no period numbers: made anew on the next start."""
-    from cohortd.warehouse import connect
-    from cohortd.warehouse.tables import SCHEMA_VERSION
 
     def drop_period_numbers(raw: Any) -> None:  # version 2's tables
         for name, days in _PERIOD_COLUMNS.items():
@@ -300,12 +308,7 @@ def test_a_version_2_warehouse_gets_the_period_numbers(tmp_path):
                     raw.execute(f"ALTER TABLE {name} DROP COLUMN {column}")
 
     scope = Scope("org_v2", livemode=False)
-    url, customers, subs, _ = _written_by_an_older_version(
-        tmp_path, scope, 11, 2, drop_period_numbers
-    )
-    upgraded = connect(url)
-    upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION == 4
+    upgraded, customers, subs, _ = _upgraded(tmp_path, scope, 11, 2, drop_period_numbers)
     assert _stored(upgraded, scope) == _reference(customers, subs)
     assert _check_period_numbers(upgraded, scope) > 50
     upgraded.close()
@@ -401,19 +404,12 @@ def test_cohort_deltas_equal_the_reference_after_full_and_partial_refreshes(ware
 
 def test_a_version_3_warehouse_gets_its_cohort_deltas(tmp_path):
     """Version 3 had no ``cohort_deltas``: made and filled on the next start."""
-    from cohortd.warehouse import connect
-    from cohortd.warehouse.tables import SCHEMA_VERSION
 
     def drop_deltas(raw: Any) -> None:
         raw.execute(f"DROP TABLE {COHORT_DELTAS}")
 
     scope = Scope("org_v3", livemode=True)
-    url, customers, subs, expected = _written_by_an_older_version(
-        tmp_path, scope, 17, 3, drop_deltas
-    )
-    upgraded = connect(url)
-    upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION
+    upgraded, customers, subs, expected = _upgraded(tmp_path, scope, 17, 3, drop_deltas)
     assert _stored(upgraded, scope) == expected
     assert _stored_deltas(upgraded, scope) == _reference_deltas(_reference(customers, subs))
     assert _stored_deltas(upgraded, scope)  # the random history is not empty
