@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import uuid
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -279,14 +280,19 @@ class DuckDBWarehouse(Warehouse):
                 raw.unregister("_cohortd_incoming")
 
     def put_temp_table(self, name: str, rows: pa.Table) -> None:
-        """Straight from Arrow (Ibis's path makes a table, copies it and drops it)."""
+        """Straight from Arrow (Ibis's path makes a table, copies it and drops it).
+
+        The Arrow view gets a fresh name each time: a query deadline interrupts the
+        connection repeatedly, and an interrupted ``unregister`` leaves its view behind
+        (a fixed name then failed every later report with "already exists")."""
         with self._lock:
             raw = self.con.con
-            raw.register("_cohortd_temp", rows)
+            view = f"_cohortd_arrow_{uuid.uuid4().hex}"
+            raw.register(view, rows)
             try:
-                raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM _cohortd_temp')
+                raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{view}"')
             finally:
-                raw.unregister("_cohortd_temp")
+                raw.unregister(view)
 
     def temp_table(self, name: str) -> ir.Table:
         with self._lock:
