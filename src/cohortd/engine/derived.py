@@ -152,10 +152,7 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
             stops=False,
         ),
     ]
-    every = blocks[0]
-    for block in blocks[1:]:
-        every = every.union(block, distinct=False)
-    return every
+    return blocks[0].union(*blocks[1:], distinct=False)
 
 
 def summed_deltas(rows: ir.Table) -> ir.Table:

@@ -358,10 +358,8 @@ def _delta_blocks(
 
 
 def _union(blocks: list[ir.Table]) -> ir.Table:
-    both = blocks[0]
-    for block in blocks[1:]:
-        both = both.union(block, distinct=False)
-    return both
+    """``UNION ALL`` of ``blocks`` (one schema)."""
+    return blocks[0] if len(blocks) == 1 else blocks[0].union(*blocks[1:], distinct=False)
 
 
 def _summed(rows: ir.Table, keys: list[str]) -> ir.Table:
