@@ -19,8 +19,10 @@ from enum import StrEnum
 from typing import Any, Final
 
 import ibis
+import numpy as np
 import pyarrow as pa
 
+from cohortd.engine import collection
 from cohortd.engine.compiled import compiled
 from cohortd.engine.fx import RateBook, own_rates
 from cohortd.engine.periods import Interval, last_day
@@ -63,7 +65,8 @@ class Report:
     rows: tuple[CohortRow, ...]
 
     def envelope(self, fmt: ReportFormat = ReportFormat.list) -> dict[str, Any]:
-        result: Any = as_chart(self.rows) if fmt is ReportFormat.chart else as_list(self.rows)
+        with collection.paused():  # tens of thousands of cells (engine.collection)
+            result: Any = as_chart(self.rows) if fmt is ReportFormat.chart else as_list(self.rows)
         return {
             "interval": str(self.interval),
             "breakdown": self.breakdown,
@@ -117,7 +120,16 @@ class _Sums:
 def run_report(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, *, max_cells: int | None = None
 ) -> Report:
-    """Compute the report for ``scope`` (raises ``ReportTooLarge``, ``UnknownCurrency``)."""
+    """Compute the report for ``scope`` (raises ``ReportTooLarge``, ``UnknownCurrency``),
+    the garbage collector paused (``engine.collection``: its passes over the cells cost
+    a third of a weekly report's Python time)."""
+    with collection.paused():
+        return _report(warehouse, scope, query, max_cells)
+
+
+def _report(
+    warehouse: Warehouse, scope: Scope, query: ReportQuery, max_cells: int | None
+) -> Report:
     counted = _run(warehouse, scope, query, "sizes", lambda: cohort_sizes(warehouse, scope, query))
     customers: dict[Cohort, int] = {
         # int(): PostgreSQL's EXTRACT answers numeric through a raw cursor
@@ -257,6 +269,10 @@ def _measure(
             return triangle(warehouse, scope, query, by_period, by_day)
 
         result = _run(warehouse, scope, query, "triangle", build)
+    _read_cells(result, sums)
+
+
+def _read_cells(result: pa.Table, sums: _Sums) -> None:
     keys = _columns(result, "grp", "p0", "p", "customers")
     money = (_scaled_column(result, name) for name in ("mrr", "gross", "initial"))
     cells = sums.cells
@@ -274,23 +290,31 @@ def _measure(
 
 
 def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
-    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: through
-    its text, twice as fast as building ``Decimal`` objects."""
+    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: the
+    ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
+    times faster than building ``Decimal`` objects, twice as fast as parsing text)."""
     column = table.column(name)
     if pa.types.is_null(column.type):
         return [None] * len(column)
     if not pa.types.is_decimal(column.type):  # PostgreSQL through a raw cursor
         column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
-    text = column.cast(pa.decimal128(38, 18)).cast(pa.string()).to_pylist()
-    return [None if t is None else _scaled_text(t) for t in text]
+    if column.type != _SCALED:
+        column = column.cast(_SCALED)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    count, offset = len(array), array.offset
+    if count == 0:
+        return []
+    # little-endian two's complement: a low unsigned and a high signed 64-bit word each
+    words = np.frombuffer(array.buffers()[1], dtype="<u8", count=2 * (offset + count))
+    low = words[2 * offset :: 2].tolist()
+    high = words[2 * offset + 1 :: 2].view(np.int64).tolist()
+    if not array.null_count:
+        return [(h << 64) | lo for h, lo in zip(high, low, strict=True)]
+    valid = array.is_valid().to_pylist()
+    return [(h << 64) | lo if v else None for h, lo, v in zip(high, low, valid, strict=True)]
 
 
-def _scaled_text(text: str) -> int:
-    """``"-12.340000000000000000"`` → -12340000000000000000 (Arrow writes a zero as
-    ``"0E-18"``: that form goes through ``Decimal``)."""
-    if "E" in text:
-        return int(Decimal(text).scaleb(18))
-    return int(text.replace(".", ""))
+_SCALED: Final = pa.decimal128(38, 18)
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from cohortd.api.deps import Principal
 from cohortd.cohorts.service import cohort_members_table
 from cohortd.config import Settings
+from cohortd.engine import collection
 from cohortd.engine.fx import UnknownCurrency, require_currencies
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval
@@ -171,16 +172,19 @@ def cohort_report(
     max_cells: int,
     timeout_seconds: float,
 ) -> dict[str, Any]:
-    """The response body of ``GET /v1/reports/cohort``."""
-    with warehouse.deadline(timeout_seconds, QueryTimeout(_timeout_detail(timeout_seconds))):
-        try:
-            require_currencies(warehouse, scope, [query.base_currency])
-        except UnknownCurrency:
-            raise InvalidParameter(
-                "baseCurrency", f"no exchange rates are known for {query.base_currency}"
-            ) from None
-        report: Report = run_report(warehouse, scope, query, max_cells=max_cells)
-    return report.envelope(fmt)
+    """The response body of ``GET /v1/reports/cohort`` (one pause of the garbage
+    collector for the cells and their JSON fields: ``engine.collection``)."""
+    deadline = warehouse.deadline(timeout_seconds, QueryTimeout(_timeout_detail(timeout_seconds)))
+    with collection.paused():
+        with deadline:
+            try:
+                require_currencies(warehouse, scope, [query.base_currency])
+            except UnknownCurrency:
+                raise InvalidParameter(
+                    "baseCurrency", f"no exchange rates are known for {query.base_currency}"
+                ) from None
+            report: Report = run_report(warehouse, scope, query, max_cells=max_cells)
+        return report.envelope(fmt)
 
 
 def report_for(
