@@ -72,3 +72,26 @@ def test_concurrent_users_keep_it_off_until_the_last_leaves() -> None:
     thread.join(10)
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_a_pause_kept_by_overlapping_users_ends_after_the_longest_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gc.enable()
+    monkeypatch.setattr(collection, "LONGEST_PAUSE", 0.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collection.paused():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert entered.wait(10)
+    with collection.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()  # the other user is still inside, but the pause ran too long
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()

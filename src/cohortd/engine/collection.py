@@ -7,29 +7,35 @@ walks every tracked object of the process (the app, Ibis, sqlglot, pyarrow), abo
 garbage while the cells are built, and objects without cycles are freed by reference
 counting either way, so the pass finds nothing: ``paused()`` switches it off for the
 duration and back on when the last concurrent user leaves (the switch is per process).
+Under a steady stream of overlapping reports the last user might never leave: a user
+leaving after the collector has been off for ``LONGEST_PAUSE`` seconds switches it back
+on for the others, so a pause is bounded whatever the load.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+LONGEST_PAUSE: Final = 10.0  # seconds
 _lock: Final = threading.Lock()
 _users = 0
 _was_enabled = False
+_since = 0.0  # when the collector was switched off (time.monotonic)
 
 
 @contextmanager
 def paused() -> Iterator[None]:
     """Run the block with the cyclic collector off (as it was before, after the last
     nested or concurrent block ends); collector state set by others is left alone."""
-    global _users, _was_enabled
+    global _users, _was_enabled, _since
     with _lock:
         if _users == 0:
-            _was_enabled = gc.isenabled()
+            _was_enabled, _since = gc.isenabled(), time.monotonic()
             gc.disable()
         _users += 1
     try:
@@ -37,5 +43,6 @@ def paused() -> Iterator[None]:
     finally:
         with _lock:
             _users -= 1
-            if _users == 0 and _was_enabled:
+            too_long = time.monotonic() - _since >= LONGEST_PAUSE
+            if _was_enabled and (_users == 0 or too_long):
                 gc.enable()
