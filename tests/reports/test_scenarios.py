@@ -547,9 +547,10 @@ def test_postgres_reports_plan_without_nested_loops_and_reset_after(
     assert raw.execute("SHOW enable_nestloop").fetchone()[0] == "on"
 
 
-# A known limit (docs/reports.md "Money"): an exact tie made of a non-terminating factor
-# whose product terminates. Found by the Hypothesis reference test; kept here so that it
-# shows in every run, and fails as "XPASS" the day conversions become exact.
+# An exact tie made of a non-terminating factor whose product terminates (docs/reports.md
+# "Money"): found by the Hypothesis reference test when factors were rounded to the
+# nearest 10⁻¹⁸ (the sum then landed a hair under the tie and rounded down); factors are
+# rounded up now, so an exact tie is never under itself.
 TIE_RATES = [
     (d(2029, 12, 1), "GBP", "1.5"),
     (d(2029, 12, 1), "JPY", "1.5"),
@@ -565,10 +566,6 @@ TIE = Dataset(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rounding tie made of a non-terminating factor rounds down (docs/reports.md)",
-)
 def test_a_tie_made_of_a_non_terminating_factor(warehouse: Warehouse, new_scope) -> None:
     url = "?interval=week&date=2030-09-01&baseCurrency=GBP"
     body = report(warehouse, new_scope(), TIE, url)

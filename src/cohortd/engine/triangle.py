@@ -21,17 +21,22 @@ customer).
 **Money.** Amounts stay integer minor units per currency until they meet a conversion
 factor. Factors (minor units of a currency → major units of the base currency, on the
 day a value is measured) are computed exactly in Python (``engine.fx``, 50 significant
-digits) and rounded to ``FACTOR_SCALE`` decimal places into a small temp table; SQL
-then multiplies and sums them as ``DECIMAL(38, 18)`` (DuckDB) / ``NUMERIC`` (PostgreSQL).
-A factor that is a terminating decimal (the base currency itself: exactly 0.01) is
-stored exactly; otherwise each product is off by less than 5e-19 × its minor units, so
-a sum is off by less than 5e-19 base units per minor unit summed (5e-7 of a base unit
-for a trillion minor units), and rounding to 2 decimals happens once, at the end, in
-Python. Known limit: when the exact value is itself a rounding tie (x.xx5) made of a
-non-terminating factor whose product terminates (123456 JPY at GBP/JPY = 2 / 1.5 is
-exactly 164608), the quantized factor lands just under the tie and rounds down
-(``tests/reports/test_scenarios.py``, a strict xfail); converting as ``amount × rate(B) /
-rate(A)`` per currency, exactly, would fix it.
+digits) and rounded up to ``FACTOR_SCALE`` decimal places into a small temp table;
+SQL then multiplies and sums them as ``DECIMAL(38, 18)`` (DuckDB) / ``NUMERIC``
+(PostgreSQL). A factor that is a terminating decimal (the base currency itself: exactly
+0.01) is stored exactly; otherwise each product is over the exact value by less than
+1e-18 × its minor units, never under (amounts and factors are positive), so a sum is
+over by less than 1e-18 base units per minor unit summed (1e-6 of a base unit for a
+trillion minor units), and rounding to 2 decimals happens once, at the end, in Python.
+Rounding the factors up rather than to the nearest is what keeps an exact tie right: a
+value that is exactly x.xx5 (123456 JPY at GBP/JPY = 2 / 1.5 is exactly 164608 GBP,
+though 2 / 1.5 does not terminate) comes out a hair over the tie and rounds away from
+zero as the SPEC says, where a factor rounded down would put it under
+(``tests/reports/test_scenarios.py``). A money value can still round wrongly if its
+exact value lies under a tie by less than that bound without being one (for a cell of
+10⁸ minor units, within 10⁻¹⁰ under x.xx5: about one value in 10⁸ if they fall at
+random); a percentage divides two such values and keeps a two-sided error of the same
+order.
 
 **Gross (GRR).** Each member's MRR on the day, capped at its own initial MRR, both
 converted as reported. Each constant segment (level ``v``, member initial ``b``) is
@@ -55,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, Decimal
 from functools import lru_cache
 from typing import Any, Final
 
@@ -192,9 +197,9 @@ class Factors:
 
 @lru_cache(maxsize=1 << 16)
 def _quantized(value: Decimal) -> Decimal:
-    """``value`` rounded to ``FACTOR_SCALE`` places (remembered: the same factors recur
-    on every report of the same days)."""
-    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    """``value`` rounded up to ``FACTOR_SCALE`` places (the module's "Money"; remembered:
+    the same factors recur on every report of the same days)."""
+    return value.quantize(_QUANTUM, rounding=ROUND_CEILING)
 
 
 def factors(
