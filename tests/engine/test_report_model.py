@@ -101,3 +101,25 @@ def test_written_out_fields_equal_the_helpers(
 ) -> None:
     for args in ((n, b, c, m, g, pc, pm), (0, 0, c, m, g, 0, 0), (n, b, 0, 0, 0, pc, pm)):
         assert _fields(*args, complete) == _fields_plain(*args, complete)
+
+
+# a part and a whole whose percentage is exactly a tie (x.xx5 %): whole = 20000 t,
+# part = t (2 j + 1) gives 100 part / whole = (2 j + 1) / 200, on either side of 100 %
+@given(st.integers(1, 10**12), st.integers(0, 40_000), st.booleans())
+def test_percentage_ties_round_half_away_from_zero(t: int, j: int, complete: bool) -> None:
+    whole, part = 20_000 * t, t * (2 * j + 1)
+    for args in (
+        (whole, whole, part, part, part, whole, whole),  # counts and money both on ties
+        (whole, whole * MONEY_SCALE, part, part * MONEY_SCALE, part, part, part),
+    ):
+        assert _fields(*args, complete) == _fields_plain(*args, complete)
+
+
+def test_hand_worked_ties() -> None:
+    # 1 of 8 = 12.5 %, churn 87.5 %; 1 of 800 = 0.125 % → 0.13, churn 99.875 → 99.88;
+    # 1001 of 800 = 125.125 % → 125.13, churn -25.125 → -25.13 (half away from zero)
+    cell = _fields(800, 800 * MONEY_SCALE, 1, 1001 * MONEY_SCALE, 0, 8, 8 * MONEY_SCALE, True)
+    assert (cell["customer_retention"], cell["customer_churn"]) == (0.13, 99.88)
+    assert (cell["mrr_retention"], cell["mrr_churn"]) == (125.13, -25.13)
+    assert (cell["customer_retention_relative"], cell["customer_churn_relative"]) == (12.5, 87.5)
+    assert (cell["mrr_retention_relative"], cell["mrr_churn_relative"]) == (12512.5, -12412.5)

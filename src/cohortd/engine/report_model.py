@@ -146,35 +146,35 @@ def _fields(
     retention, then rounded), written out: a weekly report has 41,000 cells of 13
     fields and a call per field was most of its time. ``tests/engine/
     test_report_model.py`` checks it against an obvious ``Fraction`` reference."""
-    # retained values are sums of positive amounts, never negative: the rounding of a
-    # non-negative x / d is (2x + d) // 2d; churn (whole − part) may be negative
-    h = _hundredths
+    # Retained values are sums of positive amounts, never negative. For a part x >= 0 of
+    # a whole w > 0 (R = 10000 x / w hundredths of a percent), one division gives both
+    # fields: q, r = divmod(20000 x + w, 2 w) makes q = floor(R + 1/2), the retention
+    # rounded half away from zero; the churn 10000 - R rounds to 10000 - q, plus one
+    # when it is a tie that is not negative (r == 0 and x <= w: there half away from
+    # zero goes up, where the retention's went up too).
     if initial_mrr:
-        twice = 2 * initial_mrr
-        mrr_retention = (20_000 * mrr + initial_mrr) // twice / 100
-        gross_retention = (20_000 * gross + initial_mrr) // twice / 100
-        mrr_churn = h(10_000 * (initial_mrr - mrr), initial_mrr) / 100
+        q, r = divmod(20_000 * mrr + initial_mrr, 2 * initial_mrr)
+        mrr_retention = q / 100
+        mrr_churn = (10_000 - q + (r == 0 and mrr <= initial_mrr)) / 100
+        gross_retention = (20_000 * gross + initial_mrr) // (2 * initial_mrr) / 100
     else:
         mrr_retention = mrr_churn = gross_retention = 0.0
     if initial_customers:
-        customer_retention = (
-            (20_000 * customers + initial_customers) // (2 * initial_customers) / 100
-        )
-        customer_churn = h(10_000 * (initial_customers - customers), initial_customers) / 100
+        q, r = divmod(20_000 * customers + initial_customers, 2 * initial_customers)
+        customer_retention = q / 100
+        customer_churn = (10_000 - q + (r == 0 and customers <= initial_customers)) / 100
     else:
         customer_retention = customer_churn = 0.0
     if previous_mrr:
-        mrr_relative = (20_000 * mrr + previous_mrr) // (2 * previous_mrr) / 100
-        mrr_churn_relative = h(10_000 * (previous_mrr - mrr), previous_mrr) / 100
+        q, r = divmod(20_000 * mrr + previous_mrr, 2 * previous_mrr)
+        mrr_relative = q / 100
+        mrr_churn_relative = (10_000 - q + (r == 0 and mrr <= previous_mrr)) / 100
     else:
         mrr_relative = mrr_churn_relative = 0.0
     if previous_customers:
-        customer_relative = (
-            (20_000 * customers + previous_customers) // (2 * previous_customers) / 100
-        )
-        customer_churn_relative = (
-            h(10_000 * (previous_customers - customers), previous_customers) / 100
-        )
+        q, r = divmod(20_000 * customers + previous_customers, 2 * previous_customers)
+        customer_relative = q / 100
+        customer_churn_relative = (10_000 - q + (r == 0 and customers <= previous_customers)) / 100
     else:
         customer_relative = customer_churn_relative = 0.0
     return {
