@@ -89,6 +89,19 @@ def test_too_large_report_is_422_saying_what_to_narrow(api: ApiHarness) -> None:
         assert api.client.get(f"{URL}?date=2024-03-31", headers=api.headers()).status_code == 200
 
 
+def test_an_amount_in_a_currency_without_rates_is_422_naming_it(api: ApiHarness) -> None:
+    unrated = Dataset(  # KES: not in the ECB history, and the org has no rate for it
+        customers=[Customer("ke1", country="KE")],
+        stretches=[Stretch("ke1", "KES", "3000", date(2024, 1, 5))],
+    )
+    load(api.warehouse, Scope(api.org_id, False), unrated)
+    response = api.client.get(f"{URL}?date=2024-03-31", headers=api.headers())
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("unknown-currency") and "KES" in problem["detail"]
+
+
 def test_query_past_the_timeout_is_503(api: ApiHarness) -> None:
     load(api.warehouse, Scope(api.org_id, False), DATA)
     with settings_changed(api, query_timeout_seconds=0.0):

@@ -10,6 +10,7 @@ from datetime import date as d
 
 import pytest
 
+from cohortd.engine.fx import UnknownCurrency
 from cohortd.errors import InvalidParameter
 from cohortd.warehouse import Warehouse
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load
@@ -265,6 +266,44 @@ def test_a_currency_met_only_in_the_current_period(
     assert [p["mrr_retained"] for p in jan["periods"]] == expected
     # a (one member, two currencies) is capped at its initial 100 USD
     assert [p["mrr_retained_gross"] for p in jan["periods"]] == [100.0, 100.0, 100.0]
+
+
+# A currency without any exchange rate (KES: not in the ECB history, no rate of the
+# organization's). SPEC §1: converting it is a clear error; an amount never measured
+# (its stretch covers no period's evaluation day and is no paid start) needs no rate,
+# whether or not a filter sends the report through the segments.
+UNRATED = Dataset(
+    customers=[C("a", country="KE")],
+    stretches=[
+        S("a", "100", d(2030, 1, 10)),  # USD, still running
+        S("a", "30", d(2030, 3, 5), d(2030, 3, 20), currency="KES"),  # inside March
+    ],
+)
+
+
+@pytest.mark.parametrize("scope_filter", ["", "&region=KE"])
+def test_a_currency_without_rates_between_evaluation_days_needs_none(
+    warehouse: Warehouse, new_scope, scope_filter: str
+) -> None:
+    url = f"?interval=month&date=2030-04-30{scope_filter}"
+    body = report(warehouse, new_scope(), UNRATED, url)
+    jan = row(body, "2030-01-31")
+    # month ends 01-31 .. 04-30: only the 100 USD stretch covers them
+    assert [p["mrr_retained"] for p in jan["periods"]] == [100.0] * 4
+    assert [p["mrr_retained_gross"] for p in jan["periods"]] == [100.0] * 4
+
+
+@pytest.mark.parametrize("scope_filter", ["", "&region=KE"])
+def test_a_measured_amount_in_a_currency_without_rates_is_a_clear_error(
+    warehouse: Warehouse, new_scope, scope_filter: str
+) -> None:
+    data = Dataset(
+        customers=UNRATED.customers,
+        stretches=[*UNRATED.stretches, S("a", "30", d(2030, 4, 5), currency="KES")],
+    )
+    with pytest.raises(UnknownCurrency) as raised:  # 30 KES on 04-30
+        report(warehouse, new_scope(), data, f"?interval=month&date=2030-04-30{scope_filter}")
+    assert raised.value.currency == "KES"
 
 
 # Foreign members whose MRR moved: the gross cap per period (the engine sorts these into

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from cohortd.engine import collection
 from cohortd.engine.compiled import compiled
-from cohortd.engine.fx import RateBook, own_rates
+from cohortd.engine.fx import RateBook, UnknownCurrency, own_rates
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report_model import (
     ZERO,
@@ -43,6 +43,7 @@ from cohortd.engine.triangle import (
     measured_pairs,
     rate_days,
     triangle,
+    whole_scope,
 )
 from cohortd.errors import ReportTooLarge
 from cohortd.warehouse import Scope, Warehouse
@@ -160,8 +161,28 @@ def factor_tables(
     rates: the last ones made are kept per warehouse (``_FACTOR_CACHE``), keyed by the
     pairs' and the organization's own rates' digests (the shipped ECB history never
     changes), so a report asked again after no write skips building them (0.1-0.2 s
-    at a million customers: tens of thousands of exact divisions)."""
-    pairs = _run(warehouse, scope, query, "pairs", lambda: measured_pairs(warehouse, scope, query))
+    at a million customers: tens of thousands of exact divisions).
+
+    Raises ``UnknownCurrency`` for a converted amount's currency without any rate; one
+    that no converted amount is in needs none (``measured_pairs``)."""
+    try:
+        return _factor_tables(warehouse, scope, query, first_period, covering=False)
+    except UnknownCurrency:
+        if whole_scope(query):  # its pairs are the converted ones already
+            raise
+        return _factor_tables(warehouse, scope, query, first_period, covering=True)
+
+
+def _factor_tables(
+    warehouse: Warehouse, scope: Scope, query: ReportQuery, first_period: int, *, covering: bool
+) -> Factors:
+    pairs = _run(
+        warehouse,
+        scope,
+        query,
+        "covering pairs" if covering else "pairs",
+        lambda: measured_pairs(warehouse, scope, query, covering=covering),
+    )
     currencies = set(pairs.column("currency").to_pylist())
     own = own_rates(warehouse, scope, currencies | {query.base_currency})
     key = (

@@ -98,6 +98,12 @@ _QUANTUM: Final = Decimal(1).scaleb(-FACTOR_SCALE)
 def ranged_periods(table: ir.Table, query: ReportQuery) -> ir.Table:
     """Adds ``first``/``hi``: the periods whose evaluation day ``[start_date, end_date)``
     covers; rows covering none are dropped."""
+    ranged = _with_range(table, query)
+    return ranged.filter(ranged.hi >= ranged.first)
+
+
+def _with_range(table: ir.Table, query: ReportQuery) -> ir.Table:
+    """``ranged_periods`` keeping every row (one covers none when ``hi < first``)."""
     current = query.current
     first = stored_period(table, "start", query.interval)
     past_last = (
@@ -111,8 +117,7 @@ def ranged_periods(table: ir.Table, query: ReportQuery) -> ir.Table:
         table.end_date.isnull() | (table.end_date > query.as_of)
     )
     hi = ibis.ifelse(running, ibis.literal(current, "int64"), past_last)
-    ranged = table.mutate(first=first, hi=hi)
-    return ranged.filter(ranged.hi >= ranged.first)
+    return table.mutate(first=first, hi=hi)
 
 
 # -- the universe ----------------------------------------------------------------------
@@ -152,17 +157,25 @@ def cohort_sizes(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.T
     return facts.group_by(["grp", "p0"]).agg(n=facts.count())
 
 
-def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.Table:
-    """``currency, ps``: every currency of the universe's segments (``ps`` null) and every
-    (currency, paid start) an initial MRR is converted on."""
+def measured_pairs(
+    warehouse: Warehouse, scope: Scope, query: ReportQuery, *, covering: bool = False
+) -> ir.Table:
+    """``currency, ps``: the currencies of the universe's segments (``ps`` null) and every
+    (currency, paid start) an initial MRR is converted on.
+
+    A report converts only the segments that cover an evaluation day (and the paid
+    starts): a currency met only between evaluation days needs no rate. The whole-scope
+    form leaves such currencies out; the segment form names every currency of the
+    universe (one cheap pass) unless ``covering``, which checks each segment's periods
+    (twice the cost: ``report.factor_tables`` asks for it only when a currency has no
+    rate)."""
     segments = _restricted(warehouse, scope, MRR_SEGMENTS, query)
     if whole_scope(query):
         # mostly from the kept sums: a (cohort, currency) with a segment covering some
         # finished period's last day has a non-zero MONEY row (its earliest change is a
         # start); a segment covering none matters only if it starts or ends in the
         # current period (measured on ``as_of``), and those are read here with the
-        # current cohort's. A currency no measured amount is in is left out (and needs
-        # no rate: the segment path would ask for one).
+        # current cohort's. A currency no measured amount is in is left out.
         deltas = _scope_deltas(warehouse, scope, query, upto_current=False)
         current, interval = query.current, query.interval
         earlier = deltas.filter((deltas.kind == MONEY) & (deltas.p0 < current))
@@ -179,6 +192,11 @@ def measured_pairs(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir
                 starts.select(currency=starts.currency.cast("string"), ps=starts.ps.cast("date")),
             ]
         ).distinct()
+    if covering:  # the segments measured on some evaluation day, and the paid starts
+        ranged = _with_range(segments, query)
+        segments = ranged.filter(
+            (ranged.hi >= ranged.first) | (ranged.start_date == ranged.paid_started_at)
+        )
     at_start = segments.start_date == segments.paid_started_at
     return segments.select(
         "currency", ps=ibis.ifelse(at_start, segments.paid_started_at, ibis.null("date"))
