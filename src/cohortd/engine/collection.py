@@ -9,7 +9,9 @@ counting either way, so the pass finds nothing: ``paused()`` switches it off for
 duration and back on when the last concurrent user leaves (the switch is per process).
 Under a steady stream of overlapping reports the last user might never leave: a user
 leaving after the collector has been off for ``LONGEST_PAUSE`` seconds switches it back
-on for the others, so a pause is bounded whatever the load.
+on for the others, so a pause lasts at most about ``LONGEST_PAUSE`` plus one report
+(a report's SQL runs inside it too: a slow PostgreSQL report keeps the collector off for
+its duration; objects without cycles are freed meanwhile as always).
 """
 
 from __future__ import annotations
