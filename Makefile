@@ -10,7 +10,7 @@ test:  ## set up and run the whole test suite (what CI runs)
 
 lint:
 	scripts/uv.sh run ruff check src tests benchmarks
-	scripts/uv.sh run mypy src/cohortd/engine
+	scripts/uv.sh run mypy src/cohortd
 
 format:
 	scripts/uv.sh run ruff format src tests benchmarks

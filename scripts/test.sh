@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, types, every test on SQLite/DuckDB and PostgreSQL.
+# The whole test suite, as CI runs it: lint, types (all of src/cohortd), every test on SQLite/DuckDB and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=scripts/uv.sh
@@ -8,5 +8,5 @@ UV=scripts/uv.sh
 scripts/ensure-chromium.sh
 "$UV" run ruff check src tests benchmarks
 "$UV" run ruff format --check src tests benchmarks
-"$UV" run mypy src/cohortd/engine
+"$UV" run mypy src/cohortd
 "$UV" run pytest "$@"

@@ -169,19 +169,20 @@ class Gateway:
                 return
             case Verdict.proceed:
                 pass
-        assert claim.record_id is not None
+        record_id = claim.record_id
+        assert record_id is not None
         captured = _Capture(send)
         try:
             await self.app(scope, body.receive, captured.send)
         except BaseException:
-            await anyio.to_thread.run_sync(lambda: store.release(claim.record_id))
+            await anyio.to_thread.run_sync(lambda: store.release(record_id))
             raise
         if captured.status in _NOT_STORED or captured.status >= 500:
-            await anyio.to_thread.run_sync(lambda: store.release(claim.record_id))
+            await anyio.to_thread.run_sync(lambda: store.release(record_id))
         else:
             await anyio.to_thread.run_sync(
                 lambda: store.complete(
-                    claim.record_id,
+                    record_id,
                     status=captured.status,
                     headers=captured.headers,
                     body=captured.body,
@@ -285,7 +286,8 @@ class _Capture:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
-            return value.decode("latin-1")
+            decoded: str = value.decode("latin-1")
+            return decoded
     return None
 
 

@@ -128,7 +128,7 @@ def _verdict_for(record: IdempotencyRecord, fingerprint: str) -> Claim:
     return Claim(
         Verdict.replay,
         status=record.response_status,
-        headers=headers,  # type: ignore[arg-type]
+        headers=headers,
         body=record.response_body or b"",
     )
 

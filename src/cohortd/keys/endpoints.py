@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from cohortd.api.deps import AdminAuth, SessionDep
@@ -12,7 +14,10 @@ from cohortd.keys.schemas import ApiKeyCreate, ApiKeyRead, ApiKeyRotate, ApiKeyW
 
 router = APIRouter(prefix="/v1/api_keys", tags=["API keys"])
 
-_ERRORS = {401: {"description": "Missing or bad key"}, 403: {"description": "Not an admin key"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or bad key"},
+    403: {"description": "Not an admin key"},
+}
 
 
 @router.get("", response_model=ListResource[ApiKeyRead], responses=_ERRORS)

@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 import ibis
@@ -144,13 +144,13 @@ class Warehouse(ABC):
     def drop_temp_table(self, name: str) -> None:
         with self._lock:
             self._execute_statement(
-                sge.Drop(kind="TABLE", this=sg.table(name, quoted=True), exists=True)
+                sge.Drop(kind="TABLE", this=sge.table_(name, quoted=True), exists=True)
             )
 
     def delete_matching(self, name: str, scope: Any, key: tuple[str, ...], keys: ir.Table) -> None:
         """Delete the ``scope``'s rows of ``name`` whose ``key`` columns appear in ``keys``."""
         dialect = self.con.compiler.dialect
-        subquery = sg.parse_one(self.compile(keys), read=dialect)
+        subquery = cast(sge.Query, sg.parse_one(self.compile(keys), read=dialect))
         condition = sg.and_(
             sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
             sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
@@ -159,7 +159,7 @@ class Warehouse(ABC):
             ),
         )
         with self._lock:
-            self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
+            self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
     def delete_scope(self, name: str, scope: Any) -> None:
         """Delete every row of ``name`` that belongs to ``scope``."""
@@ -168,7 +168,7 @@ class Warehouse(ABC):
             sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
         )
         with self._lock:
-            self._execute_statement(sge.delete(sg.table(name, quoted=True), where=condition))
+            self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
     def _execute_statement(self, statement: sge.Expression) -> None:
         with self.con.raw_sql(statement.sql(self.con.compiler.dialect)):
