@@ -310,6 +310,9 @@ def _read_cells(result: pa.Table, sums: _Sums) -> None:
             sums.initial[(grp, p0)] = initial
 
 
+_SCALED: Final = pa.decimal128(38, 18)  # the triangle's money columns
+
+
 def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
     """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: the
     ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
@@ -333,9 +336,6 @@ def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
         return [(h << 64) | lo for h, lo in zip(high, low, strict=True)]
     valid = array.is_valid().to_pylist()
     return [(h << 64) | lo if v else None for h, lo, v in zip(high, low, valid, strict=True)]
-
-
-_SCALED: Final = pa.decimal128(38, 18)
 
 
 def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:
