@@ -279,7 +279,7 @@ def _upgraded(
     )
     upgraded = connect(url)
     upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION == 4
+    assert upgraded.schema_version() == SCHEMA_VERSION == 5
     return upgraded, customers, subs, expected
 
 
@@ -350,6 +350,8 @@ def _reference_deltas(
             add(unit, derived.MONEY, ps, c, False, start, end, (0, level, capped, 0))
             if pay_currency is not None and level == initial:
                 add(unit, derived.TRACK, ps, c, True, start, end, (0, 0, 0, initial))
+            if pay_currency is not None and level > initial:
+                add(unit, derived.ABOVE, ps, c, True, start, end, (0, 0, 0, initial))
             if start == ps:  # INITIAL: one row in the cohort's own period, never taken off
                 interval = Interval.week if unit == derived.UNIT_WEEK else Interval.month
                 p0 = period_of(ps, interval)
@@ -413,4 +415,20 @@ def test_a_version_3_warehouse_gets_its_cohort_deltas(tmp_path):
     assert _stored(upgraded, scope) == expected
     assert _stored_deltas(upgraded, scope) == _reference_deltas(_reference(customers, subs))
     assert _stored_deltas(upgraded, scope)  # the random history is not empty
+    upgraded.close()
+
+
+def test_a_version_4_warehouse_gets_the_above_rows(tmp_path):
+    """Version 4's ``cohort_deltas`` had no ``ABOVE`` rows (the reports read them since
+    version 5): the derived tables are made anew on the next start."""
+
+    def drop_above(raw: Any) -> None:
+        raw.execute(f"DELETE FROM {COHORT_DELTAS} WHERE kind = {derived.ABOVE}")
+
+    scope = Scope("org_v4", livemode=False)
+    upgraded, customers, subs, expected = _upgraded(tmp_path, scope, 29, 4, drop_above)
+    assert _stored(upgraded, scope) == expected
+    stored = _stored_deltas(upgraded, scope)
+    assert stored == _reference_deltas(_reference(customers, subs))
+    assert any(key[1] == derived.ABOVE for key in stored)  # the history has raises
     upgraded.close()

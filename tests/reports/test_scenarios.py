@@ -349,6 +349,51 @@ def test_gross_of_foreign_members_whose_mrr_moved(warehouse: Warehouse, new_scop
     assert [p["mrr_retention_gross"] for p in jan["periods"]] == [100.0, 92.5, 75.2, 84.0]
 
 
+# Members whose class is not the one their level suggests: the rate of their paid start
+# day stands apart from every evaluation day's. Base EUR; 1 EUR = 1 USD = 1 GBP from
+# 2030-01-01, except on 01-10, every member's paid start: 1 EUR = 2 USD (a USD member's
+# initial 100 USD is 50 EUR) and 1 EUR = 0.5 GBP (a GBP member's 100 GBP is 200 EUR).
+# Each pays 100 from 01-10, then its level from 02-10.
+FLIPPED_LEVELS = {"g": ("80", USD), "h": ("60", USD), "m": ("120", USD)}
+FLIPPED_LEVELS |= {"k": ("150", "GBP"), "l": ("300", "GBP"), "n": ("50", "GBP")}
+FLIPPED = Dataset(
+    customers=[C(cid, currency=cur, country="DE") for cid, (_, cur) in FLIPPED_LEVELS.items()],
+    stretches=[
+        stretch
+        for cid, (level, cur) in FLIPPED_LEVELS.items()
+        for stretch in (
+            S(cid, "100", d(2030, 1, 10), d(2030, 2, 10), currency=cur),
+            S(cid, level, d(2030, 2, 10), currency=cur),
+        )
+    ],
+    rates=[
+        *((d(2030, 1, 1), c, "1") for c in (USD, "GBP")),
+        (d(2030, 1, 10), USD, "2"),
+        (d(2030, 1, 10), "GBP", "0.5"),
+        *((d(2030, 1, 11), c, "1") for c in (USD, "GBP")),
+    ],
+)
+
+
+@pytest.mark.parametrize("scope_filter", ["", "&region=DE"])
+def test_gross_of_members_whose_paid_start_rate_stands_apart(
+    warehouse: Warehouse, new_scope, scope_filter: str
+) -> None:
+    url = f"?interval=month&date=2030-03-31&baseCurrency=EUR{scope_filter}"
+    jan = row(report(warehouse, new_scope(), FLIPPED, url), "2030-01-31")
+    # caps (initial MRR): g, h, m 100 USD / 2 = 50 EUR; k, l, n 100 GBP / 0.5 = 200 EUR
+    assert (jan["initial_customers"], jan["initial_mrr"]) == (6, 750.0)
+    # every month end's rate is 1: MRR 6 × 100 = 600, then 80+60+120+150+300+50 = 760
+    assert [p["mrr_retained"] for p in jan["periods"]] == [600.0, 760.0, 760.0]
+    # gross at 01-31: 3 × min(100, 50) + 3 × min(100, 200) = 450; from February:
+    #   g 80, h 60 (under their initial 100 USD, yet over the 50 EUR cap): 50 each
+    #   m 120: 50 | k 150 (over its initial 100 GBP, yet under the 200 EUR cap): 150
+    #   l 300: 200 | n 50: 50 → 50 + 50 + 50 + 150 + 200 + 50 = 550
+    assert [p["mrr_retained_gross"] for p in jan["periods"]] == [450.0, 550.0, 550.0]
+    # 450 / 750 = 60 %, 550 / 750 = 73.33 %
+    assert [p["mrr_retention_gross"] for p in jan["periods"]] == [60.0, 73.33, 73.33]
+
+
 def test_fix_fx_uses_the_first_day_of_p0(warehouse: Warehouse, new_scope) -> None:
     url = "?interval=month&date=2030-02-28&baseCurrency=usd&fix_fx=true"
     body = report(warehouse, new_scope(), FX, url)

@@ -28,8 +28,11 @@ filters reads one table and joins nothing.
   ``COUNT`` (paying members, from the spells), ``MONEY`` (MRR levels per currency, and
   ``min(level, initial)`` for members paying in one currency), ``TRACK`` (members in
   one currency at their initial level, per paid start: their capped value depends on
-  the rate of that day) and ``INITIAL`` (the initial MRR per currency and paid start).
-  Quarters and years follow from the month rows by integer division.
+  the rate of that day), ``ABOVE`` (the initial of members in one currency above their
+  initial level, per paid start: capped at it unless the rates move a long way) and
+  ``INITIAL`` (the initial MRR per currency and paid start). What is left of ``m``
+  once ``TRACK`` and ``ABOVE`` are taken off is the levels of members below their
+  initial. Quarters and years follow from the month rows by integer division.
 
 ``refresh(warehouse, scope, customer_ids)`` recomputes the rows of the given customers
 (``None``: the whole scope) from the canonical tables; the import calls it inside its
@@ -78,6 +81,7 @@ COUNT: Final = 0
 MONEY: Final = 1
 TRACK: Final = 2
 INITIAL: Final = 3
+ABOVE: Final = 4
 _DELTA_KEYS: Final = ("unit", "kind", "p0", "currency", "ps", "p")
 _DELTA_VALUES: Final = ("n", "v", "m", "t")
 PER_CUSTOMER_TABLES: Final = tuple(t for t in DERIVED_TABLES if t != COHORT_DELTAS)
@@ -124,6 +128,7 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
     """The ``cohort_deltas`` rows (not yet summed) of some segments and spells."""
     one = segments.pay_currency.notnull()
     at_initial = segments.filter(one & (segments.level_minor == segments.initial_minor))
+    above = segments.filter(one & (segments.level_minor > segments.initial_minor))
     opening = segments.filter(segments.start_date == segments.paid_started_at)
     blocks = [
         *_changes(spells, kind=COUNT, values={"n": ibis.literal(1)}),
@@ -142,6 +147,13 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
             currency=at_initial.currency,
             ps=at_initial.paid_started_at,
             values={"t": at_initial.initial_minor},
+        ),
+        *_changes(
+            above,
+            kind=ABOVE,
+            currency=above.currency,
+            ps=above.paid_started_at,
+            values={"t": above.initial_minor},
         ),
         *_changes(
             opening,

@@ -69,7 +69,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from cohortd.engine.derived import COUNT, INITIAL, MONEY, UNIT_MONTH, UNIT_WEEK
+from cohortd.engine.derived import ABOVE, COUNT, INITIAL, MONEY, UNIT_MONTH, UNIT_WEEK
 from cohortd.engine.derived import TRACK as KEPT_TRACK
 from cohortd.engine.fx import RateBook
 from cohortd.engine.periods import (
@@ -626,7 +626,7 @@ def _whole_scope_triangle(
     """``triangle`` for a whole scope: counts, MRR, initial MRR and most of the gross
     from the summed changes; only the gross of members in a foreign currency whose level
     moved away from their initial (and of members in several currencies) reads segments."""
-    current, base = query.current, query.base_currency
+    current = query.current
     deltas = _scope_deltas(warehouse, scope, query)
     every_segment = scoped(warehouse, MRR_SEGMENTS, scope)  # corrections: the whole scope
     every_spell = scoped(warehouse, PAID_SPELLS, scope)
@@ -635,9 +635,6 @@ def _whole_scope_triangle(
 
     def p0(t: ir.Table) -> ir.Value:
         return stored_period(t, "0", query.interval)
-
-    def simple(currency: ir.StringValue) -> ir.BooleanValue:
-        return ibis.literal(query.fix_fx) | (currency == base)
 
     # retained customers
     kept = deltas.filter(deltas.kind == COUNT)
@@ -650,8 +647,10 @@ def _whole_scope_triangle(
     counts = _dense(_summed(counts, ["p0"]), ["p0"], current)
     parts.append(_part(counts, customers=counts.n))
 
-    # MRR, and the gross linear in the level: min(v, b) where one factor converts both
-    # (SIMPLE), v where a foreign level stays under its initial at every rate (UNDER)
+    # MRR, and the gross linear in the level: ``m`` is min(v, b) of every member in one
+    # currency. Where one factor converts level and initial (SIMPLE) that is the gross;
+    # in a foreign currency the members at (TRACK) and above (ABOVE) their initial are
+    # taken off it below, leaving the levels of those below it (UNDER by default)
     money = deltas.filter(deltas.kind == MONEY)
     keys = {"p0": p0, "currency": lambda t: t.currency}
     blocks = [
@@ -660,7 +659,7 @@ def _whole_scope_triangle(
             currency=money.currency.cast("string"),
             p="p",
             lm=money.v.cast("int64"),
-            lg=ibis.ifelse(simple(money.currency), money.m, 0).cast("int64"),
+            lg=money.m.cast("int64"),
         ),
         _at_current(
             every_segment,
@@ -669,80 +668,19 @@ def _whole_scope_triangle(
             {
                 "lm": lambda t: t.level_minor,
                 "lg": lambda t: ibis.ifelse(
-                    t.pay_currency.notnull() & simple(t.currency),
-                    ibis.least(t.level_minor, t.initial_minor),
-                    0,
+                    t.pay_currency.notnull(), ibis.least(t.level_minor, t.initial_minor), 0
                 ),
             },
         ),
     ]
-    moved: ir.Table | None = None
-    if not query.fix_fx:  # foreign, one currency, level away from the initial
-        moved = segments.filter(
-            segments.pay_currency.notnull()
-            & (segments.currency != base)
-            & (segments.level_minor != segments.initial_minor)
-        ).select(*_MOVED_COLUMNS)  # a CTE below: only what it needs
-        moved = _classified(
-            ranged_periods(moved, query), by_period, by_day, query, exact_start=True
-        )
-    if moved is None:  # fix_fx: every gross is linear
+    if query.fix_fx:  # one factor for all: every gross is linear
         linear = _dense(_summed(_union(blocks), ["p0", "currency"]), ["p0", "currency"], current)
         linear = _with_factors(linear, by_period, by_day, query, day=None)
         parts.append(_part(linear, mrr=linear.lm * linear.f, gross=linear.lg * linear.f))
     else:
-        # TRACK, kept per paid start (its value depends on the rate of that day)
-        track = deltas.filter((deltas.kind == KEPT_TRACK) & (deltas.currency != base))
-        at_initial = every_segment.filter(
-            every_segment.pay_currency.notnull()
-            & (every_segment.currency != base)
-            & (every_segment.level_minor == every_segment.initial_minor)
-        )
-        keys = {"currency": lambda t: t.currency, "paid_started_at": lambda t: t.paid_started_at}
-        changes = _union(
-            [
-                track.select(
-                    currency=track.currency.cast("string"),
-                    paid_started_at=track.ps.cast("date"),
-                    p="p",
-                    lt=track.t.cast("int64"),
-                    lc=ibis.literal(0).cast("int64"),
-                ),
-                _at_current(
-                    at_initial,
-                    query,
-                    keys,
-                    {"lt": lambda t: t.initial_minor, "lc": lambda t: ibis.literal(0)},
-                ),
-            ]
-        )
-        changes = _summed(changes, ["currency", "paid_started_at"])
-        # UNDER (the level, linear) and OVER (the constant b * F(paid start), converted
-        # per segment: no paid start key) in one read of ``moved`` with no filter: a
-        # filter per class would be pushed by DuckDB into the shared CTE, evaluating the
-        # classification once per class (a fifth of the query's time)
-        int_zero, decimal_zero = ibis.literal(0).cast("int64"), ibis.literal(0).cast(FACTOR_TYPE)
-        under = ibis.ifelse(moved.cls == UNDER, moved.level_minor, 0).cast("int64")
-        over = ibis.ifelse(
-            moved.cls == OVER, (moved.initial_minor * moved.f0).cast(FACTOR_TYPE), decimal_zero
-        )
-        keyed = {"p0": moved.p0.cast("int64"), "currency": moved.currency.cast("string")}
-        stops = moved.select(
-            **keyed, p=(moved.hi + 1).cast("int64"), lm=int_zero, lg=-under, cc=-over
-        )
         linear = _union(blocks)
-        extra = _union(
-            [
-                linear.select("p0", "currency", "p", "lm", "lg", cc=decimal_zero),
-                moved.select(**keyed, p=moved.first.cast("int64"), lm=int_zero, lg=under, cc=over),
-                stops.filter(stops.p <= current),
-            ]
-        )
-        parts.extend(_capped_from_changes(changes, [], by_period, by_day, query, extra))
-        parts.append(
-            _ambiguous_part(
-                moved.filter(moved.cls == AMBIGUOUS).drop("f0"), by_period, by_day, query
-            )
+        parts.extend(
+            _foreign_gross(deltas, every_segment, segments, linear, by_period, by_day, query)
         )
 
     several = ranged_periods(segments.filter(segments.pay_currency.isnull()), query)
@@ -753,6 +691,97 @@ def _whole_scope_triangle(
     first = first.group_by("p0", "currency", paid_started_at=first.ps).agg(b=first.v.sum())
     parts.append(_initial_part(first, by_period, by_day, query))
     return _result(parts)
+
+
+def _foreign_gross(
+    deltas: ir.Table,
+    every_segment: ir.Table,
+    segments: ir.Table,
+    linear: ir.Table,
+    by_period: ir.Table,
+    by_day: ir.Table,
+    query: ReportQuery,
+) -> list[ir.Table]:
+    """The whole scope's MRR and gross without ``fix_fx`` (``linear``: the MRR and linear
+    gross changes per ``p0, currency, p``).
+
+    Members in one foreign currency are counted by default as the kept sums say: at
+    their initial level as ``TRACK`` (``b * min(F(p), F(paid start))``), above it as
+    ``OVER`` (the constant ``b * F(paid start)``), below it as ``UNDER`` (their level,
+    linear: ``m`` less the other two). Both kinds are kept per paid start and summed
+    here per (currency, paid start, period) as ``changes``: ``lt`` the TRACK levels,
+    ``lc`` the ABOVE initials, ``lg`` what they take off ``m``. Only the segments whose
+    class at this report's rates is not their default (``_classified``: a rate moved
+    far enough to put a lower level over its initial, or a higher one under it, or too
+    close to call) are read one by one: their default taken off, their class's value
+    added, and the ``AMBIGUOUS`` ones compared exactly per period."""
+    current, base = query.current, query.base_currency
+    foreign = deltas.filter(
+        ((deltas.kind == KEPT_TRACK) | (deltas.kind == ABOVE)) & (deltas.currency != base)
+    )
+    capped = every_segment.filter(
+        every_segment.pay_currency.notnull()
+        & (every_segment.currency != base)
+        & (every_segment.level_minor >= every_segment.initial_minor)
+    )
+    at = capped.level_minor == capped.initial_minor
+    changes = _union(
+        [
+            foreign.select(
+                currency=foreign.currency.cast("string"),
+                paid_started_at=foreign.ps.cast("date"),
+                p="p",
+                lt=ibis.ifelse(foreign.kind == KEPT_TRACK, foreign.t, 0).cast("int64"),
+                lc=ibis.ifelse(foreign.kind == ABOVE, foreign.t, 0).cast("int64"),
+                lg=(-foreign.t).cast("int64"),
+            ),
+            _at_current(
+                capped,
+                query,
+                {"currency": lambda t: t.currency, "paid_started_at": lambda t: t.paid_started_at},
+                {
+                    "lt": lambda t: ibis.ifelse(at, t.initial_minor, 0),
+                    "lc": lambda t: ibis.ifelse(at, 0, t.initial_minor),
+                    "lg": lambda t: -t.initial_minor,
+                },
+            ),
+        ]
+    )
+    changes = _summed(changes, ["currency", "paid_started_at"])
+    changes = changes.filter((changes.lt != 0) | (changes.lc != 0) | (changes.lg != 0))
+
+    # the segments whose class is not their default
+    moved = segments.filter(
+        segments.pay_currency.notnull()
+        & (segments.currency != base)
+        & (segments.level_minor != segments.initial_minor)
+    ).select(*_MOVED_COLUMNS)  # a CTE below: only what it needs
+    moved = _classified(ranged_periods(moved, query), by_period, by_day, query, exact_start=True)
+    below = moved.level_minor < moved.initial_minor
+    odd = moved.filter(ibis.ifelse(below, moved.cls != UNDER, moved.cls != OVER))
+    int_zero, decimal_zero = ibis.literal(0).cast("int64"), ibis.literal(0).cast(FACTOR_TYPE)
+    over_value = (odd.initial_minor * odd.f0).cast(FACTOR_TYPE)
+    # its class's value less its default's, in both columns (an AMBIGUOUS one: less only)
+    lg = (
+        ibis.ifelse(odd.cls == UNDER, odd.level_minor, 0)
+        - ibis.ifelse(odd.level_minor < odd.initial_minor, odd.level_minor, 0)
+    ).cast("int64")
+    cc = ibis.ifelse(odd.cls == OVER, over_value, decimal_zero) - ibis.ifelse(
+        odd.level_minor > odd.initial_minor, over_value, decimal_zero
+    )
+    keyed = {"p0": odd.p0.cast("int64"), "currency": odd.currency.cast("string")}
+    stops = odd.select(**keyed, p=(odd.hi + 1).cast("int64"), lm=int_zero, lg=-lg, cc=-cc)
+    extra = _union(
+        [
+            linear.select("p0", "currency", "p", "lm", "lg", cc=decimal_zero),
+            odd.select(**keyed, p=odd.first.cast("int64"), lm=int_zero, lg=lg, cc=cc),
+            stops.filter(stops.p <= current),
+        ]
+    )
+    parts = _capped_from_changes(changes, [], by_period, by_day, query, extra)
+    ambiguous = odd.filter(odd.cls == AMBIGUOUS).drop("f0")
+    parts.append(_ambiguous_part(ambiguous, by_period, by_day, query))
+    return parts
 
 
 def _capped_parts(
@@ -806,6 +835,7 @@ def _capped_from_changes(
         "p",
         "lt",
         "lc",
+        *(["lg"] if "lg" in changes.columns else []),
         "f0",
         p0=period_of_expr(changes.paid_started_at, query.interval),
     )
@@ -815,6 +845,7 @@ def _capped_from_changes(
         lt=changes.lt.sum(),
         ct=(changes.lt * changes.f0).sum(),
         cc=(changes.lc * changes.f0).sum(),
+        **({"lg": changes.lg.sum()} if "lg" in changes.columns else {}),
     )
     if extra is not None:
         zero = ibis.literal(0)
@@ -824,7 +855,7 @@ def _capped_from_changes(
                     *cohort,
                     "p",
                     lm=zero.cast("int64"),
-                    lg=zero.cast("int64"),
+                    lg=(summed.lg if "lg" in summed.columns else zero).cast("int64"),
                     lt=summed.lt.cast("int64"),
                     ct=summed.ct.cast(FACTOR_TYPE),
                     cc=summed.cc.cast(FACTOR_TYPE),
@@ -877,7 +908,7 @@ def _capped_from_changes(
     )
     # a view: ``inside`` derives from ``changes``, and Ibis would otherwise read the
     # join's left-hand keys from the right-hand side (``p0_i = p0_i``)
-    left = changes.view()
+    left = changes.filter(changes.lt != 0).view()  # the TRACK rows only
     joined = left.join(
         inside, [*(left[k] == inside[f"{k}_i"] for k in cohort), left.p <= inside.p_i]
     )

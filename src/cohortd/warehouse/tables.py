@@ -12,8 +12,9 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-# 2: the derived tables (engine.derived); 3: their period numbers; 4: cohort_deltas
-SCHEMA_VERSION: Final = 4
+# 2: the derived tables (engine.derived); 3: their period numbers; 4: cohort_deltas;
+# 5: cohort_deltas' ABOVE rows
+SCHEMA_VERSION: Final = 5
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
 
@@ -150,15 +151,15 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "org_id": "!string",
             "livemode": "!boolean",
             "unit": "!int8",  # engine.derived.UNIT_WEEK / UNIT_MONTH
-            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL
+            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL / ABOVE
             "p0": "!int32",  # the members' cohort period (week or month number)
             "currency": "string",  # null for COUNT
-            "ps": "date",  # the members' paid start: TRACK and INITIAL only
+            "ps": "date",  # the members' paid start: TRACK, ABOVE and INITIAL only
             "p": "!int32",  # the period the change takes effect in
             "n": "!int64",  # paying members (COUNT)
             "v": "!int64",  # MRR levels, minor units (MONEY; INITIAL: the initial MRR)
             "m": "!int64",  # min(level, initial) of one-currency members (MONEY)
-            "t": "!int64",  # the initial of segments at their initial level (TRACK)
+            "t": "!int64",  # the initial of segments at (TRACK) or above (ABOVE) it
         }
     ),
 }
