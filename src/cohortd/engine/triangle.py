@@ -53,6 +53,11 @@ classified once (``_classified``):
   the constant ``b * F(paid start)``), else ``AMBIGUOUS``, expanded per (segment,
   period) and compared exactly;
 - ``MULTI``, several currencies: expanded per (member, period), converted sums compared.
+
+A whole-scope report counts every one-currency foreign member by the default of its
+level (``TRACK`` at the initial, ``OVER`` above it, ``UNDER`` below it) from the sums
+kept at import, and reads one by one only the segments whose class differs
+(``_foreign_gross``).
 """
 
 from __future__ import annotations
