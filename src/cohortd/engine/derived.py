@@ -90,7 +90,7 @@ PER_CUSTOMER_TABLES: Final = tuple(t for t in DERIVED_TABLES if t != COHORT_DELT
 def _changes(
     table: ir.Table,
     *,
-    kind: int,
+    kind: int | ir.IntegerValue,
     values: dict[str, ir.IntegerValue],
     currency: ir.StringValue | None = None,
     ps: ir.DateValue | None = None,
@@ -102,7 +102,7 @@ def _changes(
     for unit, name in ((UNIT_WEEK, "week"), (UNIT_MONTH, "month")):
         keys = {
             "unit": ibis.literal(unit, "int8"),
-            "kind": ibis.literal(kind, "int8"),
+            "kind": (ibis.literal(kind) if isinstance(kind, int) else kind).cast("int8"),
             "p0": table[f"{name}0"].cast("int32"),
             "currency": (currency if currency is not None else ibis.null()).cast("string"),
             "ps": (ps if ps is not None else ibis.null()).cast("date"),
@@ -127,8 +127,9 @@ def _changes(
 def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
     """The ``cohort_deltas`` rows (not yet summed) of some segments and spells."""
     one = segments.pay_currency.notnull()
-    at_initial = segments.filter(one & (segments.level_minor == segments.initial_minor))
-    above = segments.filter(one & (segments.level_minor > segments.initial_minor))
+    # at (TRACK) or above (ABOVE) the initial: one pass for both kinds
+    capped = segments.filter(one & (segments.level_minor >= segments.initial_minor))
+    at_initial = capped.level_minor == capped.initial_minor
     opening = segments.filter(segments.start_date == segments.paid_started_at)
     blocks = [
         *_changes(spells, kind=COUNT, values={"n": ibis.literal(1)}),
@@ -142,18 +143,11 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
             },
         ),
         *_changes(
-            at_initial,
-            kind=TRACK,
-            currency=at_initial.currency,
-            ps=at_initial.paid_started_at,
-            values={"t": at_initial.initial_minor},
-        ),
-        *_changes(
-            above,
-            kind=ABOVE,
-            currency=above.currency,
-            ps=above.paid_started_at,
-            values={"t": above.initial_minor},
+            capped,
+            kind=ibis.ifelse(at_initial, TRACK, ABOVE),
+            currency=capped.currency,
+            ps=capped.paid_started_at,
+            values={"t": capped.initial_minor},
         ),
         *_changes(
             opening,
