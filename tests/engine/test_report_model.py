@@ -1,4 +1,4 @@
-"""The report model's cell fields: the written-out ``_fields`` against an obvious
+"""The report model's cell fields: the written-out ``cell_fields`` against an obvious
 reference (exact fractions, rounded half away from zero), on ties and random values."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cohortd.engine.report_model import MONEY_SCALE, _fields, _hundredths
+from cohortd.engine.report_model import MONEY_SCALE, _hundredths, cell_fields
 
 
 def _rounded(value: Fraction) -> float:
@@ -42,7 +42,7 @@ def _fields_plain(
     previous_mrr: int,
     complete: bool,
 ) -> dict[str, Any]:
-    """``_fields`` from the one-line helpers: the obvious form, the reference."""
+    """``cell_fields`` from the one-line helpers: the obvious form, the reference."""
     return {
         "mrr_retained": money(mrr),
         "customers_retained": customers,
@@ -79,7 +79,7 @@ def test_hundredths_round_half_away_from_zero() -> None:
 def test_a_hand_worked_cell() -> None:
     # 3 of 4 customers (75 %), previous 4; MRR 123.455 of 200 (61.7275 % → 61.73),
     # previous 100 (123.455 % → 123.46, churn −23.455 → −23.46); gross 100.005 → 100.01
-    cell = _fields(
+    cell = cell_fields(
         4,
         200 * MONEY_SCALE,
         3,
@@ -100,7 +100,7 @@ def test_written_out_fields_equal_the_helpers(
     n: int, b: int, c: int, m: int, g: int, pc: int, pm: int, complete: bool
 ) -> None:
     for args in ((n, b, c, m, g, pc, pm), (0, 0, c, m, g, 0, 0), (n, b, 0, 0, 0, pc, pm)):
-        assert _fields(*args, complete) == _fields_plain(*args, complete)
+        assert cell_fields(*args, complete) == _fields_plain(*args, complete)
 
 
 # a part and a whole whose percentage is exactly a tie (x.xx5 %): whole = 20000 t,
@@ -112,13 +112,13 @@ def test_percentage_ties_round_half_away_from_zero(t: int, j: int, complete: boo
         (whole, whole, part, part, part, whole, whole),  # counts and money both on ties
         (whole, whole * MONEY_SCALE, part, part * MONEY_SCALE, part, part, part),
     ):
-        assert _fields(*args, complete) == _fields_plain(*args, complete)
+        assert cell_fields(*args, complete) == _fields_plain(*args, complete)
 
 
 def test_hand_worked_ties() -> None:
     # 1 of 8 = 12.5 %, churn 87.5 %; 1 of 800 = 0.125 % → 0.13, churn 99.875 → 99.88;
     # 1001 of 800 = 125.125 % → 125.13, churn -25.125 → -25.13 (half away from zero)
-    cell = _fields(800, 800 * MONEY_SCALE, 1, 1001 * MONEY_SCALE, 0, 8, 8 * MONEY_SCALE, True)
+    cell = cell_fields(800, 800 * MONEY_SCALE, 1, 1001 * MONEY_SCALE, 0, 8, 8 * MONEY_SCALE, True)
     assert (cell["customer_retention"], cell["customer_churn"]) == (0.13, 99.88)
     assert (cell["mrr_retention"], cell["mrr_churn"]) == (125.13, -25.13)
     assert (cell["customer_retention_relative"], cell["customer_churn_relative"]) == (12.5, 87.5)

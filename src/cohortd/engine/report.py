@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Final
 
 import ibis
@@ -36,6 +37,7 @@ from cohortd.engine.report_model import (
     average_row,
 )
 from cohortd.engine.retention import NO_GROUP, ReportQuery
+from cohortd.engine.time_cells import TimeCells, time_cells
 from cohortd.engine.triangle import (
     Factors,
     cohort_sizes,
@@ -58,16 +60,29 @@ class ReportFormat(StrEnum):
 
 @dataclass(frozen=True)
 class Report:
-    """A computed report: rows in order, ``average`` last."""
+    """A computed report: ``rows`` in order, ``average`` last. A report without
+    breakdown keeps its cells column by column (``engine.time_cells``) and makes the
+    rows only when asked."""
 
     interval: Interval
     breakdown: str | None
     currency: str
-    rows: tuple[CohortRow, ...]
+    computed: tuple[CohortRow, ...] | TimeCells
+
+    @cached_property
+    def rows(self) -> tuple[CohortRow, ...]:
+        found = self.computed
+        return found.rows() if isinstance(found, TimeCells) else found
 
     def envelope(self, fmt: ReportFormat = ReportFormat.list) -> dict[str, Any]:
+        chart = fmt is ReportFormat.chart
+        found = self.computed
+        result: Any
         with collection.paused():  # tens of thousands of cells (engine.collection)
-            result: Any = as_chart(self.rows) if fmt is ReportFormat.chart else as_list(self.rows)
+            if isinstance(found, TimeCells):
+                result = found.as_chart() if chart else found.as_list()
+            else:
+                result = as_chart(found) if chart else as_list(found)
         return {
             "interval": str(self.interval),
             "breakdown": self.breakdown,
@@ -141,14 +156,27 @@ def _report(
     for grp, p0 in customers:
         first_periods[grp] = min(p0, first_periods.get(grp, p0))
     _check_size(query, first_periods, max_cells)
-    sums = _Sums(customers, defaultdict(lambda: ZERO), {})
-    if customers:
-        _measure(warehouse, scope, query, sums, min(first_periods.values()))
+    computed: tuple[CohortRow, ...] | TimeCells
+    if customers and query.breakdown is None:  # column by column (engine.time_cells)
+        result = _measure(warehouse, scope, query, min(first_periods.values()))
+        computed = time_cells(
+            result,
+            {name: _scaled_array(result, name) for name in ("mrr", "gross", "initial")},
+            {p0: n for (_, p0), n in customers.items()},
+            interval=query.interval,
+            as_of=query.as_of,
+            current=query.current,
+        )
+    else:
+        sums = _Sums(customers, defaultdict(lambda: ZERO), {})
+        if customers:
+            _read_cells(_measure(warehouse, scope, query, min(first_periods.values())), sums)
+        computed = tuple(_assemble(query, sums))
     return Report(
         interval=query.interval,
         breakdown=str(query.breakdown) if query.breakdown else None,
         currency=query.base_currency,
-        rows=tuple(_assemble(query, sums)),
+        computed=computed,
     )
 
 
@@ -273,9 +301,8 @@ def _temp_names(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> tuple
     return f"_report_by_period_{token}", f"_report_by_day_{token}"
 
 
-def _measure(
-    warehouse: Warehouse, scope: Scope, query: ReportQuery, sums: _Sums, first_period: int
-) -> None:
+def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, first_period: int) -> pa.Table:
+    """The triangle's rows (``engine.triangle``)."""
     found = factor_tables(warehouse, scope, query, first_period)
     by_period_name, by_day_name = _temp_names(warehouse, scope, query)
     with warehouse._lock, ExitStack() as cleanup:
@@ -289,8 +316,7 @@ def _measure(
             by_period, by_day = map(warehouse.temp_table, (by_period_name, by_day_name))
             return triangle(warehouse, scope, query, by_period, by_day)
 
-        result = _run(warehouse, scope, query, "triangle", build)
-    _read_cells(result, sums)
+        return _run(warehouse, scope, query, "triangle", build)
 
 
 def _read_cells(result: pa.Table, sums: _Sums) -> None:
@@ -313,21 +339,27 @@ def _read_cells(result: pa.Table, sums: _Sums) -> None:
 _SCALED: Final = pa.decimal128(38, 18)  # the triangle's money columns
 
 
-def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
-    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: the
-    ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
-    times faster than building ``Decimal`` objects, twice as fast as parsing text)."""
+def _scaled_array(table: pa.Table, name: str) -> pa.Array:
+    """An exact decimal column (at most 18 places) as one ``decimal128(38, 18)`` array."""
     column = table.column(name)
     if pa.types.is_null(column.type):
-        return [None] * len(column)
+        return pa.nulls(len(column), _SCALED)
     if not pa.types.is_decimal(column.type):  # PostgreSQL through a raw cursor
         column = pa.array([None if v is None else Decimal(v) for v in column.to_pylist()])
     if column.type != _SCALED:
         column = column.cast(_SCALED)
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array: pa.Array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return array
+
+
+def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
+    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: the
+    ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
+    times faster than building ``Decimal`` objects, twice as fast as parsing text)."""
+    array = _scaled_array(table, name)
     count, offset = len(array), array.offset
-    if count == 0:
-        return []
+    if count == array.null_count:
+        return [None] * count
     # little-endian two's complement: a low unsigned and a high signed 64-bit word each
     words = np.frombuffer(array.buffers()[1], dtype="<u8", count=2 * (offset + count))
     low = words[2 * offset :: 2].tolist()

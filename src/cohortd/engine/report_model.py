@@ -119,7 +119,7 @@ def percentage(part: int, whole: int) -> Decimal:
 def period_fields(pooled: PooledPeriod) -> dict[str, Any]:
     """The seed's period fields plus ``complete`` and the gross pair, rounded at the end."""
     p = pooled
-    return _fields(
+    return cell_fields(
         p.initial_customers,
         p.initial_mrr,
         p.customers,
@@ -131,7 +131,7 @@ def period_fields(pooled: PooledPeriod) -> dict[str, Any]:
     )
 
 
-def _fields(
+def cell_fields(
     initial_customers: int,
     initial_mrr: int,
     customers: int,
@@ -201,7 +201,7 @@ def _single_fields(series: CohortSeries) -> list[dict[str, Any]]:
     found = []
     for v in series.periods:
         found.append(
-            _fields(
+            cell_fields(
                 n, b, v.customers, v.mrr, v.mrr_gross, previous_customers, previous_mrr, v.complete
             )
         )
@@ -232,7 +232,7 @@ def _pooled_fields(series: Sequence[CohortSeries], count: int) -> list[dict[str,
         if not k:
             previous_customers, previous_mrr = n, b
         found.append(
-            _fields(n, b, customers, mrr, gross, previous_customers, previous_mrr, complete)
+            cell_fields(n, b, customers, mrr, gross, previous_customers, previous_mrr, complete)
         )
     return found
 
@@ -284,7 +284,11 @@ def as_list(rows: Sequence[CohortRow]) -> dict[str, Any]:
 
 def as_chart(rows: Sequence[CohortRow]) -> list[dict[str, Any]]:
     """One entry per period index; each group that has that period, ``average`` included."""
-    tables = [(row.cohort_group, row.periods()) for row in rows]
+    return chart_of([(row.cohort_group, row.periods()) for row in rows])
+
+
+def chart_of(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """``as_chart`` from each row's group and period fields."""
     length = max((len(periods) for _, periods in tables), default=0)
     chart: list[dict[str, Any]] = []
     for k in range(length):
