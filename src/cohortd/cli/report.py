@@ -84,7 +84,7 @@ def report(
         case Output.csv:
             print(to_csv(body), end="")
         case Output.table:
-            console.print(triangle(body, metric))
+            console.print(triangle(body, metric, width=console.width))
 
 
 def _compute(org: str, mode: Mode, params: service.ReportParams) -> dict[str, Any]:
@@ -134,22 +134,63 @@ def _shade(retention: float) -> str:
     return f"black on rgb({red + 40},{green + 60},60)"
 
 
-def triangle(body: dict[str, Any], metric: Metric = Metric.mrr) -> Table:
-    """The list-format body as a Rich table: one row per cohort, one column per period."""
+def triangle(
+    body: dict[str, Any], metric: Metric = Metric.mrr, *, width: int | None = None
+) -> Table:
+    """The list-format body as a Rich table: one row per cohort, one column per period.
+
+    With a ``width`` (the terminal's), only the periods that fit are drawn, never
+    squeezed to nothing, and the caption says how many were left out and where to
+    see them all."""
     rows = body["result"]["list"]
     longest = max((len(r["periods"]) for r in rows), default=0)
     field = "mrr_retention" if metric is Metric.mrr else "customer_retention"
     title = f"{field} by {body['interval']} ({body['currency']})"
-    table = Table("cohort", "customers", f"MRR {body['currency']}", title=title)
-    for k in range(longest):
-        table.add_column(str(k), justify="right")
-    for row in rows:
-        cells: list[str | Text] = [
+    heads = ["cohort", "customers", f"MRR {body['currency']}"]
+    firsts = [
+        [
             row["cohort_group"],
             str(row.get("initial_customers", "")),
             f"{row['initial_mrr']:,.2f}" if "initial_mrr" in row else "",
         ]
-        for values in row["periods"]:
+        for row in rows
+    ]
+    shown = longest if width is None else _fitting(heads, firsts, rows, field, longest, width)
+    caption = None
+    if shown < longest:
+        caption = (
+            f"periods 0-{shown - 1} of 0-{longest - 1}: widen the terminal, or use"
+            " --format csv or --format json for all of them"
+        )
+    table = Table(*heads, title=title, caption=caption)
+    for k in range(shown):
+        table.add_column(str(k), justify="right", no_wrap=True)
+    for row, first in zip(rows, firsts, strict=True):
+        cells: list[str | Text] = list(first)
+        for values in row["periods"][:shown]:
             cells.append(Text(f"{values[field]:.1f}", style=_shade(values[field])))
         table.add_row(*cells)
     return table
+
+
+def _fitting(
+    heads: list[str],
+    firsts: list[list[str]],
+    rows: list[dict[str, Any]],
+    field: str,
+    longest: int,
+    width: int,
+) -> int:
+    """How many period columns fit in ``width`` next to the first three (each column is
+    its widest text, two spaces of padding and a border; at least one period)."""
+    used = 1  # the left border
+    for i, head in enumerate(heads):
+        used += max([len(head), *(len(first[i]) for first in firsts)]) + 3
+    shown = 0
+    for k in range(longest):
+        texts = [f"{r['periods'][k][field]:.1f}" for r in rows if len(r["periods"]) > k]
+        used += max([len(str(k)), *map(len, texts)]) + 3
+        if used > width and shown:
+            break
+        shown += 1
+    return shown
