@@ -20,7 +20,6 @@ from functools import cached_property
 from typing import Any, Final
 
 import ibis
-import numpy as np
 import pyarrow as pa
 
 from cohortd.engine import collection
@@ -37,7 +36,7 @@ from cohortd.engine.report_model import (
     average_row,
 )
 from cohortd.engine.retention import NO_GROUP, ReportQuery
-from cohortd.engine.time_cells import TimeCells, time_cells
+from cohortd.engine.time_cells import TimeCells, time_cells, words
 from cohortd.engine.triangle import (
     Factors,
     cohort_sizes,
@@ -357,13 +356,10 @@ def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
     ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
     times faster than building ``Decimal`` objects, twice as fast as parsing text)."""
     array = _scaled_array(table, name)
-    count, offset = len(array), array.offset
-    if count == array.null_count:
-        return [None] * count
-    # little-endian two's complement: a low unsigned and a high signed 64-bit word each
-    words = np.frombuffer(array.buffers()[1], dtype="<u8", count=2 * (offset + count))
-    low = words[2 * offset :: 2].tolist()
-    high = words[2 * offset + 1 :: 2].view(np.int64).tolist()
+    if len(array) == array.null_count:
+        return [None] * len(array)
+    found = words(array)
+    high, low = found.hi.tolist(), found.lo.tolist()
     if not array.null_count:
         return [(h << 64) | lo for h, lo in zip(high, low, strict=True)]
     valid = array.is_valid().to_pylist()

@@ -88,7 +88,7 @@ def sums(values: Words, bins: Ints, count: int) -> list[int]:
     return [(h << 64) + (m << 32) + lo for h, m, lo in zip(*totals, low.tolist(), strict=True)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class TimeCells:
     """A report's time-based cohorts and their cells, as read from the triangle."""
 
@@ -320,7 +320,8 @@ def _int_percentages(part: Ints, whole: Ints) -> tuple[Ints, Ints]:
 
 
 def words(column: pa.Array | pa.ChunkedArray) -> Words:
-    """A ``decimal128(38, 18)`` column's words (nulls as 0)."""
+    """A ``decimal128(38, 18)`` column's words (nulls as 0), read from its buffer: each
+    value little-endian two's complement, a low unsigned and a high signed word."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     count, offset = len(array), array.offset
     if count == array.null_count:

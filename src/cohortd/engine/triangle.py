@@ -630,7 +630,8 @@ def _whole_scope_triangle(
 ) -> ir.Table:
     """``triangle`` for a whole scope: counts, MRR, initial MRR and most of the gross
     from the summed changes; only the gross of members in a foreign currency whose level
-    moved away from their initial (and of members in several currencies) reads segments."""
+    moved away from their initial and whose class is not their default
+    (``_foreign_gross``), and of members in several currencies, reads segments."""
     current = query.current
     deltas = _scope_deltas(warehouse, scope, query)
     every_segment = scoped(warehouse, MRR_SEGMENTS, scope)  # corrections: the whole scope
@@ -729,7 +730,6 @@ def _foreign_gross(
         & (every_segment.currency != base)
         & (every_segment.level_minor >= every_segment.initial_minor)
     )
-    at = capped.level_minor == capped.initial_minor
     changes = _union(
         [
             foreign.select(
@@ -745,8 +745,12 @@ def _foreign_gross(
                 query,
                 {"currency": lambda t: t.currency, "paid_started_at": lambda t: t.paid_started_at},
                 {
-                    "lt": lambda t: ibis.ifelse(at, t.initial_minor, 0),
-                    "lc": lambda t: ibis.ifelse(at, 0, t.initial_minor),
+                    "lt": lambda t: ibis.ifelse(
+                        t.level_minor == t.initial_minor, t.initial_minor, 0
+                    ),
+                    "lc": lambda t: ibis.ifelse(
+                        t.level_minor > t.initial_minor, t.initial_minor, 0
+                    ),
                     "lg": lambda t: -t.initial_minor,
                 },
             ),
