@@ -79,13 +79,19 @@ def sums(values: Words, bins: Ints, count: int) -> list[int]:
     """Exact sums of ``values`` per bin (0 ≤ bin < count), as Python integers: the low
     word split in two 32-bit limbs so that no int64 sum can overflow."""
     totals = []
-    for limb in (values.hi, (values.lo >> np.uint64(32)).astype(np.int64)):
+    limbs = (values.hi, values.lo >> np.uint64(32), values.lo & _LOW_32)
+    for limb in limbs:
         total = np.zeros(count, np.int64)
-        np.add.at(total, bins, limb)
+        np.add.at(total, bins, limb.astype(np.int64))
         totals.append(total.tolist())
-    low = np.zeros(count, np.int64)
-    np.add.at(low, bins, (values.lo & _LOW_32).astype(np.int64))
-    return [(h << 64) + (m << 32) + lo for h, m, lo in zip(*totals, low.tolist(), strict=True)]
+    return [(h << 64) + (m << 32) + lo for h, m, lo in zip(*totals, strict=True)]
+
+
+def _offsets(count: int) -> tuple[Ints, Ints]:
+    """Each cohort's number of periods (cohort i: ``count - i``) and its first cell."""
+    lengths = count - np.arange(count, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    return lengths, offsets
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
@@ -108,10 +114,8 @@ class TimeCells:
 
     def _layout(self) -> tuple[Ints, Ints, Ints]:
         """``lengths`` per cohort, and the cohort and period index of every cell."""
-        count = self.count
-        lengths = count - np.arange(count, dtype=np.int64)
-        cohort = np.repeat(np.arange(count, dtype=np.int64), lengths)
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        lengths, offsets = _offsets(self.count)
+        cohort = np.repeat(np.arange(self.count, dtype=np.int64), lengths)
         k = np.arange(len(cohort), dtype=np.int64) - offsets[cohort]
         return lengths, cohort, k
 
@@ -350,8 +354,7 @@ def time_cells(
     for the cohorts of ``sizes`` (p0 → customers)."""
     start = min(sizes)
     count = current - start + 1
-    lengths = count - np.arange(count, dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    lengths, offsets = _offsets(count)
     total = int(lengths.sum())
     p0 = _ints(result.column("p0"))
     p = _ints(result.column("p"))

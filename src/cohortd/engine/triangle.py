@@ -766,17 +766,18 @@ def _foreign_gross(
         & (segments.level_minor != segments.initial_minor)
     ).select(*_MOVED_COLUMNS)  # a CTE below: only what it needs
     moved = _classified(ranged_periods(moved, query), by_period, by_day, query, exact_start=True)
-    below = moved.level_minor < moved.initial_minor
-    odd = moved.filter(ibis.ifelse(below, moved.cls != UNDER, moved.cls != OVER))
+    odd = moved.filter(
+        ibis.ifelse(moved.level_minor < moved.initial_minor, moved.cls != UNDER, moved.cls != OVER)
+    )
+    below = odd.level_minor < odd.initial_minor  # its default: UNDER, else OVER
     int_zero, decimal_zero = ibis.literal(0).cast("int64"), ibis.literal(0).cast(FACTOR_TYPE)
     over_value = (odd.initial_minor * odd.f0).cast(FACTOR_TYPE)
     # its class's value less its default's, in both columns (an AMBIGUOUS one: less only)
     lg = (
-        ibis.ifelse(odd.cls == UNDER, odd.level_minor, 0)
-        - ibis.ifelse(odd.level_minor < odd.initial_minor, odd.level_minor, 0)
+        ibis.ifelse(odd.cls == UNDER, odd.level_minor, 0) - ibis.ifelse(below, odd.level_minor, 0)
     ).cast("int64")
     cc = ibis.ifelse(odd.cls == OVER, over_value, decimal_zero) - ibis.ifelse(
-        odd.level_minor > odd.initial_minor, over_value, decimal_zero
+        below, decimal_zero, over_value
     )
     keyed = {"p0": odd.p0.cast("int64"), "currency": odd.currency.cast("string")}
     stops = odd.select(**keyed, p=(odd.hi + 1).cast("int64"), lm=int_zero, lg=-lg, cc=-cc)
