@@ -120,7 +120,7 @@ def load(warehouse: Warehouse, scope: Scope, customers: pa.Table, subs: pa.Table
     with warehouse.transaction():
         warehouse.insert_arrow(CUSTOMERS, owned(customers))
         warehouse.insert_arrow(SUBSCRIPTIONS, owned(subs))
-        derived.refresh(warehouse, scope)  # what an import does in its transaction
+        derived.refresh(warehouse, scope)  # what the catch-up after an import does
 
 
 BASELINE_SQL = """

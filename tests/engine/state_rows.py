@@ -90,4 +90,4 @@ def load(
         warehouse.insert_arrow(SUBSCRIPTIONS, _table(SUBSCRIPTIONS, sub_rows))
     if customers or subscriptions:
         with warehouse.transaction():
-            derived.refresh(warehouse, scope)  # what an import does in its transaction
+            derived.refresh(warehouse, scope)  # what the catch-up after an import does

@@ -155,8 +155,15 @@ def import_into_warehouse(
                     files={s.kind: s.name for s in sources},
                     on_error=on_error,
                 ).id
-            with _progress(show) as progress:
-                job = service.run_job(sessions, warehouse, job_id, sources, progress=progress)
+            with _progress(show) as shown:
+                job = service.run_job(
+                    sessions,
+                    warehouse,
+                    job_id,
+                    sources,
+                    progress=shown.advance,
+                    preparing=shown.preparing,
+                )
             return service.job_out(job).model_dump(mode="json")
         finally:
             warehouse.close()
@@ -182,33 +189,45 @@ def _open_warehouse(settings: Settings) -> Any:
 
 
 class _progress:
-    """A Rich progress display on a terminal; a no-op callback otherwise."""
+    """A Rich progress display on a terminal (rows read per file, then the preparation
+    of the derived tables); no-op callbacks otherwise."""
 
     def __init__(self, show: bool) -> None:
         self.show = show
         self.stack = ExitStack()
         self.tasks: dict[ImportKind, Any] = {}
+        self.bar: Progress | None = None
 
-    def __enter__(self) -> Any:
-        if not self.show:
-            return None
-        bar = self.stack.enter_context(
-            Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TextColumn("{task.completed:,.0f} rows"),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=True,
+    def __enter__(self) -> _progress:
+        if self.show:
+            self.bar = self.stack.enter_context(
+                Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    TextColumn("{task.fields[rows]}"),
+                    TimeElapsedColumn(),
+                    console=err_console,
+                    transient=True,
+                )
             )
-        )
+        return self
 
-        def advance(kind: ImportKind, rows: int) -> None:
-            if kind not in self.tasks:
-                self.tasks[kind] = bar.add_task(f"reading {kind.value}", total=None)
-            bar.advance(self.tasks[kind], rows)
+    def advance(self, kind: ImportKind, rows: int) -> None:
+        if self.bar is None:
+            return
+        if kind not in self.tasks:
+            self.tasks[kind] = self.bar.add_task(f"reading {kind.value}", total=None, rows="")
+        task = self.tasks[kind]
+        self.bar.advance(task, rows)
+        done = self.bar.tasks[task].completed
+        self.bar.update(task, rows=f"{done:,.0f} rows")
 
-        return advance
+    def preparing(self) -> None:
+        if self.bar is None:
+            return
+        for task in self.tasks.values():  # the reading is over
+            self.bar.stop_task(task)
+        self.bar.add_task("preparing reports (derived tables)", total=None, rows="")
 
     def __exit__(self, *exc: object) -> None:
         self.stack.close()

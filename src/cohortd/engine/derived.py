@@ -35,8 +35,15 @@ filters reads one table and joins nothing.
   initial. Quarters and years follow from the month rows by integer division.
 
 ``refresh(warehouse, scope, customer_ids)`` recomputes the rows of the given customers
-(``None``: the whole scope) from the canonical tables; the import calls it inside its
-transaction, so the derived tables change exactly when the data does.
+(``None``: the whole scope) from the canonical tables, inside the caller's transaction.
+
+The import does not refresh: inside its transaction it records which customers changed
+(``mark_stale``: rows of ``derived_pending``, a null id meaning the whole scope), and
+``catch_up`` refreshes them in a transaction of its own right after (the import job
+runs it once the data is committed). Every report first calls ``catch_up`` for its
+scope, so a report never reads derived rows older than the data, whether the catch-up
+after an import ran already, is running (it waits for it) or was lost with a killed
+process (it runs it). Why the refresh left the import: docs/imports.md, "Derived tables".
 """
 
 from __future__ import annotations
@@ -48,13 +55,16 @@ from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
+from cohortd.engine.compiled import run_cached
 from cohortd.engine.periods import stored_period_columns
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import (
     COHORT_DELTAS,
     CUSTOMER_FACTS,
     CUSTOMERS,
+    DERIVED_PENDING,
     DERIVED_TABLES,
     MRR_SEGMENTS,
     PAID_SPELLS,
@@ -323,6 +333,70 @@ def _segment_rows(segments: ir.Table, carried: ir.Table) -> ir.Table:
         month0=joined.month0,
         **stored_period_columns(joined, ("start", "end")),
     )
+
+
+def mark_stale(warehouse: Warehouse, scope: Scope, customer_ids: ir.Table | None) -> None:
+    """Record that the derived rows of ``customer_ids`` (``None``: the whole scope) no
+    longer match the data. Call it in the transaction that changed the data."""
+    if customer_ids is None:
+        whole = pa.table(
+            {
+                "org_id": pa.array([scope.org_id], pa.string()),
+                "livemode": pa.array([scope.livemode], pa.bool_()),
+                "customer_id": pa.nulls(1, pa.string()),
+            }
+        )
+        warehouse.insert_arrow(DERIVED_PENDING, whole)
+        return
+    warehouse.insert_expr(
+        DERIVED_PENDING,
+        customer_ids.select(
+            org_id=ibis.literal(scope.org_id),
+            livemode=ibis.literal(scope.livemode),
+            customer_id=customer_ids.customer_id.cast("string"),
+        ),
+    )
+
+
+def catch_up(warehouse: Warehouse, scope: Scope) -> bool:
+    """Refresh what ``mark_stale`` recorded for ``scope``, in one transaction of its own
+    (the recorded rows go with it). Returns whether there was anything to do.
+
+    Concurrent callers are serialized: by the warehouse's lock in one process, and
+    ``serialize_writers`` across processes (PostgreSQL), so a second caller finds the
+    rows gone and returns."""
+    if not stale(warehouse, scope):
+        return False
+    with warehouse.transaction():
+        warehouse.serialize_writers(DERIVED_PENDING)
+        pending = scoped(warehouse, DERIVED_PENDING, scope)
+        found = warehouse.to_pyarrow(
+            pending.aggregate(n=pending.count(), whole=pending.customer_id.isnull().any())
+        ).to_pylist()[0]
+        if not found["n"]:
+            return False
+        if found["whole"]:
+            refresh(warehouse, scope)
+        else:
+            name = f"_derived_pending_{uuid.uuid4().hex[:12]}"
+            ids = warehouse.create_temp_table(name, pending.select("customer_id").distinct())
+            refresh(warehouse, scope, ids)
+            warehouse.drop_temp_table(name)
+        warehouse.delete_scope(DERIVED_PENDING, scope)
+    warehouse.refresh_statistics(*DERIVED_TABLES)
+    return True
+
+
+def stale(warehouse: Warehouse, scope: Scope) -> bool:
+    """Whether ``scope`` has derived rows waiting for ``catch_up``: one small read, its
+    SQL compiled once per scope (every report asks)."""
+
+    def build() -> ir.Expr:
+        pending = scoped(warehouse, DERIVED_PENDING, scope)
+        return pending.limit(1).count().name("n")
+
+    rows = run_cached(warehouse, ("derived_pending", scope.org_id, scope.livemode), build)
+    return bool(rows[0]["n"])
 
 
 def refresh(warehouse: Warehouse, scope: Scope, customer_ids: ir.Table | None = None) -> None:

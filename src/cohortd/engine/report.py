@@ -22,7 +22,7 @@ from typing import Any, Final
 import ibis
 import pyarrow as pa
 
-from cohortd.engine import collection
+from cohortd.engine import collection, derived
 from cohortd.engine.compiled import compiled
 from cohortd.engine.fx import RateBook, UnknownCurrency, own_rates
 from cohortd.engine.periods import Interval, last_day
@@ -138,6 +138,7 @@ def run_report(
     """Compute the report for ``scope`` (raises ``ReportTooLarge``, ``UnknownCurrency``),
     the garbage collector paused (``engine.collection``: its passes over the cells cost
     a third of a weekly report's Python time)."""
+    derived.catch_up(warehouse, scope)  # a recent import's changes, if still waiting
     with collection.paused():
         return _report(warehouse, scope, query, max_cells)
 

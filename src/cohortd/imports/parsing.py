@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -190,7 +191,7 @@ def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch
         while (batch := _arrow_call(lambda: _next_or_none(reader))) is not None:
             if bad_shapes:
                 break
-            rows = pa.array(range(next_row, next_row + batch.num_rows), pa.int64())
+            rows = _numbers(next_row, batch.num_rows)
             next_row += batch.num_rows
             yield RawBatch(columns=_blank_rows_to_null(batch), rows=rows)
     if bad_shapes:
@@ -261,6 +262,11 @@ def _arrow_call(call: Any) -> Any:
         raise FileProblem("the file cannot be parsed as CSV") from None
 
 
+def _numbers(first: int, count: int) -> pa.Array:
+    """The file row numbers ``first``, ``first + 1``, ... of a batch of ``count`` records."""
+    return pa.array(np.arange(first, first + count, dtype=np.int64))
+
+
 def _blank_rows_to_null(batch: pa.RecordBatch) -> dict[str, pa.Array]:
     """Header-trimmed names; an empty cell is absent."""
     columns: dict[str, pa.Array] = {}
@@ -289,7 +295,7 @@ def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[Ra
     kinds = {c.name: c.kind for c in spec.columns}
     next_row = 2
     for batch in parquet.iter_batches(batch_size=batch_rows):
-        rows = pa.array(range(next_row, next_row + batch.num_rows), pa.int64())
+        rows = _numbers(next_row, batch.num_rows)
         next_row += batch.num_rows
         columns = {
             name: _parquet_column(name, column, kinds[name])

@@ -7,18 +7,25 @@ one transaction; with ``on_error=abort`` any problem means nothing is written.
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cohortd.imports.columns import SPECS, ImportKind, KindSpec
 from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
 from cohortd.imports.problems import MAX_REPORTED, FileProblem, ImportProblem
-from cohortd.imports.validation import validate_batch
+from cohortd.imports.validation import ValidatedBatch, validate_batch
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.staging import MergeCounts, RowFinding, StagedTable, Staging
 
 _ORDER = (ImportKind.customers, ImportKind.subscriptions, ImportKind.exchange_rates)
+
+# validation threads: one per core, two at least (reading and staging overlap them)
+_WORKERS = max(2, min(4, os.cpu_count() or 2))
+_AHEAD = _WORKERS + 1  # batches in flight, at most (memory: a few MB each)
 
 Progress = Callable[[ImportKind, int], None]
 StepHook = Callable[[str], None]
@@ -151,14 +158,35 @@ def import_batches(
 def _stage_file(
     staging: Staging, source: ImportSource, problems: _Problems, progress: Progress | None
 ) -> tuple[StagedTable, int]:
+    """Read, validate and stage one file: batches are validated on ``_WORKERS`` threads
+    (Arrow's kernels and the email hashing release the GIL) while this thread reads the
+    next ones and stages the results in file order; at most ``_AHEAD`` batches wait."""
     spec = SPECS[source.kind]
     staged = staging.create(source.kind.value, target=spec.table, key=spec.key)
     rejected = 0
+    waiting: deque[tuple[Future[ValidatedBatch], int]] = deque()
+
+    def stage_next() -> int:
+        checked, rows = waiting.popleft()
+        done = checked.result()
+        problems.add(done.problems, done.problem_count)
+        staging.append(staged, done.good)
+        if progress:
+            progress(source.kind, rows)
+        return done.rejected
+
     try:
-        for raw in read_batches(source, spec):
-            rejected += _stage_batch(staging, staged, raw, spec, source.name, problems)
-            if progress:
-                progress(source.kind, raw.num_rows)
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="cohortd-validate") as pool:
+            for raw in read_batches(source, spec):
+                # Each batch keeps at most what is left of the first MAX_REPORTED; with
+                # batches in flight that may be a few too many: ``first()`` trims them
+                budget = max(MAX_REPORTED - len(problems.kept), 0)
+                checked = pool.submit(validate_batch, raw, spec, file=source.name, budget=budget)
+                waiting.append((checked, raw.num_rows))
+                while len(waiting) > _AHEAD:
+                    rejected += stage_next()
+            while waiting:
+                rejected += stage_next()
         staging.flush(staged)
     except FileProblem as error:
         problems.file_failed = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cohortd.api.paging import Page, PageParams, paginate_select, paginate_table
 from cohortd.cohorts.service import Tenant
 from cohortd.db import utcnow
+from cohortd.engine import derived
 from cohortd.errors import FieldError, NotFound, ValidationFailed
 from cohortd.ids import new_id
 from cohortd.imports import repository
@@ -62,8 +63,13 @@ def run_job(
     *,
     progress: Progress | None = None,
     cleanup: Path | None = None,
+    preparing: Callable[[], None] | None = None,
 ) -> ImportJob:
-    """Run a pending job to its end; the uploaded files in ``cleanup`` are removed after."""
+    """Run a pending job to its end; the uploaded files in ``cleanup`` are removed after.
+
+    The job succeeds once the data is committed; the derived tables of the changed
+    customers are then brought up to date (``derived.catch_up``, announced by
+    ``preparing``) before this returns. A report asked for meanwhile waits for that."""
     try:
         with sessions.begin() as session:
             job = _job(session, job_id)
@@ -79,10 +85,29 @@ def run_job(
         with sessions.begin() as session:
             job = _job(session, job_id)
             _finish(job, outcome)
+        if outcome.succeeded:
+            prepare_reports(warehouse, scope, preparing)
         return job
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def prepare_reports(
+    warehouse: Warehouse, scope: Scope, preparing: Callable[[], None] | None = None
+) -> None:
+    """Refresh the scope's derived tables after an import. A failure here loses nothing:
+    the changes stay recorded and the next report of the scope refreshes them."""
+    if not derived.stale(warehouse, scope):
+        return
+    if preparing is not None:
+        preparing()
+    try:
+        derived.catch_up(warehouse, scope)
+    except Exception as error:
+        log.error(
+            "refreshing derived tables failed (the next report retries): %s", type(error).__name__
+        )
 
 
 def _job(session: Session, job_id: str) -> ImportJob:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from cohortd.api.deps import Principal
 from cohortd.cohorts.service import cohort_members_table
 from cohortd.config import Settings
-from cohortd.engine import collection
+from cohortd.engine import collection, derived
 from cohortd.engine.fx import UnknownCurrency, require_currencies
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval
@@ -174,6 +174,9 @@ def cohort_report(
 ) -> dict[str, Any]:
     """The response body of ``GET /v1/reports/cohort`` (one pause of the garbage
     collector for the cells and their JSON fields: ``engine.collection``)."""
+    # A recent import's derived rows, if still waiting: outside the deadline, which is
+    # the report's own (an interrupted refresh would roll back and wait again)
+    derived.catch_up(warehouse, scope)
     deadline = warehouse.deadline(timeout_seconds, QueryTimeout(_timeout_detail(timeout_seconds)))
     with collection.paused():
         with deadline:

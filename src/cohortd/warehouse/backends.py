@@ -29,7 +29,14 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cohortd.warehouse.tables import CUSTOMERS, DERIVED_TABLES, FX_ECB, SCHEMA_VERSION, SCHEMAS
+from cohortd.warehouse.tables import (
+    CUSTOMERS,
+    DERIVED_PENDING,
+    DERIVED_TABLES,
+    FX_ECB,
+    SCHEMA_VERSION,
+    SCHEMAS,
+)
 
 _META = "cohortd_warehouse_meta"
 _IMPORT_MEMORY_LIMIT = "600MB"
@@ -114,6 +121,8 @@ class Warehouse(ABC):
                 self.con.create_table(name, schema=SCHEMAS[name])
             for row in scopes:
                 derived.refresh(self, Scope(row["org_id"], row["livemode"]))
+            # every scope was refreshed whole: nothing waits for a catch-up
+            self._execute_statement(sge.delete(sge.table_(DERIVED_PENDING, quoted=True)))
             self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
 
     # -- writes ------------------------------------------------------------------------
@@ -195,6 +204,11 @@ class Warehouse(ABC):
     def light_compression(self) -> Iterator[None]:
         """Writes inside may trade a little size for speed (a no-op by default)."""
         yield
+
+    def serialize_writers(self, name: str) -> None:  # noqa: B027 (a no-op by default)
+        """Inside a transaction: other processes' writes to ``name`` wait for its end (a
+        no-op where one process holds the database, as with DuckDB's file: the lock of
+        this object already serializes its transactions)."""
 
     def refresh_statistics(self, *tables: str) -> None:  # noqa: B027 (a no-op by default)
         """Tell the planner about bulk-written rows (a no-op where it sees them anyway)."""
@@ -393,6 +407,12 @@ class PostgresWarehouse(Warehouse):
                 yield
             finally:
                 raw.execute("RESET enable_nestloop")
+
+    def serialize_writers(self, name: str) -> None:
+        # EXCLUSIVE lets readers in and makes every writer (ROW EXCLUSIVE) wait; ``name``
+        # is one of the module's table constants, never user input
+        with self._lock:
+            self.con.raw_sql(f'LOCK TABLE "{name}" IN EXCLUSIVE MODE').close()
 
     def refresh_statistics(self, *tables: str) -> None:
         # Fresh rows without statistics make PostgreSQL choose nested loops (seconds, not ms).

@@ -2,7 +2,8 @@
 
 Rows are appended batch by batch into a temporary table per file (gone if the process
 dies), whole-file checks run there as Ibis expressions, and ``merge`` upserts every kind
-inside one data-plane transaction: the previous data stays intact until it commits.
+inside one data-plane transaction: the previous data stays intact until it commits. The
+same transaction records the changed customers for ``engine.derived.catch_up``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import pyarrow as pa
 
 from cohortd.engine import derived
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import CUSTOMERS, DERIVED_TABLES, SCHEMAS, SUBSCRIPTIONS
+from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
 
 ROW = "_row"
 ACTION = "_action"
+_WAS = "_was"
+# the column naming the customer a target's row belongs to
+_OWNER = {CUSTOMERS: "id", SUBSCRIPTIONS: "customer_id"}
 _SCOPE_COLUMNS = ("org_id", "livemode")
 _FLUSH_ROWS = 262_144
 
@@ -63,6 +67,7 @@ class Staging:
     scope: Scope
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     tables: dict[str, StagedTable] = field(default_factory=dict)
+    scratch: list[str] = field(default_factory=list)  # other temp tables of the merge
 
     def create(self, label: str, *, target: str, key: Sequence[str]) -> StagedTable:
         name = f"_cohortd_stage_{self.token}_{label}"
@@ -166,49 +171,34 @@ class Staging:
 
         ``between_steps`` is called after each statement (tests inject failures there)."""
         counts: dict[str, MergeCounts] = {}
+        owners: list[ir.Table] = []
         customers = scoped(self.warehouse, CUSTOMERS, self.scope)
         first_import = int(self.warehouse.execute(customers.limit(1).count())) == 0
         with self.warehouse.transaction():
             for staged in staged_tables:
-                counts[staged.name] = self._merge_one(staged, between_steps)
-            touched = self._touched_customers(staged_tables, counts)
+                counts[staged.name] = self._merge_one(staged, owners, between_steps)
+            touched = _union(owners)
             if touched is not None:
-                # the derived tables change in the same transaction as the data
-                derived.refresh(self.warehouse, self.scope, None if first_import else touched)
+                # recorded with the data; refreshed by ``derived.catch_up`` after the commit
+                derived.mark_stale(self.warehouse, self.scope, None if first_import else touched)
                 if between_steps:
-                    between_steps("derived:refreshed")
-        targets = {staged.target for staged in staged_tables}
-        if touched is not None:
-            targets.update(DERIVED_TABLES)
-        self.warehouse.refresh_statistics(*targets)
+                    between_steps("derived:marked")
+        self.warehouse.refresh_statistics(*{staged.target for staged in staged_tables})
         return counts
 
-    def _touched_customers(
-        self, staged_tables: Sequence[StagedTable], counts: dict[str, MergeCounts]
-    ) -> ir.Table | None:
-        """``customer_id`` of every customer whose own or subscription rows changed."""
-        parts = []
-        for staged in staged_tables:
-            changed = counts[staged.name]
-            if not (changed.inserted or changed.updated):
-                continue
-            if staged.target == CUSTOMERS:
-                parts.append(staged.table.select(customer_id=staged.table.id))
-            elif staged.target == SUBSCRIPTIONS:
-                parts.append(staged.table.select("customer_id"))
-        if not parts:
-            return None
-        touched = parts[0]
-        for part in parts[1:]:
-            touched = touched.union(part, distinct=False)
-        return touched.distinct()
-
     def _merge_one(
-        self, staged: StagedTable, between_steps: Callable[[str], None] | None
+        self,
+        staged: StagedTable,
+        owners: list[ir.Table],
+        between_steps: Callable[[str], None] | None,
     ) -> MergeCounts:
+        """Upsert one staged table; the customers its changes touch go into ``owners``."""
         stored = scoped(self.warehouse, staged.target, self.scope)
+        owner = _OWNER.get(staged.target)
         if int(self.warehouse.execute(stored.limit(1).count())) == 0:
             # Nothing stored yet in this scope: every staged row is new, no join needed.
+            if owner is not None and staged.rows:
+                owners.append(staged.table.select(customer_id=staged.table[owner]))
             self._insert(staged, staged.table, between_steps)
             return MergeCounts(inserted=staged.rows)
         classified = self._classified(staged)
@@ -219,6 +209,8 @@ class Staging:
             updated=int(by_action.get("updated", 0)),
             unchanged=int(by_action.get("unchanged", 0)),
         )
+        if owner is not None and (counts.inserted or counts.updated):
+            owners.append(self._changed_owners(classified, owner))
         if counts.updated:
             updated = classified.filter(classified[ACTION] == "updated").select(*staged.key)
             self.warehouse.delete_matching(staged.target, self.scope, staged.key, updated)
@@ -246,8 +238,22 @@ class Staging:
         if between_steps:
             between_steps(f"{staged.target}:inserted")
 
+    def _changed_owners(self, classified: ir.Table, owner: str) -> ir.Table:
+        """The customers of the changed rows, before and after (a subscription moved to
+        another customer changes both), kept in a temp table before the rows are
+        replaced: the classification reads the stored rows."""
+        changed = classified.filter(classified[ACTION] != "unchanged")
+        ids = changed.select(customer_id=changed[owner])
+        if _WAS in changed.columns:
+            was = changed.filter(changed[_WAS].notnull()).select(customer_id=changed[_WAS])
+            ids = ids.union(was)
+        name = f"_cohortd_stage_{self.token}_owners_{len(self.scratch)}"
+        self.scratch.append(name)
+        return self.warehouse.create_temp_table(name, ids)
+
     def _classified(self, staged: StagedTable) -> ir.Table:
-        """Each staged row with ``_action``: inserted, updated or unchanged (null-safe compare)."""
+        """Each staged row with ``_action``: inserted, updated or unchanged (null-safe
+        compare), and ``_was``: the stored row's customer (subscriptions only)."""
         new = staged.table
         old = scoped(self.warehouse, staged.target, self.scope)
         joined = new.left_join(old, [new[k] == old[k] for k in staged.key])
@@ -257,12 +263,18 @@ class Staging:
             same = same & joined[column].identical_to(joined[f"{column}_right"])
         exists = joined[f"{staged.key[0]}_right"].notnull()
         action = ibis.cases((~exists, "inserted"), (same, "unchanged"), else_="updated")
-        return joined.select(*new.columns, **{ACTION: action})
+        extra = {ACTION: action}
+        if staged.target == SUBSCRIPTIONS:
+            extra[_WAS] = joined["customer_id_right"]
+        return joined.select(*new.columns, **extra)
 
     def drop(self) -> None:
         for staged in self.tables.values():
             self.warehouse.drop_temp_table(staged.name)
+        for name in self.scratch:
+            self.warehouse.drop_temp_table(name)
         self.tables.clear()
+        self.scratch.clear()
 
     def _findings(
         self,
@@ -278,6 +290,13 @@ class Staging:
 
     def _count(self, rows: ir.Table) -> int:
         return int(self.warehouse.execute(rows.count()))
+
+
+def _union(tables: list[ir.Table]) -> ir.Table | None:
+    """The distinct ``customer_id`` of ``tables`` (``None`` when there are none)."""
+    if not tables:
+        return None
+    return tables[0].union(*tables[1:], distinct=True) if tables[1:] else tables[0].distinct()
 
 
 def _key_text(table: ir.Table, key: Sequence[str]) -> ir.StringValue:

@@ -28,6 +28,10 @@ PAID_SPELLS: Final = "paid_spells"
 MRR_SEGMENTS: Final = "mrr_segments"
 COHORT_DELTAS: Final = "cohort_deltas"  # per scope, not per customer: aggregated changes
 DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, COHORT_DELTAS)
+# the customers whose derived rows wait for ``engine.derived.catch_up`` (a null
+# ``customer_id``: the whole scope); a table added later needs no version: ``ensure_schema``
+# creates a missing table on start, and an empty one means nothing waits
+DERIVED_PENDING: Final = "derived_pending"
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -145,6 +149,9 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "level_minor": "!int64",
             **_PERIOD_NUMBERS,
         }
+    ),
+    DERIVED_PENDING: ibis.schema(
+        {"org_id": "!string", "livemode": "!boolean", "customer_id": "string"}
     ),
     COHORT_DELTAS: ibis.schema(
         {
