@@ -58,3 +58,71 @@ def test_email_hashed_matches_hashlib(emails: list[str | None]) -> None:
         for e in normalised.to_pylist()
     ]
     assert cells.email_hashed(pa.array(emails, pa.string())).to_pylist() == expected
+
+
+# -- the fast paths: where they answer, they answer what the cell-by-cell rules do -------
+_MONEY_CELL = st.one_of(
+    st.none(),
+    st.from_regex(r"\A[0-9]{0,20}(\.[0-9]{0,5})?\Z"),  # plain, and near it: ".5", "5.", ""
+    st.from_regex(r"\A[-+ ]?[0-9.eE٣]{1,8}\Z"),  # signs, exponents, a non-ASCII digit
+)
+
+
+def _exponents(currencies: list[str | None]) -> pa.Array:
+    array = pa.array(currencies, pa.string())
+    return pc.take(cells._EXPONENTS, pc.index_in(array, value_set=cells._CURRENCIES))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_MONEY_CELL, st.sampled_from([*CURRENCIES, "XXQ", None])),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_plain_money_agrees_with_the_cell_by_cell_rules(
+    rows: list[tuple[str | None, str | None]],
+) -> None:
+    values = cells.blank_to_null(pa.array([a for a, _ in rows], pa.string()))
+    exponents = _exponents([c for _, c in rows])
+    fast = cells._plain_money(values, exponents)
+    checked = cells._checked_money(values, exponents)
+    if fast is None:
+        return  # the batch goes cell by cell
+    assert not any(pc.any(mask).as_py() for mask, _ in checked.failures), rows
+    assert fast.to_pylist() == checked.values.to_pylist(), rows
+
+
+def test_plain_money_answers_the_common_cases() -> None:
+    values = pa.array(["19.99", "5", "5.", "007.5", "1000", None], pa.string())
+    exponents = _exponents(["USD", "USD", "JPY", "KWD", "JPY", "USD"])
+    fast = cells._plain_money(values, exponents)
+    assert fast is not None
+    assert fast.to_pylist() == [1999, 500, 5, 7500, 1000, None]
+    # anything else goes cell by cell: too many decimals, a sign, a lone point, too big
+    for odd, currency in [("1.999", "USD"), ("-1", "USD"), (".5", "USD"), ("1" * 17, "USD")]:
+        assert cells._plain_money(pa.array([odd]), _exponents([currency])) is None, odd
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"),
+            st.from_regex(r"\A[0-9+ T:Z/-]{6,13}\Z"),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_date_fast_path_agrees_with_the_cell_by_cell_rules(cells_in: list[str | None]) -> None:
+    values = cells.blank_to_null(pa.array(cells_in, pa.string()))
+    checked = cells._checked_date(values)
+    try:
+        fast = pc.cast(values, pa.date32())  # what date_ tries first
+    except pa.ArrowInvalid:
+        return  # the batch goes cell by cell
+    assert not any(pc.any(mask).as_py() for mask, _ in checked.failures), cells_in
+    assert fast.to_pylist() == checked.values.to_pylist(), cells_in

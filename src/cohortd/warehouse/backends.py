@@ -13,7 +13,7 @@ import threading
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from decimal import Decimal
@@ -30,6 +30,7 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 
 from cohortd.warehouse.tables import (
+    COMPRESSION,
     CUSTOMERS,
     DERIVED_PENDING,
     DERIVED_TABLES,
@@ -93,7 +94,7 @@ class Warehouse(ABC):
             existing = set(self.con.list_tables())
             for name, schema in SCHEMAS.items():
                 if name not in existing:
-                    self.con.create_table(name, schema=schema)
+                    self._create_table(name, schema)
             if _META not in existing:
                 self.con.create_table(_META, schema=ibis.schema({"schema_version": "int64"}))
                 self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
@@ -102,6 +103,9 @@ class Warehouse(ABC):
             if self.con.execute(self.table(FX_ECB).count()) == 0:
                 self.insert_arrow(FX_ECB, ecb_reference_rates())
                 self.refresh_statistics(FX_ECB)
+
+    def _create_table(self, name: str, schema: ibis.Schema) -> None:
+        self.con.create_table(name, schema=schema)
 
     def schema_version(self) -> int:
         return int(self.execute(self.table(_META).schema_version.max()))
@@ -145,6 +149,21 @@ class Warehouse(ABC):
     def put_temp_table(self, name: str, rows: pa.Table) -> None:
         """A session-local table holding ``rows`` (small: a report's factors)."""
         self.create_temp_table(name, ibis.memtable(rows))
+
+    # An import's staged rows: in a temp table by default (``insert_arrow`` into it); a
+    # backend that reads files fast may instead take them as Parquet files written by
+    # the import (``stages_files``) and read them through a view.
+    stages_files = False
+
+    def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
+        """A session-local view over the Parquet files ``paths`` (``stages_files``)."""
+        raise NotImplementedError
+
+    def drop_temp_view(self, name: str) -> None:
+        with self._lock:
+            self._execute_statement(
+                sge.Drop(kind="VIEW", this=sge.table_(name, quoted=True), exists=True)
+            )
 
     def temp_table(self, name: str) -> ir.Table:
         """The session-local table ``name`` as an Ibis table."""
@@ -312,6 +331,32 @@ class DuckDBWarehouse(Warehouse):
     def temp_table(self, name: str) -> ir.Table:
         with self._lock:
             return self.con.table(name, database=("temp", "main"))
+
+    def _create_table(self, name: str, schema: ibis.Schema) -> None:
+        """With the storage hints of ``tables.COMPRESSION`` (names are the module's
+        constants, never user input)."""
+        from ibis.backends.sql.datatypes import DuckDBType
+
+        hints = COMPRESSION.get(name, {})
+        columns = []
+        for column, dtype in schema.items():
+            definition = f'"{column}" {DuckDBType.to_string(dtype)}'
+            if column in hints:
+                definition += f" USING COMPRESSION {hints[column]}"
+            if not dtype.nullable:
+                definition += " NOT NULL"
+            columns.append(definition)
+        with self._lock:
+            self.con.con.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
+
+    # Writing Parquet from Arrow costs about half of appending the same rows to a temp
+    # table (which also holds them in the import's memory cap), and DuckDB scans the
+    # files in parallel for the checks and the merge (docs/import.md).
+    stages_files = True
+
+    def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
+        with self._lock:
+            return self.con.read_parquet([str(p) for p in paths], table_name=name)
 
     def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
         with self._lock:  # a cursor of the one connection: read it, never close it

@@ -1,21 +1,27 @@
 """Staging tables for imports: load into temp tables, check, then merge in one transaction.
 
-Rows are appended batch by batch into a temporary table per file (gone if the process
-dies), whole-file checks run there as Ibis expressions, and ``merge`` upserts every kind
+Rows are staged batch by batch per file — into a temporary table (gone if the process
+dies), or on DuckDB as Parquet files in a temporary folder read through a temporary
+view (the folder is removed when the import ends) — whole-file checks run there as
+Ibis expressions, and ``merge`` upserts every kind
 inside one data-plane transaction: the previous data stays intact until it commits. The
 same transaction records the changed customers for ``engine.derived.catch_up``.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cohortd.engine import derived
 from cohortd.warehouse import Scope, Warehouse, scoped
@@ -48,7 +54,9 @@ class RowFinding:
 
 @dataclass(slots=True)
 class StagedTable:
-    """One file's rows in a temp table shaped like ``target`` (minus scope) plus ``_row``."""
+    """One file's rows shaped like ``target`` (minus scope) plus ``_row``: a temp table,
+    or on a backend that ``stages_files``, Parquet files read through a temp view (an
+    empty temp table until ``flush``)."""
 
     name: str
     target: str
@@ -57,6 +65,8 @@ class StagedTable:
     rows: int = 0
     pending: list[pa.Table] = field(default_factory=list)
     pending_rows: int = 0
+    files: list[Path] = field(default_factory=list)
+    view: bool = False
 
 
 @dataclass(slots=True)
@@ -68,6 +78,7 @@ class Staging:
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     tables: dict[str, StagedTable] = field(default_factory=dict)
     scratch: list[str] = field(default_factory=list)  # other temp tables of the merge
+    folder: Path | None = None  # the staged Parquet files (``Warehouse.stages_files``)
 
     def create(self, label: str, *, target: str, key: Sequence[str]) -> StagedTable:
         name = f"_cohortd_stage_{self.token}_{label}"
@@ -83,23 +94,41 @@ class Staging:
         return staged
 
     def append(self, staged: StagedTable, rows: pa.Table) -> None:
-        """Buffer ``rows``; they reach the staging table in chunks of ``_FLUSH_ROWS``.
+        """Stage ``rows``: a Parquet file of their own where the backend ``stages_files``,
+        else buffered and inserted in chunks of ``_FLUSH_ROWS``.
 
         One large insert is several times faster than many small ones (DuckDB scans a big
         Arrow table in parallel), and the buffer stays a few tens of MB."""
-        if rows.num_rows:
-            staged.pending.append(rows)
-            staged.pending_rows += rows.num_rows
+        if not rows.num_rows:
+            return
+        if self.warehouse.stages_files:
+            path = self._folder() / f"{staged.name}_{len(staged.files):07d}.parquet"
+            pq.write_table(rows, path, compression="snappy")
+            staged.files.append(path)
+            staged.rows += rows.num_rows
+            return
+        staged.pending.append(rows)
+        staged.pending_rows += rows.num_rows
         if staged.pending_rows >= _FLUSH_ROWS:
             self.flush(staged)
 
     def flush(self, staged: StagedTable) -> None:
         """Write the buffered rows (call once a file is read, before any check)."""
+        if staged.files and not staged.view:
+            # the empty placeholder gives way to the view over the files, same name
+            self.warehouse.drop_temp_table(staged.name)
+            staged.table = self.warehouse.files_view(staged.name, staged.files)
+            staged.view = True
         if staged.pending:
             chunk = pa.concat_tables(staged.pending)
             staged.pending, staged.pending_rows = [], 0
             self.warehouse.insert_arrow(staged.name, chunk)
             staged.rows += chunk.num_rows
+
+    def _folder(self) -> Path:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="cohortd-staging-"))
+        return self.folder
 
     def duplicates(self, staged: StagedTable, *, limit: int) -> tuple[list[RowFinding], int]:
         """Rows repeating an earlier row's key in the same file (the first one is kept)."""
@@ -138,8 +167,11 @@ class Staging:
         kept = staged.table.anti_join(rows, staged.table[ROW] == rows[ROW])
         new_name = f"{staged.name}_k"
         replacement = self.warehouse.create_temp_table(new_name, kept.select(staged.table.columns))
-        self.warehouse.drop_temp_table(staged.name)
-        staged.name, staged.table = new_name, replacement
+        if staged.view:
+            self.warehouse.drop_temp_view(staged.name)
+        else:
+            self.warehouse.drop_temp_table(staged.name)
+        staged.name, staged.table, staged.view = new_name, replacement, False
         staged.rows = int(self.warehouse.execute(replacement.count()))
 
     def duplicate_rows(self, staged: StagedTable) -> ir.Table:
@@ -270,11 +302,17 @@ class Staging:
 
     def drop(self) -> None:
         for staged in self.tables.values():
-            self.warehouse.drop_temp_table(staged.name)
+            if staged.view:
+                self.warehouse.drop_temp_view(staged.name)
+            else:
+                self.warehouse.drop_temp_table(staged.name)
         for name in self.scratch:
             self.warehouse.drop_temp_table(name)
         self.tables.clear()
         self.scratch.clear()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def _findings(
         self,
