@@ -64,8 +64,8 @@ class ImportSource:
 
 @dataclass(slots=True)
 class RawBatch:
-    """Known columns as strings (``tags``: string or list; from Parquet, dates, timestamps
-    and scores keep their Arrow type), one row number per record.
+    """Known columns as strings (``tags``: string or list; from Parquet, dates, timestamps,
+    scores and decimal money keep their Arrow type), one row number per record.
 
     ``flagged_rows`` / ``flagged_cells`` mark what the reader already reported (a JSON line
     that is not an object, a cell of the wrong JSON type) so validation rejects those rows
@@ -320,6 +320,8 @@ def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:
     numeric = pa.types.is_floating(kind_type) or pa.types.is_integer(kind_type)
     if kind in (CellKind.unit_score, CellKind.percent_score) and numeric:
         return column.cast(pa.float64())
+    if pa.types.is_decimal(kind_type) and kind is CellKind.money:
+        return column  # exact as it is (cells.money)
     if pa.types.is_floating(kind_type) and kind is CellKind.money:
         # The shortest repr of a double is the decimal its writer meant (19.99, not 19.989...).
         return pa.array([None if v is None else repr(v) for v in column.to_pylist()], pa.string())
