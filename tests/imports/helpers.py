@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cohortd.engine import derived
 from cohortd.imports.columns import ImportKind
@@ -79,3 +85,27 @@ def assert_derived_true(warehouse: Warehouse, scope: Scope) -> None:
     with warehouse.transaction():
         derived.refresh(warehouse, scope)
     assert kept == derived_snapshot(warehouse, scope)
+
+
+# one test body on each data plane, each with a warehouse of its own (``backend_url``)
+each_backend = pytest.mark.parametrize(
+    "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+
+
+def backend_url(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """A warehouse URL of its own: a DuckDB file in ``folder``, or the test PostgreSQL."""
+    if backend == "duckdb":
+        return f"duckdb:///{folder / 'kill.duckdb'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+def run_killed(script: str, *args: str) -> None:
+    """Run ``script`` in a real process that must end killed by SIGKILL."""
+    child = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        env={**os.environ},
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]

@@ -7,10 +7,6 @@ finished, by the next report of the scope before it reads them.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -24,7 +20,14 @@ from cohortd.imports.pipeline import run_import
 from cohortd.warehouse import Scope, Warehouse, connect
 from cohortd.warehouse.tables import CUSTOMER_FACTS, DERIVED_PENDING
 from tests.fixtures.example_small import SMALL, base_currency, expected
-from tests.imports.helpers import assert_derived_true, derived_snapshot, stored
+from tests.imports.helpers import (
+    assert_derived_true,
+    backend_url,
+    derived_snapshot,
+    each_backend,
+    run_killed,
+    stored,
+)
 from tests.reports.helpers import differences
 from tests.reports.helpers import run as report
 
@@ -146,25 +149,14 @@ KILLED_CATCH_UP = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@each_backend
 def test_a_process_killed_while_catching_up_leaves_the_work_to_the_next_report(
     new_scope, tmp_path: Path, request: pytest.FixtureRequest, backend: str
 ) -> None:
     scope = new_scope()
-    if backend == "duckdb":
-        url = f"duckdb:///{tmp_path / 'kill.duckdb'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
+    url = backend_url(backend, tmp_path, request)
     connect(url).close()  # the schema and the ECB rates, made before the child starts
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_CATCH_UP, url, scope.org_id, str(SMALL)],
-        capture_output=True,
-        env={**os.environ},
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    run_killed(KILLED_CATCH_UP, url, scope.org_id, str(SMALL))
     warehouse = connect(url)
     try:
         assert len(stored(warehouse, scope, "customers")) == 300  # the import committed

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -16,13 +12,17 @@ from cohortd.engine import derived
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.pipeline import KindCounts, OnError
 from cohortd.warehouse import Scope, Warehouse, connect
+from cohortd.warehouse.tables import CUSTOMER_CATEGORY_FIELDS
 from tests.imports.helpers import (
     GOOD_CUSTOMERS,
     GOOD_SUBSCRIPTIONS,
     assert_derived_true,
+    backend_url,
     derived_snapshot,
+    each_backend,
     problems,
     run,
+    run_killed,
     stored,
 )
 
@@ -172,32 +172,20 @@ KILLED_IMPORT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@each_backend
 def test_a_killed_import_leaves_previous_data(
     new_scope, tmp_path: Path, request: pytest.FixtureRequest, backend: str
 ) -> None:
     """A real process killed (SIGKILL) inside the merge transaction."""
     scope = new_scope()
-    if backend == "duckdb":
-        url = f"duckdb:///{tmp_path / 'kill.duckdb'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-
+    url = backend_url(backend, tmp_path, request)
     warehouse = connect(url)
     assert run(warehouse, scope, tmp_path, customers=("c.csv", GOOD_CUSTOMERS)).succeeded
     before = stored(warehouse, scope, "customers")
     warehouse.close()
     (tmp_path / "c2.csv").write_text(GOOD_CUSTOMERS.replace("Acme", "Changed"))
     (tmp_path / "s.csv").write_text(GOOD_SUBSCRIPTIONS)
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_IMPORT, url, scope.org_id, str(tmp_path)],
-        capture_output=True,
-        env={**os.environ},
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    run_killed(KILLED_IMPORT, url, scope.org_id, str(tmp_path))
     warehouse = connect(url)
     try:
         assert stored(warehouse, scope, "customers") == before
@@ -253,12 +241,7 @@ def test_a_new_duckdb_warehouse_stores_with_the_hinted_compression(tmp_path: Pat
 _ABSENT = {
     "customers": {
         "currency",
-        "industry",
-        "channel",
-        "size",
-        "segment",
-        "territory",
-        "owner_id",
+        *CUSTOMER_CATEGORY_FIELDS,
         "status",
         "plan_id",
         "metadata",
