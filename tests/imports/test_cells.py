@@ -188,3 +188,12 @@ def test_decimal_money_of_a_large_scale_reads_as_plain_text() -> None:
     # too precise for USD: left to the text rules, which see "0.0000001", not "1E-7"
     tiny = cells.money(pa.array([Decimal("1E-7")], kind), pa.array(["USD"]))
     assert _effective(tiny.failures) == [([True], "more decimals than the currency allows (2)")]
+
+
+def test_decimal_money_of_other_widths_reads_as_text() -> None:
+    for kind in (pa.decimal256(12, 2), pa.decimal128(30, 2)):
+        got = cells.money(
+            pa.array([Decimal("19.99"), Decimal("-1.00")], kind), pa.array(["USD"] * 2)
+        )
+        assert got.values.to_pylist() == [1999, None]
+        assert _effective(got.failures) == [([False, True], "negative MRR")]

@@ -164,3 +164,25 @@ def test_a_stale_server_file_is_ignored(tmp_path: Path) -> None:
     assert read_server_file(tmp_path) is None
     (tmp_path / "server.json").write_text("not json")
     assert read_server_file(tmp_path) is None
+
+
+def test_the_progress_display_counts_rows_then_shows_the_preparation() -> None:
+    from cohortd.cli.imports import _progress
+    from cohortd.imports.columns import ImportKind
+
+    with _progress(True) as shown:
+        shown.advance(ImportKind.customers, 65_536)
+        shown.advance(ImportKind.customers, 10)
+        shown.advance(ImportKind.subscriptions, 7)
+        shown.preparing()
+        assert shown.bar is not None
+        tasks = {t.description: (t.completed, t.fields["rows"]) for t in shown.bar.tasks}
+    assert tasks == {
+        "reading customers": (65_546, "65,546 rows"),
+        "reading subscriptions": (7, "7 rows"),
+        "preparing reports (derived tables)": (0, ""),
+    }
+    with _progress(False) as hidden:  # not a terminal: nothing shown, nothing fails
+        hidden.advance(ImportKind.customers, 1)
+        hidden.preparing()
+        assert hidden.bar is None

@@ -196,6 +196,7 @@ class _progress:
         self.show = show
         self.stack = ExitStack()
         self.tasks: dict[ImportKind, Any] = {}
+        self.read: dict[ImportKind, int] = {}
         self.bar: Progress | None = None
 
     def __enter__(self) -> _progress:
@@ -217,10 +218,8 @@ class _progress:
             return
         if kind not in self.tasks:
             self.tasks[kind] = self.bar.add_task(f"reading {kind.value}", total=None, rows="")
-        task = self.tasks[kind]
-        self.bar.advance(task, rows)
-        done = self.bar.tasks[task].completed
-        self.bar.update(task, rows=f"{done:,.0f} rows")
+        self.read[kind] = self.read.get(kind, 0) + rows
+        self.bar.update(self.tasks[kind], advance=rows, rows=f"{self.read[kind]:,} rows")
 
     def preparing(self) -> None:
         if self.bar is None:

@@ -43,7 +43,8 @@ The import does not refresh: inside its transaction it records which customers c
 runs it once the data is committed). Every report first calls ``catch_up`` for its
 scope, so a report never reads derived rows older than the data, whether the catch-up
 after an import ran already, is running (it waits for it) or was lost with a killed
-process (it runs it). Why the refresh left the import: docs/imports.md, "Derived tables".
+process (it runs it). Why the refresh left the import: docs/import.md, "Derived tables
+after the commit, not inside it".
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ impossible date falls back to a per-cell check for that batch only.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -320,10 +321,12 @@ def _decimal_money(column: pa.Array, exponents: pa.Array) -> pa.Array | None:
     otherwise (``money`` then reads it as text, cell by cell). Read from the decimal's
     own integer, never through text (a test compares both paths)."""
     kind = column.type
-    if kind.precision > _MAX_DIGITS or len(column) == 0:
+    if not pa.types.is_decimal128(kind) or kind.precision > _MAX_DIGITS or len(column) == 0:
+        return None  # decimal32/64/256 and wide decimals: as text
+    if sys.byteorder != "little":
         return None
     words = np.frombuffer(column.buffers()[1], dtype=np.int64)
-    start = 2 * column.offset  # little-endian 128-bit values: the low word first
+    start = 2 * column.offset  # 128-bit values, the low word first (little-endian)
     units = words[start : start + 2 * len(column) : 2]  # the whole value (18 digits fit)
     given = column.is_valid().to_numpy(zero_copy_only=False)
     if (units[given] < 0).any():  # negative MRR, whatever the currency

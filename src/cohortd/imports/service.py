@@ -98,11 +98,11 @@ def prepare_reports(
 ) -> None:
     """Refresh the scope's derived tables after an import. A failure here loses nothing:
     the changes stay recorded and the next report of the scope refreshes them."""
-    if not derived.stale(warehouse, scope):
-        return
-    if preparing is not None:
-        preparing()
     try:
+        if not derived.stale(warehouse, scope):
+            return
+        if preparing is not None:
+            preparing()
         derived.catch_up(warehouse, scope)
     except Exception as error:
         log.error(

@@ -1,12 +1,11 @@
-"""Staging tables for imports: load into temp tables, check, then merge in one transaction.
+"""Staging for imports: stage each file's rows, check them, then merge in one transaction.
 
-Rows are staged batch by batch per file — into a temporary table (gone if the process
+Rows are staged batch by batch per file: into a temporary table (gone if the process
 dies), or on DuckDB as Parquet files in a temporary folder read through a temporary
-view (the folder is removed when the import ends) — whole-file checks run there as
-Ibis expressions, and ``merge`` upserts every kind
-inside one data-plane transaction: the previous data stays intact until it commits. The
-same transaction records the changed customers for ``engine.derived.catch_up``.
-"""
+view (the folder is removed when the import ends). Whole-file checks run there as Ibis
+expressions, and ``merge`` upserts every kind inside one data-plane transaction: the
+previous data stays intact until it commits. The same transaction records the changed
+customers for ``engine.derived.catch_up``."""
 
 from __future__ import annotations
 
