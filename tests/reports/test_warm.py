@@ -59,3 +59,26 @@ def test_a_broken_demo_file_is_ignored(tmp_path, caplog) -> None:
         warm(settings, app.state.sessions, app.state.warehouse)
         assert client.get("/healthz").status_code == 200
     assert not [r for r in caplog.records if r.name == "cohortd.warm" and r.levelname == "WARNING"]
+
+
+def test_imports_a_dead_process_never_caught_up_are_caught_up_at_start(tmp_path) -> None:
+    from cohortd.engine import derived
+    from cohortd.imports.columns import ImportKind
+    from cohortd.imports.parsing import ImportSource
+    from cohortd.imports.pipeline import run_import
+    from tests.fixtures.example_small import SMALL
+
+    settings = make_settings(tmp_path)
+    scopes = [Scope("org_warm_a", livemode=False), Scope("org_warm_b", livemode=True)]
+    app = create_app(settings, configure_logs=False)
+    with TestClient(app):
+        warm(settings, app.state.sessions, app.state.warehouse)  # nothing waits yet
+        for scope in scopes:  # committed, never caught up: as after a crash
+            source = ImportSource(ImportKind.customers, SMALL / "customers.csv", "c.csv")
+            assert run_import(app.state.warehouse, scope, [source]).succeeded
+            assert derived.stale(app.state.warehouse, scope)
+    app = create_app(settings, configure_logs=False)
+    with TestClient(app):
+        warm(settings, app.state.sessions, app.state.warehouse)  # what start-up runs
+        assert not any(derived.stale(app.state.warehouse, scope) for scope in scopes)
+        assert derived.catch_up_everywhere(app.state.warehouse) == 0

@@ -388,6 +388,14 @@ def catch_up(warehouse: Warehouse, scope: Scope) -> bool:
     return True
 
 
+def catch_up_everywhere(warehouse: Warehouse) -> int:
+    """``catch_up`` for every scope with recorded changes (a server starting after a
+    process died between an import's commit and its catch-up); how many were refreshed."""
+    table = warehouse.table(DERIVED_PENDING)
+    scopes = warehouse.to_pyarrow(table.select("org_id", "livemode").distinct()).to_pylist()
+    return sum(catch_up(warehouse, Scope(s["org_id"], s["livemode"])) for s in scopes)
+
+
 def stale(warehouse: Warehouse, scope: Scope) -> bool:
     """Whether ``scope`` has derived rows waiting for ``catch_up``: one small read, its
     SQL compiled once per scope (every report asks)."""
