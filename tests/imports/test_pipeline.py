@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,3 +249,36 @@ _ABSENT = {
     },
     "subscriptions": {"end_date"},
 }
+
+
+def test_the_staged_files_are_removed_when_the_import_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB stages Parquet files in a temp folder: gone after a success and a failure."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recorded(*args: Any, **kwargs: Any) -> str:
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recorded)
+    warehouse = connect(f"duckdb:///{tmp_path / 'staged.duckdb'}")
+    try:
+        scope = Scope("org_staged", False)
+        files = tmp_path / "files"
+        files.mkdir()
+        good = run(warehouse, scope, files, customers=("c.csv", GOOD_CUSTOMERS))
+        assert good.succeeded
+        duplicated = GOOD_CUSTOMERS + GOOD_CUSTOMERS.splitlines()[1] + "\n"
+        bad = run(warehouse, scope, files, customers=("c.csv", duplicated))
+        assert not bad.succeeded and "duplicate" in bad.problems[0].reason
+        assert len(made) == 2 and all(Path(m).parent == scratch for m in made)
+        assert list(scratch.iterdir()) == []
+    finally:
+        warehouse.close()
