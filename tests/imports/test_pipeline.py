@@ -282,3 +282,24 @@ def test_the_staged_files_are_removed_when_the_import_ends(
         assert list(scratch.iterdir()) == []
     finally:
         warehouse.close()
+
+
+def test_the_default_files_view_copies_the_files_into_a_temp_table(tmp_path: Path) -> None:
+    """``Warehouse.files_view`` for a backend that cannot read Parquet itself."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cohortd.warehouse.backends import Warehouse as Base
+
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    pq.write_table(pa.table({"id": ["x", "y"], "_row": [2, 3]}), paths[0])
+    pq.write_table(pa.table({"id": ["z"], "_row": [4]}), paths[1])
+    warehouse = connect(f"duckdb:///{tmp_path / 'files.duckdb'}")
+    try:
+        table = Base.files_view(warehouse, "_copied", paths)
+        rows = warehouse.to_pyarrow(table.order_by("_row")).to_pylist()
+        assert rows == [{"id": "x", "_row": 2}, {"id": "y", "_row": 3}, {"id": "z", "_row": 4}]
+        Base.drop_files_view(warehouse, "_copied")
+        assert "_copied" not in warehouse.con.list_tables()
+    finally:
+        warehouse.close()

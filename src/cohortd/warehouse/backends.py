@@ -156,14 +156,19 @@ class Warehouse(ABC):
     stages_files = False
 
     def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
-        """A session-local view over the Parquet files ``paths`` (``stages_files``)."""
-        raise NotImplementedError
+        """A session-local table named ``name`` holding the rows of the Parquet files
+        ``paths``. By default their rows are copied into a temp table (a backend that
+        reads the files itself makes it a view and sets ``stages_files``)."""
+        import pyarrow.parquet as pq
 
-    def drop_temp_view(self, name: str) -> None:
-        with self._lock:
-            self._execute_statement(
-                sge.Drop(kind="VIEW", this=sge.table_(name, quoted=True), exists=True)
-            )
+        table = self.create_temp_table(name, ibis.Schema.from_pyarrow(pq.read_schema(paths[0])))
+        for path in paths:
+            self.insert_arrow(name, pq.read_table(path))
+        return table
+
+    def drop_files_view(self, name: str) -> None:
+        """Drop what ``files_view`` made."""
+        self.drop_temp_table(name)
 
     def temp_table(self, name: str) -> ir.Table:
         """The session-local table ``name`` as an Ibis table."""
@@ -357,6 +362,12 @@ class DuckDBWarehouse(Warehouse):
     def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
         with self._lock:
             return self.con.read_parquet([str(p) for p in paths], table_name=name)
+
+    def drop_files_view(self, name: str) -> None:
+        with self._lock:
+            self._execute_statement(
+                sge.Drop(kind="VIEW", this=sge.table_(name, quoted=True), exists=True)
+            )
 
     def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
         with self._lock:  # a cursor of the one connection: read it, never close it

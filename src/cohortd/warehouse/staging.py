@@ -167,7 +167,7 @@ class Staging:
         new_name = f"{staged.name}_k"
         replacement = self.warehouse.create_temp_table(new_name, kept.select(staged.table.columns))
         if staged.view:
-            self.warehouse.drop_temp_view(staged.name)
+            self.warehouse.drop_files_view(staged.name)
         else:
             self.warehouse.drop_temp_table(staged.name)
         staged.name, staged.table, staged.view = new_name, replacement, False
@@ -302,7 +302,7 @@ class Staging:
     def drop(self) -> None:
         for staged in self.tables.values():
             if staged.view:
-                self.warehouse.drop_temp_view(staged.name)
+                self.warehouse.drop_files_view(staged.name)
             else:
                 self.warehouse.drop_temp_table(staged.name)
         for name in self.scratch:
