@@ -197,3 +197,26 @@ def test_decimal_money_of_other_widths_reads_as_text() -> None:
         )
         assert got.values.to_pylist() == [1999, None]
         assert _effective(got.failures) == [([False, True], "negative MRR")]
+
+
+def test_key_length_counts_characters_not_bytes() -> None:
+    accented = "é" * 255  # 510 bytes, 255 characters: allowed
+    parsed = cells.key(pa.array([accented, "é" * 256, "x" * 255, "x" * 256, None]))
+    assert _effective(parsed.failures) == [
+        ([False, True, False, True, False], "longer than 255 characters")
+    ]
+    short = cells.key(pa.array(["a", " b ", None]))
+    assert short.values.to_pylist() == ["a", "b", None] and short.failures == []
+
+
+def test_codes_change_case_of_ascii_letters_only() -> None:
+    """``usd`` is USD; ``uſd`` is not, though Unicode upper-cases ``ſ`` to ``S``; nor is a
+    status with a dotted capital I."""
+    parsed = cells.currency(pa.array(["usd", " Eur ", "uſd", "ＵＳＤ", None]))
+    assert parsed.values.to_pylist()[:2] == ["USD", "EUR"]
+    assert _effective(parsed.failures) == [
+        ([False, False, True, True, False], "not an ISO 4217 currency code")
+    ]
+    status = cells.status(pa.array(["Active", "actİve"]), ("active",))
+    assert status.values.to_pylist()[0] == "active"
+    assert [m for m, _ in _effective(status.failures)] == [[False, True]]

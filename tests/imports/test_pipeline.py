@@ -303,3 +303,67 @@ def test_the_default_files_view_copies_the_files_into_a_temp_table(tmp_path: Pat
         assert "_copied" not in warehouse.con.list_tables()
     finally:
         warehouse.close()
+
+
+def test_parts_written_on_several_threads_are_all_staged(tmp_path: Path) -> None:
+    """``Staging.write_part`` from many threads at once: every part, once, with a name of
+    its own, each row read back through the view; dictionary pages only on the
+    repeating columns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cohortd.warehouse.staging import Staging
+    from cohortd.warehouse.tables import SUBSCRIPTIONS
+
+    warehouse = connect(f"duckdb:///{tmp_path / 'parts.duckdb'}")
+    staging = Staging(warehouse, Scope("org_parts", False))
+    try:
+        staged = staging.create("subscriptions", target=SUBSCRIPTIONS, key=("id",))
+        batches = [
+            pa.table(
+                {
+                    "id": [f"sub_{b}_{i}" for i in range(50)],
+                    "customer_id": [f"cus_{i % 7}" for i in range(50)],
+                    "currency": ["USD"] * 50,
+                    "_row": list(range(2 + 50 * b, 52 + 50 * b)),
+                }
+            )
+            for b in range(40)
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            parts = list(pool.map(lambda rows: staging.write_part(staged, rows), batches))
+        for rows, part in zip(batches, parts, strict=True):
+            staging.append(staged, rows, part)
+        staging.flush(staged)
+        assert len(set(parts)) == 40 and staged.files == parts and staged.rows == 2000
+        read = warehouse.to_pyarrow(staged.table.select("_row").order_by("_row"))
+        assert read["_row"].to_pylist() == list(range(2, 2002))
+        group = pq.ParquetFile(parts[0]).metadata.row_group(0)
+        encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(4)}
+        assert "RLE_DICTIONARY" in encodings["customer_id"]
+        assert "RLE_DICTIONARY" in encodings["currency"]
+        assert "RLE_DICTIONARY" not in encodings["id"]
+    finally:
+        staging.drop()
+        warehouse.close()
+
+
+def test_an_import_uses_the_jemalloc_pool_unless_the_user_chose_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pyarrow as pa
+
+    from cohortd.imports import memory
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        pa.set_memory_pool(pa.system_memory_pool())
+        assert memory.use_jemalloc() == "system"  # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        assert memory.use_jemalloc() == "jemalloc"  # this platform's wheels carry it
+        assert memory.use_jemalloc() == "jemalloc"
+    finally:
+        pa.set_memory_pool(before)

@@ -62,7 +62,10 @@ def text(column: pa.Array) -> Parsed:
 
 def key(column: pa.Array) -> Parsed:
     parsed = Parsed(blank_to_null(column))
-    parsed.fail(pc.greater(pc.utf8_length(parsed.values), _MAX_KEY), "longer than 255 characters")
+    longest = pc.max(pc.binary_length(parsed.values)).as_py()
+    if longest is not None and longest > _MAX_KEY:  # bytes: count characters only then
+        too_long = pc.greater(pc.utf8_length(parsed.values), _MAX_KEY)
+        parsed.fail(too_long, "longer than 255 characters")
     return parsed
 
 
@@ -96,8 +99,10 @@ def email_hashed(emails: pa.Array) -> pa.Array:
 
 
 def code(column: pa.Array, allowed: pa.Array, reason: str, *, upper: bool = True) -> Parsed:
+    """One of ``allowed`` (ASCII codes), in any case. Only ASCII letters change case: a
+    value with any other letter is not a code, whatever Unicode would map it to."""
     values = blank_to_null(column)
-    values = pc.utf8_upper(values) if upper else pc.utf8_lower(values)
+    values = pc.ascii_upper(values) if upper else pc.ascii_lower(values)
     parsed = Parsed(values)
     parsed.fail(
         pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed))), reason

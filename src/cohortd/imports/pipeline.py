@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from cohortd.imports.columns import SPECS, ImportKind, KindSpec
+from cohortd.imports.memory import use_jemalloc
 from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
 from cohortd.imports.problems import MAX_REPORTED, FileProblem, ImportProblem
 from cohortd.imports.validation import ValidatedBatch, validate_batch
@@ -89,6 +91,7 @@ def run_import(
     between_steps: StepHook | None = None,
 ) -> ImportOutcome:
     """Import ``sources`` into ``scope``: all or nothing, or the good rows with ``skip``."""
+    use_jemalloc()
     by_kind = {source.kind: source for source in sources}
     staging = Staging(warehouse, scope)
     with warehouse.bounded_memory():
@@ -158,19 +161,26 @@ def import_batches(
 def _stage_file(
     staging: Staging, source: ImportSource, problems: _Problems, progress: Progress | None
 ) -> tuple[StagedTable, int]:
-    """Read, validate and stage one file: batches are validated on ``_WORKERS`` threads
-    (Arrow's kernels and the email hashing release the GIL) while this thread reads the
-    next ones and stages the results in file order; at most ``_AHEAD`` batches wait."""
+    """Read, validate and stage one file: batches are validated (and, where the backend
+    stages files, written as Parquet) on ``_WORKERS`` threads (Arrow's kernels, the email
+    hashing and the Parquet writer release the GIL) while this thread reads the next
+    ones and stages the results in file order; at most ``_AHEAD`` batches wait."""
     spec = SPECS[source.kind]
     staged = staging.create(source.kind.value, target=spec.table, key=spec.key)
     rejected = 0
-    waiting: deque[tuple[Future[ValidatedBatch], int]] = deque()
+    waiting: deque[tuple[Future[tuple[ValidatedBatch, Path | None]], int]] = deque()
+    writes_parts = staging.warehouse.stages_files
+
+    def validate(raw: RawBatch, budget: int) -> tuple[ValidatedBatch, Path | None]:
+        done = validate_batch(raw, spec, file=source.name, budget=budget)
+        part = staging.write_part(staged, done.good) if writes_parts and done.good else None
+        return done, part
 
     def stage_next() -> int:
         checked, rows = waiting.popleft()
-        done = checked.result()
+        done, part = checked.result()
         problems.add(done.problems, done.problem_count)
-        staging.append(staged, done.good)
+        staging.append(staged, done.good, part)
         if progress:
             progress(source.kind, rows)
         return done.rejected
@@ -181,7 +191,7 @@ def _stage_file(
                 # Each batch keeps at most what is left of the first MAX_REPORTED; with
                 # batches in flight that may be a few too many: ``first()`` trims them
                 budget = max(MAX_REPORTED - len(problems.kept), 0)
-                checked = pool.submit(validate_batch, raw, spec, file=source.name, budget=budget)
+                checked = pool.submit(validate, raw, budget)
                 waiting.append((checked, raw.num_rows))
                 while len(waiting) > _AHEAD:
                     rejected += stage_next()

@@ -64,7 +64,9 @@ def validate_batch(raw: RawBatch, spec: KindSpec, *, file: str, budget: int) -> 
     for failure in bad:
         row_bad = pc.or_(row_bad, failure.mask)
     keep = pc.and_(pc.invert(row_bad), pc.invert(blank))
-    good = _target_table(spec, typed, raw.rows).filter(keep)
+    good = _target_table(spec, typed, raw.rows)
+    if not pc.all(keep).as_py():  # filtering copies every column: only when needed
+        good = good.filter(keep)
     rejected = pc.sum(pc.and_(row_bad, pc.invert(blank))).as_py() or 0
     reader_problems = [
         ImportProblem.at(
