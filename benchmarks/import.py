@@ -212,17 +212,26 @@ def main() -> None:
     parser.add_argument("--formats", default="csv,parquet")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", choices=["baseline", "cohortd"])
+    parser.add_argument("--generate", type=int, metavar="CUSTOMERS")
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--format")
     parser.add_argument("--target", type=Path)
     args = parser.parse_args()
+    if args.generate:
+        generate(args.folder, args.generate)
+        return
     if args.child:
         run = child_baseline if args.child == "baseline" else child_cohortd
         print(json.dumps(run(args.folder, args.format, args.target)))
         return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         folder = Path(tmp)
-        generate(folder, args.customers)
+        # In a child too: a child's peak RSS (wait4) counts its parent's at the fork, and
+        # generating takes DuckDB about 1 GB; the parent stays small.
+        subprocess.run(
+            [sys.executable, __file__, "--generate", str(args.customers), "--folder", tmp],
+            check=True,
+        )
         rows = args.customers * (1 + SUBS_PER_CUSTOMER)
         subs = args.customers * SUBS_PER_CUSTOMER
         print(f"{args.customers:,} customers + {subs:,} subscriptions = {rows:,} rows")
