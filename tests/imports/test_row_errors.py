@@ -158,6 +158,47 @@ def test_duplicate_ids_in_one_file(warehouse: Warehouse, new_scope, tmp_path: Pa
     assert_nothing_written(warehouse, scope)
 
 
+def test_key_hashes_spare_the_duplicate_query_and_never_decide_a_duplicate(
+    warehouse: Warehouse, new_scope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Distinct keys: no query. Hashes alike (forced here: every key hashes to 7) are only
+    a suspicion: the exact query finds no duplicate and the import goes through; a real
+    duplicate is still named. Past ``MAX_HASHED`` keys the query decides."""
+    import numpy as np
+
+    from cohortd.imports import cells, pipeline
+    from cohortd.warehouse.staging import Staging
+
+    queried: list[str] = []
+    exact = Staging.duplicates
+
+    def counted(self: Staging, staged, *, limit: int):  # type: ignore[no-untyped-def]
+        queried.append(staged.target)
+        return exact(self, staged, limit=limit)
+
+    monkeypatch.setattr(Staging, "duplicates", counted)
+    body = "id,created_at\nc1,2024-01-01\nc2,2024-01-01\nc3,2024-01-01\n"
+    assert run(warehouse, new_scope(), tmp_path, customers=("c.csv", body)).succeeded
+    assert queried == []
+
+    real_hashes = cells.key_hashes
+    monkeypatch.setattr(cells, "key_hashes", lambda rows, key: np.full(rows.num_rows, 7, np.uint64))
+    assert run(warehouse, new_scope(), tmp_path, customers=("c.csv", body)).succeeded
+    assert queried == ["customers"]
+    twice = body + "c2,2024-03-01\n"
+    outcome = run(warehouse, new_scope(), tmp_path, customers=("c.csv", twice))
+    assert problems(outcome) == [("c.csv", 5, "id", "c2", "duplicate id (first in row 3)")]
+
+    monkeypatch.setattr(cells, "key_hashes", real_hashes)
+    monkeypatch.setattr(pipeline.KeyHashes, "MAX_HASHED", 2)
+    queried.clear()
+    scope = new_scope()
+    assert run(warehouse, scope, tmp_path, customers=("c.csv", body)).succeeded
+    assert queried == ["customers"]
+    outcome = run(warehouse, new_scope(), tmp_path, customers=("c.csv", twice))
+    assert problems(outcome) == [("c.csv", 5, "id", "c2", "duplicate id (first in row 3)")]
+
+
 def test_duplicate_rates_in_one_file(warehouse: Warehouse, new_scope, tmp_path: Path) -> None:
     scope = new_scope()
     body = "date,currency,rate\n2024-01-01,USD,1.1\n2024-01-01,usd,1.2\n"

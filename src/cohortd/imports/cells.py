@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -87,15 +88,35 @@ def email_hashed(emails: pa.Array) -> pa.Array:
     several threads already, and more would only contend for the cores. Not the
     warehouse's connection: the value is the same whatever the backend."""
     normalised = pc.utf8_lower(pc.utf8_trim_whitespace(emails))
-    con = getattr(_hasher, "con", None)
-    if con is None:  # one per thread: opening one costs ~30 ms, a batch's hashing ~70 ms
-        con = _hasher.con = duckdb.connect(config={"threads": 1})
+    con = _thread_duckdb()
     con.register("emails", pa.table({"e": normalised}))
     try:
         hashed = con.execute("SELECT 'sha256:' || sha256(e) AS h FROM emails").to_arrow_table()
     finally:
         con.unregister("emails")
     return hashed["h"].combine_chunks().cast(pa.string())
+
+
+def key_hashes(rows: pa.Table, key: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each row's ``key`` (DuckDB's ``hash``: equal keys, equal
+    hashes), as a numpy ``uint64`` array: what ``KeyHashes`` proves distinct keys with."""
+    con = _thread_duckdb()
+    con.register("keyed", rows.select(list(key)))
+    try:
+        columns = ", ".join(f'"{k}"' for k in key)  # the import's own column names
+        hashed = con.execute(f"SELECT hash({columns}) AS h FROM keyed").fetchnumpy()["h"]
+    finally:
+        con.unregister("keyed")
+    return np.asarray(hashed, dtype=np.uint64)
+
+
+def _thread_duckdb() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB of one thread (the import validates batches on
+    several threads already: more would only contend for the cores)."""
+    con = getattr(_hasher, "con", None)
+    if con is None:  # one per thread: opening one costs ~30 ms, a batch's hashing ~70 ms
+        con = _hasher.con = duckdb.connect(config={"threads": 1})
+    return con
 
 
 def code(column: pa.Array, allowed: pa.Array, reason: str, *, upper: bool = True) -> Parsed:

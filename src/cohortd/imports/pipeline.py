@@ -14,7 +14,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar, NamedTuple
 
+import numpy as np
+
+from cohortd.imports import cells
 from cohortd.imports.columns import SPECS, ImportKind, KindSpec
 from cohortd.imports.memory import use_jemalloc
 from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
@@ -31,6 +35,15 @@ _AHEAD = _WORKERS + 1  # batches in flight, at most (memory: a few MB each)
 
 Progress = Callable[[ImportKind, int], None]
 StepHook = Callable[[str], None]
+
+
+class _Checked(NamedTuple):
+    """A validated batch, its staged Parquet file (if the backend stages files) and its
+    key hashes (``None`` when no row is good)."""
+
+    batch: ValidatedBatch
+    part: Path | None
+    keys: np.ndarray | None
 
 
 class OnError(StrEnum):
@@ -81,6 +94,42 @@ class _Problems:
         return sorted(self.kept, key=lambda p: (order[p.kind], p.row or 0))[:MAX_REPORTED]
 
 
+@dataclass(slots=True)
+class KeyHashes:
+    """64-bit hashes of one file's staged keys, gathered by the validation threads.
+
+    Sorted, no two alike proves the keys distinct (equal keys hash alike), and the
+    duplicate check is done without a query: at a million customers and five million
+    subscriptions 0.15 s on one core instead of DuckDB's count of distinct ids, 1 CPU
+    second. Two alike only *may* be a duplicate: the exact query decides. Beyond
+    ``MAX_HASHED`` keys the hashes are dropped (memory stays bounded) and the query runs.
+    """
+
+    parts: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+    dropped: bool = False
+
+    MAX_HASHED: ClassVar[int] = 16_000_000  # 128 MB of hashes at most
+
+    def add(self, hashes: np.ndarray) -> None:
+        if self.dropped:
+            return
+        self.count += len(hashes)
+        if self.count > self.MAX_HASHED:
+            self.parts, self.dropped = [], True
+            return
+        self.parts.append(hashes)
+
+    def distinct(self) -> bool:
+        """Whether the keys are certainly distinct (``False``: ask the warehouse)."""
+        if self.dropped:
+            return False
+        if not self.parts:
+            return True
+        ordered = np.sort(np.concatenate(self.parts))
+        return not bool((ordered[1:] == ordered[:-1]).any())
+
+
 def run_import(
     warehouse: Warehouse,
     scope: Scope,
@@ -108,14 +157,18 @@ def _run(
 ) -> ImportOutcome:
     problems = _Problems()
     skipped: dict[ImportKind, int] = {}
+    hashes: dict[ImportKind, KeyHashes] = {}
     try:
         staged: dict[ImportKind, StagedTable] = {}
         for kind in (k for k in _ORDER if k in by_kind):
             source = by_kind[kind]
-            staged[kind], skipped[kind] = _stage_file(staging, source, problems, progress)
+            hashes[kind] = KeyHashes()
+            staged[kind], skipped[kind] = _stage_file(
+                staging, source, problems, progress, hashes[kind]
+            )
         if problems.file_failed:
             return ImportOutcome(False, {}, problems.first(), problems.count)
-        _whole_file_checks(staging, staged, by_kind, problems, skipped, on_error)
+        _whole_file_checks(staging, staged, by_kind, problems, skipped, on_error, hashes=hashes)
         if problems.count and on_error is OnError.abort:
             return ImportOutcome(False, {}, problems.first(), problems.count)
         merged = staging.merge([staged[k] for k in staged], between_steps=between_steps)
@@ -159,7 +212,11 @@ def import_batches(
 
 
 def _stage_file(
-    staging: Staging, source: ImportSource, problems: _Problems, progress: Progress | None
+    staging: Staging,
+    source: ImportSource,
+    problems: _Problems,
+    progress: Progress | None,
+    hashes: KeyHashes,
 ) -> tuple[StagedTable, int]:
     """Read, validate and stage one file: batches are validated (and, where the backend
     stages files, written as Parquet) on ``_WORKERS`` threads (Arrow's kernels, the email
@@ -168,19 +225,23 @@ def _stage_file(
     spec = SPECS[source.kind]
     staged = staging.create(source.kind.value, target=spec.table, key=spec.key)
     rejected = 0
-    waiting: deque[tuple[Future[tuple[ValidatedBatch, Path | None]], int]] = deque()
+    waiting: deque[tuple[Future[_Checked], int]] = deque()
     writes_parts = staging.warehouse.stages_files
 
-    def validate(raw: RawBatch, budget: int) -> tuple[ValidatedBatch, Path | None]:
+    def validate(raw: RawBatch, budget: int) -> _Checked:
         done = validate_batch(raw, spec, file=source.name, budget=budget)
-        part = staging.write_part(staged, done.good) if writes_parts and done.good else None
-        return done, part
+        if not done.good.num_rows:
+            return _Checked(done, None, None)
+        part = staging.write_part(staged, done.good) if writes_parts else None
+        return _Checked(done, part, cells.key_hashes(done.good, spec.key))
 
     def stage_next() -> int:
         checked, rows = waiting.popleft()
-        done, part = checked.result()
+        done, part, keys = checked.result()
         problems.add(done.problems, done.problem_count)
         staging.append(staged, done.good, part)
+        if keys is not None:
+            hashes.add(keys)
         if progress:
             progress(source.kind, rows)
         return done.rejected
@@ -241,9 +302,14 @@ def _whole_file_checks(
     on_error: OnError,
     *,
     file: str | None = None,
+    hashes: dict[ImportKind, KeyHashes] | None = None,
 ) -> None:
-    """Duplicate keys in a file, then subscriptions of unknown customers (after the skips)."""
+    """Duplicate keys in a file, then subscriptions of unknown customers (after the skips).
+
+    A file whose key hashes are all distinct has no duplicate: no query for it."""
     for kind, table in staged.items():
+        if hashes and kind in hashes and hashes[kind].distinct():
+            continue
         name = file or sources[kind].name
         found, count = staging.duplicates(table, limit=MAX_REPORTED)
         _report(problems, found, count, kind=kind, file=name, column=",".join(table.key))
