@@ -79,7 +79,7 @@ def child_baseline(folder: Path, fmt: str, target: Path) -> dict[str, object]:
     return {"seconds": elapsed}
 
 
-PHASES = ("read", "validate", "email hash", "stage", "checks", "merge")
+PHASES = ("read", "validate", "email hash", "key hash", "stage", "checks", "merge")
 
 
 def _timed_phases() -> dict[str, float]:
@@ -122,10 +122,11 @@ def _timed_phases() -> dict[str, float]:
     pipeline.read_batches = timed_reader(pipeline.read_batches)
     pipeline.validate_batch = timer("validate", validation.validate_batch)
     cells.email_hashed = timer("email hash", cells.email_hashed)
+    cells.key_hashes = timer("key hash", cells.key_hashes)
+    pipeline._whole_file_checks = timer("checks", pipeline._whole_file_checks)
     stage = staging.Staging
+    stage.write_part = timer("stage", stage.write_part)  # type: ignore[method-assign]
     stage.flush = timer("stage", stage.flush)  # type: ignore[method-assign]
-    stage.duplicates = timer("checks", stage.duplicates)  # type: ignore[method-assign]
-    stage.unknown_customers = timer("checks", stage.unknown_customers)  # type: ignore[method-assign]
     stage._merge_one = timer("merge", stage._merge_one)  # type: ignore[method-assign]
     return spent
 
@@ -264,9 +265,10 @@ def main() -> None:
                 f"{fmt:8} preparing reports: {float(ours['prepare_seconds']):.2f} s, "  # type: ignore[arg-type]
                 f"{float(ours['prepare_cpu']):.1f} CPU s"  # type: ignore[arg-type]
             )
-        print("\ncohortd import phases, seconds (reading: this thread waiting for the next")
-        print("batch; validate and email hash: summed over the validation threads, which")
-        print("overlap reading and staging; merge = into the canonical tables)")
+        print("\ncohortd import phases, seconds (read: the reading thread waiting for the")
+        print("next batch; validate, email hash, key hash and stage (writing the staged")
+        print("files): summed over the validation threads, which overlap the reading;")
+        print("checks: duplicate keys and unknown customers; merge: into the canonical tables)")
         print(f"{'phase':12}" + "".join(f"{fmt:>10}" for fmt in breakdown))
         for phase in PHASES:
             print(f"{phase:12}" + "".join(f"{b[phase]:10.2f}" for b in breakdown.values()))
