@@ -210,7 +210,9 @@ class Staging:
     def _orphans(self, subscriptions: StagedTable, customers: StagedTable | None) -> ir.Table:
         subs = subscriptions.table
         stored = scoped(self.warehouse, CUSTOMERS, self.scope)
-        orphans = subs.anti_join(stored, subs.customer_id == stored.id)
+        orphans = subs
+        if int(self.warehouse.execute(stored.limit(1).count())):  # none stored: no join
+            orphans = subs.anti_join(stored, subs.customer_id == stored.id)
         if customers is not None:
             orphans = orphans.anti_join(customers.table, orphans.customer_id == customers.table.id)
         return orphans
