@@ -126,7 +126,9 @@ class KeyHashes:
             return False
         if not self.parts:
             return True
-        ordered = np.sort(np.concatenate(self.parts))
+        ordered = np.concatenate(self.parts)
+        self.parts = [ordered]  # the pieces go: one copy of the hashes, sorted in place
+        ordered.sort()
         return not bool((ordered[1:] == ordered[:-1]).any())
 
 
