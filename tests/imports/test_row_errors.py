@@ -262,3 +262,19 @@ def test_many_problems_report_the_first_100(
     assert outcome.problem_count == 250
     assert [p.row for p in outcome.problems] == list(range(2, 102))
     assert_nothing_written(warehouse, scope)
+
+
+def test_key_hashes_answer_once_and_let_go() -> None:
+    import numpy as np
+
+    from cohortd.imports.pipeline import KeyHashes
+
+    assert KeyHashes().distinct()  # no keys, no duplicate
+    hashes = KeyHashes()
+    hashes.add(np.array([5, 1, 9], np.uint64))
+    hashes.add(np.array([2, 8], np.uint64))
+    assert hashes.distinct() and hashes.parts == [] and hashes.distinct()
+    alike = KeyHashes()
+    alike.add(np.array([5, 1], np.uint64))
+    alike.add(np.array([7, 5], np.uint64))
+    assert not alike.distinct() and not alike.distinct()

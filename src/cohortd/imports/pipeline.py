@@ -108,6 +108,7 @@ class KeyHashes:
     parts: list[np.ndarray] = field(default_factory=list)
     count: int = 0
     dropped: bool = False
+    answer: bool | None = None  # once ``distinct`` has looked
 
     MAX_HASHED: ClassVar[int] = 16_000_000  # 128 MB of hashes at most
 
@@ -121,15 +122,22 @@ class KeyHashes:
         self.parts.append(hashes)
 
     def distinct(self) -> bool:
-        """Whether the keys are certainly distinct (``False``: ask the warehouse)."""
+        """Whether the keys are certainly distinct (``False``: ask the warehouse). The
+        hashes are released: asked again, it gives the same answer."""
         if self.dropped:
             return False
-        if not self.parts:
-            return True
-        ordered = np.concatenate(self.parts)
-        self.parts = [ordered]  # the pieces go: one copy of the hashes, sorted in place
-        ordered.sort()
-        return not bool((ordered[1:] == ordered[:-1]).any())
+        if self.answer is None:
+            # Gathered piece by piece, each released once copied, and sorted in place:
+            # the hashes are held once (128 MB at most), never twice.
+            ordered = np.empty(self.count, dtype=np.uint64)
+            start = 0
+            while self.parts:
+                piece = self.parts.pop(0)
+                ordered[start : start + len(piece)] = piece
+                start += len(piece)
+            ordered.sort()
+            self.answer = not bool((ordered[1:] == ordered[:-1]).any())
+        return self.answer
 
 
 def run_import(
