@@ -20,12 +20,8 @@ def use_jemalloc() -> str:
     the kernel zeroed fresh pages all along (a tenth of the validation's CPU, measured
     with ``perf``). jemalloc keeps them for a second before returning them."""
     with _chosen:
-        if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-            try:
-                pool = pa.jemalloc_memory_pool()
-            except NotImplementedError:  # not built in (Windows wheels)
-                pass
-            else:
-                if pa.default_memory_pool().backend_name != pool.backend_name:
-                    pa.set_memory_pool(pool)
+        chosen = "ARROW_DEFAULT_MEMORY_POOL" in os.environ
+        built_in = "jemalloc" in pa.supported_memory_backends()  # not in Windows wheels
+        if not chosen and built_in and pa.default_memory_pool().backend_name != "jemalloc":
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
         return str(pa.default_memory_pool().backend_name)

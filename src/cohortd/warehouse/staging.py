@@ -209,9 +209,9 @@ class Staging:
 
     def _orphans(self, subscriptions: StagedTable, customers: StagedTable | None) -> ir.Table:
         subs = subscriptions.table
-        stored = scoped(self.warehouse, CUSTOMERS, self.scope)
         orphans = subs
-        if int(self.warehouse.execute(stored.limit(1).count())):  # none stored: no join
+        if self._stores_any(CUSTOMERS):  # none stored: no join
+            stored = scoped(self.warehouse, CUSTOMERS, self.scope)
             orphans = subs.anti_join(stored, subs.customer_id == stored.id)
         if customers is not None:
             orphans = orphans.anti_join(customers.table, orphans.customer_id == customers.table.id)
@@ -228,8 +228,7 @@ class Staging:
         ``between_steps`` is called after each statement (tests inject failures there)."""
         counts: dict[str, MergeCounts] = {}
         owners: list[ir.Table] = []
-        customers = scoped(self.warehouse, CUSTOMERS, self.scope)
-        first_import = int(self.warehouse.execute(customers.limit(1).count())) == 0
+        first_import = not self._stores_any(CUSTOMERS)
         with self.warehouse.transaction():
             for staged in staged_tables:
                 counts[staged.name] = self._merge_one(staged, owners, between_steps)
@@ -249,9 +248,8 @@ class Staging:
         between_steps: Callable[[str], None] | None,
     ) -> MergeCounts:
         """Upsert one staged table; the customers its changes touch go into ``owners``."""
-        stored = scoped(self.warehouse, staged.target, self.scope)
         owner = _OWNER.get(staged.target)
-        if int(self.warehouse.execute(stored.limit(1).count())) == 0:
+        if not self._stores_any(staged.target):
             # Nothing stored yet in this scope: every staged row is new, no join needed.
             if owner is not None and staged.rows:
                 owners.append(staged.table.select(customer_id=staged.table[owner]))
@@ -349,6 +347,11 @@ class Staging:
         shown = rows.mutate(_value=value).order_by(ROW).limit(limit)
         records = self.warehouse.to_pyarrow(shown).to_pylist()
         return [RowFinding(int(r[ROW]), str(r["_value"]), reason_of(r)) for r in records]
+
+    def _stores_any(self, target: str) -> bool:
+        """Whether the scope has any row in ``target`` yet (one row read at most)."""
+        stored = scoped(self.warehouse, target, self.scope)
+        return int(self.warehouse.execute(stored.limit(1).count())) > 0
 
     def _count(self, rows: ir.Table) -> int:
         return int(self.warehouse.execute(rows.count()))
