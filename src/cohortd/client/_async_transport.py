@@ -1,0 +1,150 @@
+"""The async HTTP transport and the lazy page iterator (``_sync_transport.py`` is
+generated from this file by ``scripts/unasync_client.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Generic, TypeVar, cast
+
+import httpx
+from pydantic import BaseModel
+
+from cohortd.client._common import (
+    RETRY_STATUSES,
+    USER_AGENT,
+    WRITE_METHODS,
+    RetryPolicy,
+    new_idempotency_key,
+    query,
+    resolve_api_key,
+)
+from cohortd.client.errors import ApiConnectionError, error_from_response
+from cohortd.client.models import Page
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AsyncTransport:
+    """One authenticated connection pool with retries, idempotency keys and typed errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {resolve_api_key(api_key)}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self.retry = retry or RetryPolicy()
+        self._owned = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._http.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._http.headers.update(headers)
+
+    async def close(self) -> None:
+        if self._owned:
+            await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
+        data: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send once, and again on 429/503 as the retry policy allows. A write carries an
+        ``Idempotency-Key`` (the given one, else a new one) that every retry reuses."""
+        headers: dict[str, str] = {}
+        if method.upper() in WRITE_METHODS:
+            headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    path.lstrip("/"),
+                    params=query(params or {}),
+                    json=json,
+                    files=files,
+                    data=data,
+                    headers=headers,
+                )
+            except httpx.TransportError as error:
+                raise ApiConnectionError(f"{method} {path}: {type(error).__name__}") from error
+            if response.status_code in RETRY_STATUSES:
+                wait = self.retry.delay(attempt, response.headers.get("Retry-After"))
+                if wait is not None:
+                    await asyncio.sleep(wait)
+                    attempt += 1
+                    continue
+            if response.is_error:
+                raise error_from_response(response)
+            return response
+
+    async def send(self, model: type[M], method: str, path: str, **options: Any) -> M:
+        """``request`` and parse the answer as ``model`` (exact decimals from the JSON text)."""
+        response = await self.request(method, path, **options)
+        return model.model_validate_json(response.content)
+
+    async def send_json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        """``request`` and return the decoded JSON object (health checks)."""
+        response = await self.request(method, path, **options)
+        return cast(dict[str, Any], response.json())
+
+    def pager(
+        self, model: type[M], path: str, params: Mapping[str, Any] | None = None
+    ) -> AsyncPager[M]:
+        return AsyncPager(self, model, path, dict(params or {}))
+
+
+class AsyncPager(Generic[M]):
+    """A cursor-paged list, fetched lazily: iterate it for items, ``pages()`` for pages.
+
+    Nothing is requested until iteration starts; each next page is asked for only when
+    the previous one is used up."""
+
+    def __init__(
+        self, transport: AsyncTransport, model: type[M], path: str, params: dict[str, Any]
+    ) -> None:
+        self._transport = transport
+        self._page_model = cast(type[Page[M]], Page[model])  # type: ignore[valid-type]
+        self._path = path
+        self._params = params
+
+    async def first_page(self) -> Page[M]:
+        """Only the first page (``limit`` items at most)."""
+        return await self._transport.send(self._page_model, "GET", self._path, params=self._params)
+
+    async def pages(self) -> AsyncIterator[Page[M]]:
+        params = dict(self._params)
+        while True:
+            page = await self._transport.send(self._page_model, "GET", self._path, params=params)
+            yield page
+            if not page.has_more or not page.next_cursor:
+                return
+            # backwards paging (ending_before) goes on backwards
+            direction = "ending_before" if params.get("ending_before") else "starting_after"
+            params[direction] = page.next_cursor
+
+    async def _items(self) -> AsyncIterator[M]:
+        async for page in self.pages():
+            for item in page.data:
+                yield item
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        return self._items()
+
+    async def to_list(self) -> list[M]:
+        """Every item of every page."""
+        return [item async for item in self._items()]
