@@ -21,6 +21,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "UnprocessableEntityError",
+    "error_from_problem",
     "error_from_response",
 ]
 
@@ -144,25 +145,36 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def error_from_problem(
+    status: int, body: dict[str, Any], headers: httpx.Headers | None = None
+) -> ApiError:
+    """The typed exception for a problem+json body (``status`` picks the class)."""
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ClientError)
+    raw_errors = body.get("errors")
+    errors = [e for e in raw_errors if isinstance(e, dict)] if isinstance(raw_errors, list) else []
+    detail = body.get("detail")
+    request_id = body.get("request_id")
+    return cls(
+        status=status,
+        type=str(body.get("type", "about:blank")),
+        title=str(body.get("title", "")),
+        detail=str(detail) if detail is not None else "",
+        errors=errors,
+        request_id=str(request_id) if request_id else None,
+        body=body,
+        headers=headers or httpx.Headers(),
+    )
+
+
 def error_from_response(response: httpx.Response) -> ApiError:
     """The typed exception for a 4xx/5xx answer (problem+json, or any other body)."""
     try:
         decoded = response.json()
     except ValueError:
         decoded = None
-    body: dict[str, Any] = decoded if isinstance(decoded, dict) else {}
-    status = response.status_code
-    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ClientError)
-    raw_errors = body.get("errors")
-    errors = [e for e in raw_errors if isinstance(e, dict)] if isinstance(raw_errors, list) else []
-    detail = body.get("detail")
-    return cls(
-        status=status,
-        type=str(body.get("type", "about:blank")),
-        title=str(body.get("title", response.reason_phrase)),
-        detail=str(detail) if detail is not None else response.text[:200],
-        errors=errors,
-        request_id=body.get("request_id") or response.headers.get("X-Request-Id"),
-        body=body,
-        headers=response.headers,
-    )
+    body: dict[str, Any] = dict(decoded) if isinstance(decoded, dict) else {}
+    body.setdefault("title", response.reason_phrase)
+    body.setdefault("detail", response.text[:200])
+    if not body.get("request_id") and "X-Request-Id" in response.headers:
+        body["request_id"] = response.headers["X-Request-Id"]
+    return error_from_problem(response.status_code, body, response.headers)
