@@ -42,10 +42,11 @@ _TYPES: Final[dict[Kind, pa.DataType]] = {
 
 
 def exact(value: Any) -> Decimal | None:
-    """A JSON number as the decimal it reads as (``0.1`` → ``Decimal("0.10")``)."""
+    """A JSON number (or decimal text) as the decimal it reads as: ``0.1`` → ``0.10``."""
     if value is None:
         return None
-    number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    # a float's repr is its shortest round-tripping text: 0.1 reads "0.1", not 0.1000...055
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     return number.quantize(CENT)
 
 
