@@ -7,20 +7,21 @@ query runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.api.deps import Principal
 from cohortd.api.paging import PageParams
 from cohortd.client.errors import ApiError, error_from_problem
 from cohortd.cohorts import service as cohorts
-from cohortd.cohorts.schemas import CohortType
+from cohortd.cohorts.schemas import CohortCreate, CohortType
 from cohortd.config import Settings
 from cohortd.errors import AppError, FieldError, ValidationFailed
 from cohortd.intelligence import service as intelligence
@@ -255,6 +256,28 @@ class Workspace:
 
         return Members(self._run(members))
 
+    def create_cohort(
+        self,
+        *,
+        name: str,
+        definition: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a rule-based cohort (as ``POST /v1/cohorts``); returns the cohort."""
+        try:
+            body = CohortCreate.model_validate(
+                {"name": name, "description": description, "definition": definition or {}}
+            )
+        except ValidationError as invalid:
+            raise problem(_unprocessable(invalid)) from None
+
+        def create(session: Session) -> dict[str, Any]:
+            row = cohorts.create_cohort(session, self._principal, body)
+            view = cohorts.views(session, self.warehouse, self._principal, [row])[0]
+            return view.model_dump(mode="json")
+
+        return self._run(create)
+
     # -- loading --------------------------------------------------------------------------
 
     def load(
@@ -302,6 +325,16 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"<cohortd.Workspace org={self.org_id} mode={self.mode}>"
+
+
+def _unprocessable(invalid: ValidationError) -> ValidationFailed:
+    """A body that fails its schema, as the API's 422 names it (``body.<field>``)."""
+    errors = [
+        FieldError(("body", *item["loc"]), str(item.get("msg", "invalid")))
+        for item in invalid.errors()
+    ]
+    named = ", ".join(".".join(str(p) for p in e.loc) for e in errors[:5])
+    return ValidationFailed(f"Invalid request: {named}.", errors=errors)
 
 
 def _cohort_type(value: str | None) -> CohortType | None:
