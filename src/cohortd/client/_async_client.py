@@ -34,13 +34,14 @@ from cohortd.client._common import RetryPolicy, operation
 class AsyncClient:
     """The cohortd API, async: ``async with AsyncClient(url, key) as api: ...``.
 
-    ``api_key`` defaults to ``COHORTD_API_KEY``. 429 and 503 answers are retried as
+    ``base_url`` defaults to ``COHORTD_URL`` (else ``http://127.0.0.1:8000``),
+    ``api_key`` to ``COHORTD_API_KEY``. 429 and 503 answers are retried as
     ``retry`` allows (``Retry-After`` honoured); writes carry an ``Idempotency-Key``.
     Failures raise ``cohortd.client.errors.ApiError`` subclasses."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 60.0,

@@ -18,6 +18,7 @@ from cohortd.client._common import (
     new_idempotency_key,
     query,
     resolve_api_key,
+    resolve_base_url,
 )
 from cohortd.client.errors import ApiConnectionError, error_from_response
 from cohortd.client.models import Page
@@ -30,7 +31,7 @@ class AsyncTransport:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 60.0,
@@ -45,7 +46,7 @@ class AsyncTransport:
         self.retry = retry or RetryPolicy()
         self._owned = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
-        self._http.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._http.base_url = httpx.URL(resolve_base_url(base_url).rstrip("/") + "/")
         self._http.headers.update(headers)
 
     async def close(self) -> None:

@@ -19,6 +19,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 VERSION: Final = "0.1.0"
 USER_AGENT: Final = f"cohortd-python/{VERSION}"
 API_KEY_ENV: Final = "COHORTD_API_KEY"
+URL_ENV: Final = "COHORTD_URL"
+DEFAULT_URL: Final = "http://127.0.0.1:8000"
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES: Final = frozenset({429, 503})
 
@@ -43,6 +45,10 @@ def resolve_api_key(api_key: str | None) -> str:
     if not key:
         raise ValueError(f"Pass api_key= or set {API_KEY_ENV} (an rk_test_ or rk_live_ key).")
     return key
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    return base_url or os.environ.get(URL_ENV) or DEFAULT_URL
 
 
 def new_idempotency_key() -> str:

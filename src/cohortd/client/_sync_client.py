@@ -35,13 +35,14 @@ from cohortd.client._sync_transport import Transport
 class Client:
     """The cohortd API, blocking: ``with Client(url, key) as api: ...``.
 
-    ``api_key`` defaults to ``COHORTD_API_KEY``. 429 and 503 answers are retried as
+    ``base_url`` defaults to ``COHORTD_URL`` (else ``http://127.0.0.1:8000``),
+    ``api_key`` to ``COHORTD_API_KEY``. 429 and 503 answers are retried as
     ``retry`` allows (``Retry-After`` honoured); writes carry an ``Idempotency-Key``.
     Failures raise ``cohortd.client.errors.ApiError`` subclasses."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 60.0,

@@ -19,6 +19,7 @@ from cohortd.client._common import (
     new_idempotency_key,
     query,
     resolve_api_key,
+    resolve_base_url,
 )
 from cohortd.client.errors import ApiConnectionError, error_from_response
 from cohortd.client.models import Page
@@ -31,7 +32,7 @@ class Transport:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         api_key: str | None = None,
         *,
         timeout: float = 60.0,
@@ -46,7 +47,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._owned = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
-        self._http.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._http.base_url = httpx.URL(resolve_base_url(base_url).rstrip("/") + "/")
         self._http.headers.update(headers)
 
     def close(self) -> None:
