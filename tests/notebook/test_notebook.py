@@ -159,9 +159,12 @@ def test_metrics_say_which_feature_is_missing(both: Both) -> None:
         both.ws.metrics(interval="month")
 
 
-def test_an_unknown_organization_is_not_found(tmp_path: Path) -> None:
+def test_an_unknown_organization_or_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         cohortd.open(tmp_path, org="org_missing")
+    with pytest.raises(UnprocessableEntityError) as mode:
+        cohortd.open(tmp_path, org="org_missing", mode="staging")
+    assert mode.value.fields == ["mode"]
 
 
 def test_report_type_is_exported() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from cohortd.config import Settings
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
-from cohortd.errors import NotFound, ValidationFailed
+from cohortd.errors import FieldError, NotFound, ValidationFailed
 from cohortd.imports import service as imports
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.parsing import ImportSource
@@ -45,7 +45,10 @@ def open_workspace(
     ``.cohortd``) holds the SQLite control plane and the DuckDB warehouse, unless
     ``database_url`` / ``warehouse_url`` name others (PostgreSQL)."""
     if mode not in ("test", "live"):
-        raise problem(ValidationFailed("mode must be 'test' or 'live'."))
+        invalid = ValidationFailed(
+            "mode must be 'test' or 'live'.", errors=[FieldError(("mode",), "test or live")]
+        )
+        raise problem(invalid)
     settings = settings_for(data_dir, database_url, warehouse_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
