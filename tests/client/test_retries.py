@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from cohortd.client import (
     AsyncClient,
     Client,
+    ConflictError,
     RateLimitError,
     RetryPolicy,
     ServiceUnavailableError,
@@ -58,8 +59,13 @@ def _scripted_app(script: Script) -> FastAPI:
         status, retry_after = script.next(request)
         if status < 400:
             return JSONResponse(success, status_code=status_ok)
+        # the Retry-After column of a 409 picks its detail: None = a duplicate still running
+        detail = "busy"
+        if status == 409:
+            running = "A request with this Idempotency-Key is still running."
+            detail, retry_after = (running if retry_after is None else "in use"), None
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        problem = {"type": "about:blank", "title": "busy", "status": status, "detail": "busy"}
+        problem = {"type": "about:blank", "title": "busy", "status": status, "detail": detail}
         return JSONResponse(
             problem, status_code=status, headers=headers, media_type="application/problem+json"
         )
@@ -111,6 +117,23 @@ def test_503_backs_off_then_succeeds(url: str, script: Script) -> None:
     with Client(url, "rk_test_key", retry=policy) as client:
         assert client.health() == {"status": "ok"}
     assert len(script.hits) == 4
+
+
+def test_a_duplicate_still_running_is_retried_until_it_replays(url: str, script: Script) -> None:
+    script.answers[:] = [(409, None), (201, None)]
+    with Client(url, "rk_test_key", retry=RetryPolicy(backoff=0.01)) as client:
+        assert client.cohorts.create(name="retried", idempotency_key="dup").name == "retried"
+    assert [key for _, key in script.hits] == ["dup", "dup"]
+
+
+def test_other_conflicts_are_not_retried(url: str, script: Script) -> None:
+    script.answers[:] = [(409, "other")]
+    with (
+        Client(url, "rk_test_key", retry=RetryPolicy(backoff=0.01)) as client,
+        pytest.raises(ConflictError),
+    ):
+        client.cohorts.create(name="in use")
+    assert len(script.hits) == 1
 
 
 def test_retries_are_bounded(url: str, script: Script) -> None:

@@ -11,7 +11,6 @@ import httpx
 from pydantic import BaseModel
 
 from cohortd.client._common import (
-    RETRY_STATUSES,
     USER_AGENT,
     WRITE_METHODS,
     RetryPolicy,
@@ -19,6 +18,7 @@ from cohortd.client._common import (
     query,
     resolve_api_key,
     resolve_base_url,
+    retryable,
 )
 from cohortd.client.errors import ApiConnectionError, error_from_response
 from cohortd.client.models import Page
@@ -64,8 +64,9 @@ class AsyncTransport:
         data: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
-        """Send once, and again on 429/503 as the retry policy allows. A write carries an
-        ``Idempotency-Key`` (the given one, else a new one) that every retry reuses."""
+        """Send once, and again on 429/503 (or a 409 for a duplicate still running) as the
+        retry policy allows. A write carries an ``Idempotency-Key`` (the given one, else a
+        new one) that every retry reuses."""
         headers: dict[str, str] = {}
         if method.upper() in WRITE_METHODS:
             headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
@@ -83,7 +84,7 @@ class AsyncTransport:
                 )
             except httpx.TransportError as error:
                 raise ApiConnectionError(f"{method} {path}: {type(error).__name__}") from error
-            if response.status_code in RETRY_STATUSES:
+            if retryable(response.status_code, response.content):
                 wait = self.retry.delay(attempt, response.headers.get("Retry-After"))
                 if wait is not None:
                     await asyncio.sleep(wait)

@@ -23,6 +23,9 @@ URL_ENV: Final = "COHORTD_URL"
 DEFAULT_URL: Final = "http://127.0.0.1:8000"
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES: Final = frozenset({429, 503})
+# a 409 about a duplicate whose first request is still running: once it finishes, the
+# same key replays its answer, so waiting and retrying is the right thing
+IDEMPOTENCY_RUNNING: Final = "Idempotency-Key is still running"
 
 # (method, path template) -> "resource.method", per client module (async and sync)
 OPERATIONS: dict[str, dict[tuple[str, str], str]] = {}
@@ -38,6 +41,13 @@ def operation(method: str, path: str) -> Callable[[F], F]:
         return function
 
     return record
+
+
+def retryable(status: int, body: bytes) -> bool:
+    """429, 503, and the 409 of a duplicate request whose first one is still running."""
+    if status in RETRY_STATUSES:
+        return True
+    return status == 409 and IDEMPOTENCY_RUNNING.encode() in body
 
 
 def resolve_api_key(api_key: str | None) -> str:
@@ -108,7 +118,7 @@ def _json_value(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retries of 429 and 503 answers.
+    """Retries of 429 and 503 answers (and of a 409 for a duplicate still running).
 
     The wait is the server's ``Retry-After`` when it gives one, else exponential backoff
     (``backoff`` × 2^attempt, half to full jitter). A wait longer than ``max_wait`` is not

@@ -226,15 +226,15 @@ class Curve(Answer):
         cohort_id = self.body["cohort_id"]
         return [{"cohort_id": cohort_id, **point} for point in self.body["periods"]]
 
-    def plot(self, *, ax: Axes | None = None) -> Axes:
+    def plot(self, *, title: str | None = None, ax: Axes | None = None) -> Axes:
         """MRR, gross MRR and customer retention by month."""
         rows = self.rows()
         series = {
             name: [r[name] for r in rows]
             for name in ("mrr_retention", "mrr_retention_gross", "customer_retention")
         }
-        title = f"Vintage curve {self.body['cohort_id']} ({self.body['currency']})"
-        return plots.curves([r["month"] for r in rows], series, title=title, ax=ax)
+        heading = title or f"Vintage curve ({self.body['currency']})"
+        return plots.curves([r["month"] for r in rows], series, title=heading, ax=ax)
 
 
 class Cohorts(Answer):
