@@ -19,6 +19,10 @@ SOURCES = ("transport", "resources", "platform", "client")
 
 # (pattern, replacement), applied in order
 RULES: tuple[tuple[str, str], ...] = (
+    (
+        r"the blocking twin is(\s+)generated(\s+)from this file by",
+        r"generated\1from its ``_async_``\2twin by",
+    ),
     (r"_async_(transport|resources|platform|client)\b", r"_sync_\1"),
     (r"\basync def __aiter__\b", "def __iter__"),
     (r"\bdef __aiter__\b", "def __iter__"),

@@ -1,5 +1,6 @@
 """``AsyncClient``: the API's resources over one async connection pool
-(``_sync_client.py`` is generated from this file by ``scripts/unasync_client.py``)."""
+(the blocking twin is generated
+from this file by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``AsyncClient``'s other resources: keys, imports, exchange rates, snapshot runs and
-anomalies, events and webhooks, metrics (``_sync_platform.py`` is generated from this
-file by ``scripts/unasync_client.py``)."""
+anomalies, events and webhooks, metrics (the blocking twin is
+generated from this file by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

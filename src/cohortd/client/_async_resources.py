@@ -1,5 +1,6 @@
 """``AsyncClient``: one method per API operation, grouped by resource
-(``_sync_resources.py`` is generated from this file by ``scripts/unasync_client.py``)."""
+(the blocking twin is generated
+from this file by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

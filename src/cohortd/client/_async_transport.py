@@ -1,4 +1,4 @@
-"""The async HTTP transport and the lazy page iterator (``_sync_transport.py`` is
+"""The async HTTP transport and the lazy page iterator (the blocking twin is
 generated from this file by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations

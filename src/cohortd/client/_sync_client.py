@@ -1,6 +1,7 @@
 # Generated from _async_client.py by scripts/unasync_client.py: do not edit.
 """``Client``: the API's resources over one blocking connection pool
-(``_sync_client.py`` is generated from this file by ``scripts/unasync_client.py``)."""
+(generated from its ``_async_``
+twin by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

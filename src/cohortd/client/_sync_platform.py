@@ -1,7 +1,7 @@
 # Generated from _async_platform.py by scripts/unasync_client.py: do not edit.
 """``Client``'s other resources: keys, imports, exchange rates, snapshot runs and
-anomalies, events and webhooks, metrics (``_sync_platform.py`` is generated from this
-file by ``scripts/unasync_client.py``)."""
+anomalies, events and webhooks, metrics (generated
+from its ``_async_`` twin by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 # Generated from _async_resources.py by scripts/unasync_client.py: do not edit.
 """``Client``: one method per API operation, grouped by resource
-(``_sync_resources.py`` is generated from this file by ``scripts/unasync_client.py``)."""
+(generated from its ``_async_``
+twin by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # Generated from _async_transport.py by scripts/unasync_client.py: do not edit.
-"""The blocking HTTP transport and the lazy page iterator (``_sync_transport.py`` is
-generated from this file by ``scripts/unasync_client.py``)."""
+"""The blocking HTTP transport and the lazy page iterator (generated
+from its ``_async_`` twin by ``scripts/unasync_client.py``)."""
 
 from __future__ import annotations
 
