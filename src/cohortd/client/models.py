@@ -11,16 +11,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from cohortd.client import _metrics_models, _webhook_models
+from cohortd.client._models_base import ApiModel as ApiModel
 
 T = TypeVar("T")
 Day = date  # for fields declared after a field named ``date``
-
-
-class ApiModel(BaseModel):
-    """Base of every API object: unknown fields are kept, names are the wire's."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class Page(ApiModel, Generic[T]):
@@ -420,117 +417,14 @@ class AnomalySettings(ApiModel):
     vintage_peers: int
 
 
-# -- events and webhooks (SPEC §7) ------------------------------------------------------
-
-
-class Event(ApiModel):
-    id: str
-    object: str = "event"
-    type: str
-    schema_version: str = "v1"
-    created_at: datetime
-    livemode: bool
-    tenant: dict[str, Any] | None = None
-    subscriber: dict[str, Any] | None = None
-    subscription: dict[str, Any] | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class Destination(ApiModel):
-    id: str
-    object: str = "destination"
-    livemode: bool
-    url: str
-    event_types: list[str] | None = None
-    pii_mode: str = "full"
-    description: str | None = None
-    schema_version: str = "v1"
-    disabled: bool = False
-    disabled_reason: str | None = None
-    created_at: datetime | None = None
-
-
-class DestinationWithSecret(Destination):
-    """A destination as created or rotated: ``signing_secret`` is shown this once."""
-
-    signing_secret: str
-
-
-class Delivery(ApiModel):
-    id: str
-    object: str = "delivery"
-    event_id: str
-    attempt: int
-    status: str
-    response_status: int | None = None
-    duration_ms: int | None = None
-    error: str | None = None
-    response_body: str | None = None
-    next_attempt_at: datetime | None = None
-
-
-class Replay(ApiModel):
-    id: str
-    object: str = "replay"
-    status: str
-    event_count: int | None = None
-
-
-# -- metrics (SPEC §8) ------------------------------------------------------------------
-
-
-class MetricsEntry(ApiModel):
-    date: Day
-    period_start: Day
-    complete: bool
-    mrr: Decimal
-    arr: Decimal
-    customers: int
-    arpa: Decimal | None = None
-    starting_mrr: Decimal
-    new_mrr: Decimal
-    reactivation_mrr: Decimal
-    expansion_mrr: Decimal
-    contraction_mrr: Decimal
-    churn_mrr: Decimal
-    net_new_mrr: Decimal
-    fx_impact: Decimal
-    new_customers: int
-    reactivated_customers: int
-    churned_customers: int
-    customer_churn_rate: Decimal | None = None
-    mrr_churn_rate: Decimal | None = None
-    net_mrr_churn_rate: Decimal | None = None
-    nrr: Decimal | None = None
-    grr: Decimal | None = None
-    quick_ratio: Decimal | None = None
-    ltv: Decimal | None = None
-
-
-class SummaryFigure(ApiModel):
-    current: Decimal | None = None
-    previous: Decimal | None = None
-    percentage_change: Decimal | None = None
-
-
-class Metrics(ApiModel):
-    object: str = "metrics"
-    interval: str
-    currency: str
-    entries: list[MetricsEntry]
-    summary: dict[str, SummaryFigure] = Field(default_factory=dict)
-
-
-class MetricPoint(ApiModel):
-    date: Day
-    value: Decimal | None = None
-    percentage_change: Decimal | None = None
-
-
-class MetricSeries(ApiModel):
-    object: str = "metric"
-    metric: str
-    interval: str
-    currency: str
-    entries: list[MetricPoint]
-    summary: SummaryFigure | dict[str, Any] | None = None
+# SPEC §7 and §8 objects live in their own modules; these are their public names
+Event = _webhook_models.Event
+Destination = _webhook_models.Destination
+DestinationWithSecret = _webhook_models.DestinationWithSecret
+Delivery = _webhook_models.Delivery
+Replay = _webhook_models.Replay
+MetricsEntry = _metrics_models.MetricsEntry
+SummaryFigure = _metrics_models.SummaryFigure
+Metrics = _metrics_models.Metrics
+MetricPoint = _metrics_models.MetricPoint
+MetricSeries = _metrics_models.MetricSeries
