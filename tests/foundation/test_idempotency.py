@@ -169,3 +169,24 @@ def test_records_expire_after_the_ttl(api_any: ApiHarness) -> None:
         store.claim(org_id=api_any.org_id, livemode=False, key="exp", fingerprint="f2").verdict
         is Verdict.proceed
     )
+
+
+def test_a_duplicate_sent_as_soon_as_the_answer_arrives_is_replayed(
+    live: tuple[LiveServer, ApiHarness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's last part leaves only once the record is stored: a slow store must
+    make the client wait, not answer a duplicate with 409 "still running"."""
+    server, harness = live
+    complete = IdempotencyStore.complete
+
+    def slow_complete(self: IdempotencyStore, *args: object, **kwargs: object) -> None:
+        time.sleep(0.5)
+        complete(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IdempotencyStore, "complete", slow_complete)
+    headers = harness.headers(**{"Idempotency-Key": "k-stored-first"})
+    first = httpx.post(f"{server.url}/v1/api_keys", json={"role": "viewer"}, headers=headers)
+    second = httpx.post(f"{server.url}/v1/api_keys", json={"role": "viewer"}, headers=headers)
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    assert second.status_code == 201 and second.headers["idempotent-replayed"] == "true"
+    assert second.content == first.content

@@ -188,6 +188,9 @@ class Gateway:
                     body=captured.body,
                 )
             )
+        # the answer's last part leaves only once it is stored: a duplicate sent right
+        # after the client has its answer is replayed, never told "still running"
+        await captured.finish()
 
     async def _buffer_body(self, scope: Scope, receive: Receive) -> _Body:
         content_type = (_header(scope, b"content-type") or "").lower()
@@ -258,13 +261,17 @@ class _Body:
 
 
 class _Capture:
-    """Passes a response through while keeping a copy for the idempotency store."""
+    """Passes a response through while keeping a copy for the idempotency store.
+
+    The last body message is held back until ``finish()``, so that the store is written
+    before the client can see the whole answer."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status = 500
         self.headers: list[tuple[str, str]] = []
         self._chunks: list[bytes] = []
+        self._last: Message | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -276,7 +283,16 @@ class _Capture:
             ]
         elif message["type"] == "http.response.body":
             self._chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self._last = message
+                return
         await self._send(message)
+
+    async def finish(self) -> None:
+        """Send the held-back last part of the answer."""
+        if self._last is not None:
+            last, self._last = self._last, None
+            await self._send(last)
 
     @property
     def body(self) -> bytes:
