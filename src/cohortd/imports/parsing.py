@@ -332,13 +332,13 @@ def _gunzip_to_temp(path: Path, stack: ExitStack) -> Path:
 def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatch]:
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError):
+        names = list(parquet.schema_arrow.names)
+    except _PARQUET_ERRORS:
         raise FileProblem("the file is not a readable Parquet file") from None
-    names = list(parquet.schema_arrow.names)
     check_header(names, spec)
     kinds = {c.name: c.kind for c in spec.columns}
     next_row = 2
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    for batch in _parquet_read(parquet.iter_batches(batch_size=batch_rows)):
         rows = _numbers(next_row, batch.num_rows)
         next_row += batch.num_rows
         columns = {
@@ -346,6 +346,22 @@ def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[Ra
             for name, column in zip(batch.schema.names, batch.columns, strict=True)
         }
         yield RawBatch(columns=columns, rows=rows)
+
+
+# what a damaged Parquet file raises (a name that is not UTF-8 included), at any point
+_PARQUET_ERRORS: Final = (pa.ArrowException, OSError, UnicodeDecodeError, ValueError)
+
+
+def _parquet_read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches``, a damaged page or footer becoming a file problem wherever it shows."""
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except _PARQUET_ERRORS:
+            raise FileProblem("the file is not a readable Parquet file") from None
+        yield batch
 
 
 def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:
