@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cohortd import __version__
 from cohortd.api.gateway import Gateway, GatewayConfig
+from cohortd.api.openapi import install_openapi
 from cohortd.api.problems import install_handlers
 from cohortd.api.ratelimit import make_rate_limiter
 from cohortd.config import Settings, get_settings
@@ -119,4 +120,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in _routers():
         app.include_router(router)
+    install_openapi(app)
     return app

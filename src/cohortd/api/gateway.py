@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,7 @@ from cohortd.errors import (
     Conflict,
     FieldError,
     IdempotencyMismatch,
+    InvalidParameter,
     PayloadTooLarge,
     RateLimited,
 )
@@ -36,6 +38,7 @@ logger = logging.getLogger("cohortd.access")
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
 _CHUNK = 64 * 1024
+_LOGGED_PATH = 512  # characters of the path an access line keeps
 # Responses that are never stored for replay: validation failures and server errors.
 _NOT_STORED = frozenset({400, 413, 415, 422})
 _REPLAYED_HEADERS_SKIP = frozenset({b"x-request-id", b"content-length", b"date", b"server"})
@@ -75,6 +78,7 @@ class Gateway:
             await send(message)
 
         try:
+            _check_text(scope)
             principal = await self._authenticate(scope)
             state = scope.setdefault("state", {})
             state["principal"] = principal
@@ -93,7 +97,7 @@ class Gateway:
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "path": str(scope.get("path", ""))[:_LOGGED_PATH],
                     "status": status_holder["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "org_id": principal.org_id if principal else None,
@@ -297,6 +301,38 @@ class _Capture:
     @property
     def body(self) -> bytes:
         return b"".join(self._chunks)
+
+
+def _check_text(scope: Scope) -> None:
+    """The path and every query parameter are UTF-8 text without NUL: anything else
+    (``%00``, overlong or truncated UTF-8, an encoded lone surrogate) is a 400 naming
+    where, before it can reach a database, a log line or a handler."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogatepass")
+    if not _plain_text(unquote_to_bytes(raw_path)):
+        raise BadRequest(
+            "The path holds a NUL character or is not valid UTF-8.",
+            errors=[FieldError(("path",), "NUL character or invalid UTF-8")],
+        )
+    query: bytes = scope.get("query_string", b"")
+    if not query:
+        return
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        raw_name = unquote_to_bytes(name.replace(b"+", b" "))
+        if _plain_text(raw_name) and _plain_text(unquote_to_bytes(value.replace(b"+", b" "))):
+            continue
+        shown = raw_name.decode("utf-8", "replace").replace("\x00", "?")[:64]
+        raise InvalidParameter(shown, "holds a NUL character or is not valid UTF-8")
+
+
+def _plain_text(raw: bytes) -> bool:
+    if b"\x00" in raw:
+        return False
+    try:
+        raw.decode("utf-8")  # strict: overlong forms and encoded surrogates fail
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

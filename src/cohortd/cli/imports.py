@@ -77,7 +77,14 @@ def import_command(
 
 @fx_app.command("import")
 def fx_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="date,currency,rate")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="date,currency,rate or the ECB's wide layout (Date,USD,...); .zip/.gz fine",
+        ),
+    ],
     org: OrgOption,
     mode: ModeOption = "test",
     as_json: JsonOption = False,

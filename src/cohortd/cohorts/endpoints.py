@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cohortd.api.bounds import InRangeDay
 from cohortd.api.deps import AuthDep, SessionDep, WarehouseDep, WriteAuth
 from cohortd.api.paging import ListResource, PageDep
 from cohortd.cohorts import service
@@ -28,8 +28,11 @@ _INVALID: dict[int | str, dict[str, str]] = {
 }
 
 AsOf = Annotated[
-    date | None,
-    Query(description="Evaluate membership on this day (YYYY-MM-DD); default today, UTC."),
+    InRangeDay | None,
+    Query(
+        description="Evaluate membership on this day (YYYY-MM-DD, 1900-01-01 to 2200-12-31); "
+        "default today, UTC."
+    ),
 ]
 
 

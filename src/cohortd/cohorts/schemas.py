@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 from cohortd.api.schemas import ReadSchema, Schema
 from cohortd.engine import membership
@@ -76,6 +82,13 @@ class CohortDefinition(Schema):
         if value is not None and start is not None and value <= start:
             raise ValueError("created_before must be after created_from")
         return value
+
+    @field_serializer("created_from", "created_before", when_used="json")
+    def _utc_text(self, value: datetime | None) -> str | None:
+        # Kept naive UTC; shown as RFC 3339 with its zone, as the schema's date-time says.
+        return (
+            None if value is None else value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+        )
 
     def stored(self) -> dict[str, Any]:
         """The JSON kept in the control plane: only the fields that were given."""

@@ -19,7 +19,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from cohortd.engine.money import CURRENCY_EXPONENTS
+from cohortd.engine.money import BILLING_EXPONENTS
 
 
 class CustomerStatus(StrEnum):
@@ -42,7 +42,7 @@ STATE_COLUMNS: Final = (
 
 # Scale every currency's minor units to 1/10_000 of its major unit so that rows in
 # different currencies compare by face value when ranking plans (exact integers).
-_MAX_EXPONENT: Final = max(CURRENCY_EXPONENTS.values())
+_MAX_EXPONENT: Final = max(BILLING_EXPONENTS.values())
 
 
 def covering(subscriptions: ir.Table, day: date) -> ir.Table:
@@ -65,7 +65,7 @@ def mrr_by_currency(subscriptions: ir.Table, day: date) -> ir.Table:
 def _face_value(rows: ir.Table) -> ir.IntegerValue:
     """``mrr_minor`` in 1/10_000 major units, whatever the row's currency."""
     by_exponent: dict[int, list[str]] = {}
-    for code, exp in CURRENCY_EXPONENTS.items():
+    for code, exp in BILLING_EXPONENTS.items():
         if exp != 2:  # two decimals, most currencies, is the ``else_``: a short CASE
             by_exponent.setdefault(exp, []).append(code)
     factor = ibis.cases(

@@ -1,4 +1,15 @@
-"""ISO 4217 currencies, their minor-unit exponents, and exact conversions to minor units."""
+"""ISO 4217 currencies, their minor-unit exponents, and exact conversions to minor units.
+
+Three sets of codes, from the strictest:
+
+- ``CURRENCY_EXPONENTS``: the active ISO 4217 codes (List One). An organization's base
+  currency and a report's ``baseCurrency`` are one of these.
+- ``BILLING_EXPONENTS``: the active codes plus the ECB's retired series (``ECB_RETIRED``:
+  CYP, EEK, LTL, ...), whose rates ship with cohortd and so exist in every scope. A
+  customer's or a subscription's currency is one of these; ``exponent`` knows them all.
+- ``RATE_CURRENCIES``: every ISO 4217 code, active or historic (List Three). An exchange
+  rate may name any of them: a rate for a currency nobody bills in is harmless.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +39,35 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {
     **{code: 4 for code in _EXPONENT_4},
 }
 
+# The series the ECB published and retired (the euro or a redenomination replaced them),
+# with the minor unit ISO 4217 gave each while it was current.
+ECB_RETIRED: Final[dict[str, int]] = {
+    "CYP": 2,  # Cyprus pound, euro 2008
+    "EEK": 2,  # Estonian kroon, euro 2011
+    "LTL": 2,  # Lithuanian litas, euro 2015
+    "LVL": 2,  # Latvian lats, euro 2014
+    "MTL": 2,  # Maltese lira, euro 2008
+    "ROL": 2,  # Romanian leu, RON 2005
+    "SIT": 2,  # Slovenian tolar, euro 2007
+    "SKK": 2,  # Slovak koruna, euro 2009
+    "TRL": 0,  # Turkish lira, TRY 2005
+}
+
+BILLING_EXPONENTS: Final[dict[str, int]] = {**CURRENCY_EXPONENTS, **ECB_RETIRED}
+
+# ISO 4217 List Three: historic denominations (alphabetic codes), the ECB's retired
+# series among them.
+ISO_HISTORIC: Final = frozenset(
+    """ADP AFA ALK AOK AON AOR ARA ARP ARY ATS AYM AZM BAD BEC BEF BEL BGJ BGK BGL BOP BRB
+    BRC BRE BRN BRR BUK BYB BYR CHC CSD CSJ CSK CYP DDM DEM ECS ECV EEK ESA ESB ESP FIM FRF
+    GEK GHC GHP GNE GNS GQE GRD GWE GWP HRD IEP ILP ILR ISJ ITL LAJ LSM LTL LTT LUC LUF
+    LUL LVL LVR MGF MLF MRO MTL MTP MVQ MXP MZE MZM NIC NLG PEH PEI PES PLZ PTE RHD ROK ROL
+    RUR SDD SDP SIT SKK SRG STD SUR TJR TMM TPE TRL UAK UGS UGW USS UYN UYP VEB VEF VNC XEU
+    XFO XFU XRE YDD YUD YUM YUN ZAL ZMK ZRN ZRZ ZWC ZWD ZWN ZWR""".split()
+)
+
+RATE_CURRENCIES: Final = frozenset(CURRENCY_EXPONENTS) | ISO_HISTORIC
+
 CENT: Final = Decimal("0.01")
 
 
@@ -40,10 +80,20 @@ def is_currency(code: str) -> bool:
     return code in CURRENCY_EXPONENTS
 
 
+def is_billing_currency(code: str) -> bool:
+    """True for a code a customer or subscription may bill in (``BILLING_EXPONENTS``)."""
+    return code in BILLING_EXPONENTS
+
+
+def is_rate_currency(code: str) -> bool:
+    """True for any ISO 4217 code, active or historic, in upper case."""
+    return code in RATE_CURRENCIES
+
+
 def exponent(currency: str) -> int:
-    """The ISO 4217 minor-unit exponent (JPY 0, USD 2, KWD 3)."""
+    """The ISO 4217 minor-unit exponent (JPY 0, USD 2, KWD 3; LTL 2, TRL 0)."""
     try:
-        return CURRENCY_EXPONENTS[currency]
+        return BILLING_EXPONENTS[currency]
     except KeyError:
         raise MoneyError(f"unknown currency {currency!r}") from None
 

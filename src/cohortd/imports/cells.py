@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cohortd.engine.money import CURRENCY_EXPONENTS
+from cohortd.engine.money import BILLING_EXPONENTS, RATE_CURRENCIES
 from cohortd.imports.countries import ISO_3166_ALPHA2
 
 _NUMBER: Final = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
@@ -37,8 +37,9 @@ _MAX_KEY: Final = 255
 _MAX_DIGITS: Final = 18  # int64 holds every 18-digit number of minor units
 _RATE_TYPE: Final = pa.decimal128(24, 10)
 _COUNTRIES: Final = pa.array(sorted(ISO_3166_ALPHA2))
-_CURRENCIES: Final = pa.array(sorted(CURRENCY_EXPONENTS))
-_EXPONENTS: Final = pa.array([CURRENCY_EXPONENTS[c] for c in sorted(CURRENCY_EXPONENTS)], pa.int8())
+_CURRENCIES: Final = pa.array(sorted(BILLING_EXPONENTS))
+_EXPONENTS: Final = pa.array([BILLING_EXPONENTS[c] for c in sorted(BILLING_EXPONENTS)], pa.int8())
+_RATE_CURRENCIES: Final = pa.array(sorted(RATE_CURRENCIES))
 
 
 @dataclass(slots=True)
@@ -136,7 +137,13 @@ def country(column: pa.Array) -> Parsed:
 
 
 def currency(column: pa.Array) -> Parsed:
+    """A billing currency: an active ISO 4217 code or one of the ECB's retired series."""
     return code(column, _CURRENCIES, "not an ISO 4217 currency code")
+
+
+def rate_currency(column: pa.Array) -> Parsed:
+    """The currency of an exchange rate: any ISO 4217 code, active or historic."""
+    return code(column, _RATE_CURRENCIES, "not an ISO 4217 currency code")
 
 
 def status(column: pa.Array, allowed: tuple[str, ...]) -> Parsed:

@@ -24,7 +24,8 @@ class CellKind(StrEnum):
     text = "text"  # stored as given (formulas included); empty means absent
     email = "email"
     country = "country"
-    currency = "currency"
+    currency = "currency"  # a billing currency (active ISO 4217, or an ECB retired series)
+    rate_currency = "rate_currency"  # any ISO 4217 code, historic ones included
     customer_status = "customer_status"
     subscription_status = "subscription_status"
     tags = "tags"
@@ -115,7 +116,7 @@ SPECS: Final[dict[ImportKind, KindSpec]] = {
         FX_RATES,
         (
             ColumnSpec("date", CellKind.date, required=True),
-            ColumnSpec("currency", CellKind.currency, required=True),
+            ColumnSpec("currency", CellKind.rate_currency, required=True),
             ColumnSpec("rate", CellKind.rate, required=True),
         ),
         ("date", "currency"),

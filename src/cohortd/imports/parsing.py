@@ -12,6 +12,7 @@ import gzip
 import json
 import shutil
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from cohortd.imports import wide
 from cohortd.imports.columns import CellKind, ImportKind, KindSpec
 from cohortd.imports.problems import FileProblem
 
@@ -37,6 +39,7 @@ _CSV_BLOCK_BYTES: Final = 4 << 20
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _PARQUET_MAGIC: Final = b"PAR1"
 _BOM: Final = b"\xef\xbb\xbf"
+_ZIP_MAGIC: Final = b"PK\x03\x04"
 
 
 class FileFormat(StrEnum):
@@ -143,8 +146,9 @@ def read_batches(
     source: ImportSource, spec: KindSpec, *, batch_rows: int | None = None
 ) -> Iterator[RawBatch]:
     """Stream the file's records as ``RawBatch``es; raises ``FileProblem`` for a bad file."""
-    sniffed = sniff(source.path, source.name)
     with ExitStack() as stack:
+        source = _unzipped(source, stack)
+        sniffed = sniff(source.path, source.name)
         match sniffed.format:
             case FileFormat.csv:
                 yield from _csv_batches(source.path, sniffed.gzipped, spec)
@@ -157,6 +161,31 @@ def read_batches(
                 if sniffed.gzipped:
                     path = _gunzip_to_temp(source.path, stack)
                 yield from _parquet_batches(path, spec, batch_rows or _PARQUET_BATCH_ROWS)
+
+
+def _unzipped(source: ImportSource, stack: ExitStack) -> ImportSource:
+    """A zip archive of one file (as the ECB publishes ``eurofxref-hist.zip``) as that
+    file, inflated to a temp file; any other file as it is."""
+    with source.path.open("rb") as handle:
+        head = handle.read(len(_ZIP_MAGIC))
+    if head != _ZIP_MAGIC:
+        if source.name.lower().endswith(".zip"):
+            raise FileProblem("the file is named .zip but is not a zip archive")
+        return source
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if len(members) != 1:
+                raise FileProblem("a zip archive must hold exactly one file")
+            suffix = "".join(Path(members[0].filename).suffixes[-2:])
+            target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix))  # noqa: SIM115
+            with archive.open(members[0]) as inner:
+                shutil.copyfileobj(inner, target, 1 << 20)
+            target.flush()
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+        raise FileProblem("the file is not a readable zip archive") from None
+    name = Path(members[0].filename).name
+    return ImportSource(source.kind, Path(target.name), name)
 
 
 def check_header(names: list[str], spec: KindSpec) -> None:
@@ -181,7 +210,11 @@ def _csv_stream(path: Path, gzipped: bool) -> pa.NativeFile:
 
 def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch]:
     names = _csv_header(path, gzipped)
-    check_header(names, spec)
+    is_wide = spec.kind is ImportKind.exchange_rates and wide.is_wide(names)
+    if is_wide:
+        wide.check_wide_header(names)
+    else:
+        check_header(names, spec)
     bad_shapes: list[Any] = []
     convert = pcsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
@@ -198,7 +231,13 @@ def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch
                 break
             rows = _numbers(next_row, batch.num_rows)
             next_row += batch.num_rows
-            yield RawBatch(columns=_blank_rows_to_null(batch), rows=rows)
+            if not is_wide:
+                yield RawBatch(columns=_blank_rows_to_null(batch), rows=rows)
+                continue
+            cells = [pc.if_else(pc.equal(c, ""), None, c) for c in batch.columns]
+            long, long_rows = wide.long_batch(names, cells, rows)
+            if len(long_rows):
+                yield RawBatch(columns=long, rows=long_rows)
     if bad_shapes:
         raise FileProblem.many(_bad_shape_lines(path, gzipped, names))
 
@@ -293,13 +332,13 @@ def _gunzip_to_temp(path: Path, stack: ExitStack) -> Path:
 def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatch]:
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError):
+        names = list(parquet.schema_arrow.names)
+    except _PARQUET_ERRORS:
         raise FileProblem("the file is not a readable Parquet file") from None
-    names = list(parquet.schema_arrow.names)
     check_header(names, spec)
     kinds = {c.name: c.kind for c in spec.columns}
     next_row = 2
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    for batch in _parquet_read(parquet.iter_batches(batch_size=batch_rows)):
         rows = _numbers(next_row, batch.num_rows)
         next_row += batch.num_rows
         columns = {
@@ -307,6 +346,22 @@ def _parquet_batches(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[Ra
             for name, column in zip(batch.schema.names, batch.columns, strict=True)
         }
         yield RawBatch(columns=columns, rows=rows)
+
+
+# what a damaged Parquet file raises (a name that is not UTF-8 included), at any point
+_PARQUET_ERRORS: Final = (pa.ArrowException, OSError, UnicodeDecodeError, ValueError)
+
+
+def _parquet_read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches``, a damaged page or footer becoming a file problem wherever it shows."""
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except _PARQUET_ERRORS:
+            raise FileProblem("the file is not a readable Parquet file") from None
+        yield batch
 
 
 def _parquet_column(name: str, column: pa.Array, kind: CellKind) -> pa.Array:

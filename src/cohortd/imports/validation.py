@@ -90,6 +90,8 @@ def _parse(kind: CellKind, source: pa.Array, typed: dict[str, pa.Array]) -> cell
             return cells.country(source)
         case CellKind.currency:
             return cells.currency(source)
+        case CellKind.rate_currency:
+            return cells.rate_currency(source)
         case CellKind.customer_status:
             return cells.status(source, CUSTOMER_STATUSES)
         case CellKind.subscription_status:

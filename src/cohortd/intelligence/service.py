@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from cohortd.api.bounds import DAY_RANGE, MAX_DAY, MIN_DAY, day_in_range
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
@@ -66,9 +67,10 @@ def parse_day(name: str, value: str | None) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidParameter(name, "must be a date, YYYY-MM-DD") from None
+    return day_in_range(name, day)
 
 
 def parse_currency(value: str | None, default: str) -> str:
@@ -86,6 +88,8 @@ def parse_period(value: str | None, interval: Interval, today: date) -> int:
     if value is None or value == "":
         return current - 1
     match = _PERIOD_LABEL.match(value.strip())
+    if match and not MIN_DAY.year <= int(match.group(1)) <= MAX_DAY.year:
+        raise InvalidParameter("period", DAY_RANGE)
     if match and match.group(2) and interval is Interval.month and 1 <= int(match.group(2)) <= 12:
         period = period_of(date(int(match.group(1)), int(match.group(2)), 1), interval)
     elif match and match.group(3) and interval is Interval.quarter:

@@ -10,6 +10,7 @@ from typing import Any
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
+from cohortd.api.bounds import day_in_range
 from cohortd.api.deps import Principal
 from cohortd.cohorts.service import cohort_members_table
 from cohortd.config import Settings
@@ -23,6 +24,8 @@ from cohortd.engine.retention import Breakdown, Filters, ReportQuery
 from cohortd.errors import InvalidParameter, QueryTimeout
 from cohortd.warehouse import Scope, Warehouse
 
+# SPEC §3's cap on a cohort definition's lists, applied to the report's filter lists too.
+MAX_FILTER_VALUES = 1_000
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -50,9 +53,13 @@ def _given(value: str | None) -> str | None:
     return value.strip() if value is not None and value.strip() else None
 
 
-def _tokens(value: str | None) -> list[str] | None:
+def _tokens(value: str | None, name: str) -> list[str] | None:
+    """A space-separated filter list, at most ``MAX_FILTER_VALUES`` values (400 beyond)."""
     given = _given(value)
-    return given.split() if given else None
+    tokens = given.split() if given else None
+    if tokens and len(tokens) > MAX_FILTER_VALUES:
+        raise InvalidParameter(name, f"at most {MAX_FILTER_VALUES} values")
+    return tokens
 
 
 def parse_date(value: str | None) -> date:
@@ -62,9 +69,10 @@ def parse_date(value: str | None) -> date:
     try:
         if len(given) != 10:
             raise ValueError
-        return date.fromisoformat(given)
+        day = date.fromisoformat(given)
     except ValueError:
         raise InvalidParameter("date", f"{given!r} is not a date in YYYY-MM-DD form") from None
+    return day_in_range("date", day)
 
 
 def parse_interval(value: str | None) -> Interval:
@@ -114,28 +122,28 @@ def parse_format(value: str | None) -> ReportFormat:
 
 
 def parse_filters(params: ReportParams) -> Filters:
-    regions = _tokens(params.region)
+    regions = _tokens(params.region, "region")
     try:
         countries = expand(regions) if regions else None
     except UnknownRegion as unknown:
         raise InvalidParameter(
             "region", f"{unknown.token!r} is neither a region slug nor a country code"
         ) from None
-    currencies = _tokens(params.currency)
+    currencies = _tokens(params.currency, "currency")
     codes = (
         frozenset(parse_currency_code("currency", c) for c in currencies) if currencies else None
     )
 
-    def free(value: str | None) -> frozenset[str] | None:
-        tokens = _tokens(value)
+    def free(value: str | None, name: str) -> frozenset[str] | None:
+        tokens = _tokens(value, name)
         return frozenset(tokens) if tokens else None
 
     return Filters(
         countries=countries,
         currencies=codes,
-        industries=free(params.industry),
-        channels=free(params.channel),
-        sizes=free(params.size),
+        industries=free(params.industry, "industry"),
+        channels=free(params.channel, "channel"),
+        sizes=free(params.size, "size"),
     )
 
 
