@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cohortd import __version__
+from cohortd.api.cache import AnswerCache
 from cohortd.api.gateway import Gateway, GatewayConfig
 from cohortd.api.problems import install_handlers
 from cohortd.api.ratelimit import make_rate_limiter
@@ -73,7 +74,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.resolved_database_url)
-        app.state.warehouse = connect(settings.resolved_warehouse_url)
+        app.state.warehouse = connect(
+            settings.resolved_warehouse_url, readers=settings.warehouse_readers
+        )
         warming = start_warming(settings, sessions, app.state.warehouse)
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse
@@ -103,6 +106,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.answers = AnswerCache(settings.answer_cache_bytes)
     install_handlers(app)
     app.add_middleware(
         Gateway,
