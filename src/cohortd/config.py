@@ -65,6 +65,16 @@ class Settings(BaseSettings):
         description="Memory for cached analytic answers per process (least recently used "
         "out first); 0 turns the cache off.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the operator metrics (GET /metrics, Prometheus text, no key); "
+        "unset: not served.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the operator metrics port binds."
+    )
     idempotency_ttl_hours: int = Field(
         default=24, description="How long an Idempotency-Key and its stored response are kept."
     )

@@ -6,10 +6,13 @@ for ``/v1/cohorts/{id}``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
+from cohortd.api.cache import AnswersDep
 from cohortd.api.deps import (
     AuthDep,
     Principal,
@@ -21,6 +24,7 @@ from cohortd.api.deps import (
 from cohortd.api.paging import ListResource, PageDep, paginate_select
 from cohortd.api.reads import analytic
 from cohortd.cohorts.schemas import CohortType
+from cohortd.engine import membership
 from cohortd.engine.anomalies import AnomalyType, Severity
 from cohortd.errors import InvalidParameter
 from cohortd.intelligence import definitions, repository, runs, service
@@ -86,7 +90,7 @@ def compare_cohorts(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
-    settings: SettingsDep,
+    answers: AnswersDep,
     cohort_type: Annotated[str | None, Query(description="Only cohorts of this type.")] = None,
     interval: Annotated[str | None, Query(description="month (default) or quarter.")] = None,
     period: Annotated[
@@ -94,10 +98,14 @@ def compare_cohorts(
         Query(description="YYYY-MM, YYYY-Qn or a day inside it; default the last complete one."),
     ] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Cohorts ranked by NRR for one period (dense ranks, best/worst/normal)."""
-    with analytic(warehouse, principal.scope, settings):
-        return service.compare(
+    key = (_today(), cohort_type, interval, period, base_currency, _fingerprint(session, principal))
+    return answers.respond(
+        principal.scope,
+        "compare",
+        key,
+        lambda: service.compare(
             session,
             warehouse,
             _caller(principal),
@@ -105,7 +113,8 @@ def compare_cohorts(
             interval=interval,
             period=period,
             base_currency=base_currency,
-        )
+        ),
+    )
 
 
 @router.get("/v1/cohorts/{cohort_id}/snapshots", responses=_NOT_FOUND)
@@ -114,15 +123,27 @@ def cohort_snapshots(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
-    settings: SettingsDep,
+    answers: AnswersDep,
     interval: Annotated[str | None, Query(description="month (default) or quarter.")] = None,
     start: Annotated[str | None, Query(alias="from", description="First day (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, Query(alias="to", description="Last day (YYYY-MM-DD).")] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """MRR movements, NRR and GRR per period for the cohort's members as of today."""
-    with analytic(warehouse, principal.scope, settings):
-        return service.cohort_snapshots(
+    key = (
+        _today(),
+        cohort_id,
+        interval,
+        start,
+        end,
+        base_currency,
+        _fingerprint(session, principal),
+    )
+    return answers.respond(
+        principal.scope,
+        "snapshots",
+        key,
+        lambda: service.cohort_snapshots(
             session,
             warehouse,
             _caller(principal),
@@ -131,7 +152,8 @@ def cohort_snapshots(
             start=start,
             end=end,
             base_currency=base_currency,
-        )
+        ),
+    )
 
 
 @router.get("/v1/cohorts/{cohort_id}/curve", responses=_NOT_FOUND)
@@ -140,20 +162,36 @@ def cohort_curve(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
-    settings: SettingsDep,
+    answers: AnswersDep,
     months: Annotated[str | None, Query(description="Last month index (default 36).")] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The vintage curve: months 0..N since each member's first paid month, pooled."""
-    with analytic(warehouse, principal.scope, settings):
-        return service.cohort_curve(
+    key = (_today(), cohort_id, months, base_currency, _fingerprint(session, principal))
+    return answers.respond(
+        principal.scope,
+        "curve",
+        key,
+        lambda: service.cohort_curve(
             session,
             warehouse,
             _caller(principal),
             cohort_id,
             months=_integer("months", months),
             base_currency=base_currency,
-        )
+        ),
+    )
+
+
+def _today() -> date:
+    """Answers "as of today" change at midnight (UTC): the day is part of their key."""
+    return membership.utc_today()
+
+
+def _fingerprint(session: Session, principal: Principal) -> tuple[Any, ...]:
+    return repository.answers_fingerprint(
+        session, org_id=principal.org_id, livemode=principal.livemode
+    )
 
 
 def _integer(name: str, value: str | None) -> int | None:
