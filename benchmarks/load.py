@@ -263,7 +263,8 @@ def main() -> None:
             print(f"# machine: {machine()}")
             print(
                 f"# data: cohortd demo, {args.customers:,} customers (seed 7), "
-                f"{made.json().get('total_cohorts', '?')} auto cohorts; per cell at most {args.seconds:g} s "
+                f"{made.json().get('total_cohorts', '?')} auto cohorts; "
+                f"per cell at most {args.seconds:g} s "
                 f"or {args.requests} requests"
             )
             print()
