@@ -132,6 +132,9 @@ def test_the_cache_serves_identical_requests_until_a_write(api_any: ApiHarness) 
     # the same question spelled differently is the same request
     spelled = api.client.get(URL + "&interval=month&format=list", headers=api.headers())
     assert spelled.headers["x-cache"] == "hit"
+    # a client may ask for a fresh answer
+    fresh = api.client.get(URL, headers=api.headers(**{"Cache-Control": "no-cache"}))
+    assert fresh.headers["x-cache"] == "miss" and fresh.content == first.content
 
     # a write to the scope: the org's own rate, 2 USD per EUR every day of the report
     rates = _rates("USD", "2", date(2024, 1, 1), date(2024, 3, 31))

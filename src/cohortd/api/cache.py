@@ -12,7 +12,8 @@ An endpoint answers through the ``AnswersDep`` dependency in one line::
 
 ``respond`` frames the work as an analytic request (derived catch-up, one reader, the
 request deadline: ``api.reads``) and returns the JSON ``Response`` (header
-``X-Cache: hit`` or ``miss``). A request depending on control-plane rows (a cohort's
+``X-Cache: hit`` or ``miss``). A request with ``Cache-Control: no-cache`` is computed
+afresh (and its answer kept for the next). A request depending on control-plane rows (a cohort's
 definition) puts what it depends on into its key.
 """
 
@@ -80,6 +81,7 @@ class Answers:
     warehouse: Warehouse
     cache: AnswerCache
     settings: Settings
+    fresh: bool = False  # the client asked for a fresh answer (Cache-Control: no-cache)
 
     def respond(
         self, scope: Scope, route: str, request: Hashable, compute: Callable[[], Any]
@@ -95,7 +97,7 @@ class Answers:
                 route,
                 request,
             )
-            body = self.cache.get(key)
+            body = None if self.fresh else self.cache.get(key)
             if body is not None:
                 return _json(body, "hit")
             with collection.paused():  # many small objects: one collection at the end
@@ -110,7 +112,8 @@ def _json(body: bytes, outcome: str) -> Response:
 
 def get_answers(request: Request) -> Answers:
     state = request.app.state
-    return Answers(state.warehouse, state.answers, state.settings)
+    directives = request.headers.get("cache-control", "").lower()
+    return Answers(state.warehouse, state.answers, state.settings, fresh="no-cache" in directives)
 
 
 AnswersDep = Annotated[Answers, Depends(get_answers)]
