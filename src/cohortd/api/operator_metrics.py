@@ -77,7 +77,7 @@ def _escape(value: str) -> str:
 
 
 def _gauge(name: str, kind: str, help_text: str, value: float) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
 
 
 def exposition(state: Any) -> str:
