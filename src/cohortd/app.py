@@ -10,8 +10,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cohortd import __version__
+from cohortd.api.cache import AnswerCache
 from cohortd.api.gateway import Gateway, GatewayConfig
 from cohortd.api.openapi import install_openapi
+from cohortd.api.operator_metrics import MetricsServer, RequestMetrics, exposition
 from cohortd.api.problems import install_handlers
 from cohortd.api.ratelimit import make_rate_limiter
 from cohortd.config import Settings, get_settings
@@ -74,16 +76,26 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.resolved_database_url)
-        app.state.warehouse = connect(settings.resolved_warehouse_url)
+        app.state.warehouse = connect(
+            settings.resolved_warehouse_url, readers=settings.warehouse_readers
+        )
         warming = start_warming(settings, sessions, app.state.warehouse)
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse
         )
         if announce_url:
             write_server_file(settings.data_dir, announce_url)
+        metrics = None
+        if settings.metrics_port is not None:
+            metrics = MetricsServer(
+                settings.metrics_host, settings.metrics_port, lambda: exposition(app.state)
+            ).start()
+        app.state.metrics_server = metrics
         try:
             yield
         finally:
+            if metrics is not None:
+                metrics.stop()
             if announce_url:
                 remove_server_file(settings.data_dir)
             if snapshots is not None:
@@ -104,6 +116,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.answers = AnswerCache(settings.answer_cache_bytes)
+    app.state.request_metrics = RequestMetrics()
     install_handlers(app)
     app.add_middleware(
         Gateway,
@@ -115,6 +129,7 @@ def create_app(
             ),
             rate_limiter=make_rate_limiter(settings.rate_limit_per_minute, settings.redis_url),
             sessions=sessions,
+            metrics=app.state.request_metrics,
         ),
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -49,7 +49,31 @@ class Settings(BaseSettings):
         description="Largest cohort report (cohorts x periods); beyond it 422 says what to narrow.",
     )
     query_timeout_seconds: float = Field(
-        default=30.0, description="Analytic queries running longer answer 503."
+        default=10.0,
+        description="Deadline of every analytic request: past it, its queries are cancelled "
+        "and it answers 503.",
+    )
+    warehouse_readers: int = Field(
+        default=8,
+        ge=1,
+        description="PostgreSQL data plane: connections analytic reads may hold at once "
+        "(DuckDB gives each read a cursor, unpooled).",
+    )
+    answer_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Memory for cached analytic answers per process (least recently used "
+        "out first); 0 turns the cache off.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the operator metrics (GET /metrics, Prometheus text, no key); "
+        "unset: not served.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the operator metrics port binds."
     )
     idempotency_ttl_hours: int = Field(
         default=24, description="How long an Idempotency-Key and its stored response are kept."

@@ -17,6 +17,7 @@ from urllib.parse import unquote_to_bytes
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cohortd.api.operator_metrics import RequestMetrics
 from cohortd.api.problems import problem_response
 from cohortd.api.ratelimit import RateLimiter
 from cohortd.errors import (
@@ -51,6 +52,7 @@ class GatewayConfig:
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter
     sessions: Any  # sessionmaker of the control plane
+    metrics: RequestMetrics | None = None  # operator metrics (api.operator_metrics)
 
 
 class Gateway:
@@ -93,6 +95,14 @@ class Gateway:
             if not status_holder.get("started"):
                 await _send_problem(scope, receive, send_with_id, _Unexpected())
         finally:
+            if self.config.metrics is not None:
+                route = scope.get("route")  # the matched route, set by the router
+                self.config.metrics.observe(
+                    str(scope.get("method")),
+                    getattr(route, "path", "unmatched"),
+                    status_holder["status"],
+                    time.perf_counter() - started,
+                )
             logger.info(
                 "request",
                 extra={

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cohortd.api.bounds import InRangeDay
-from cohortd.api.deps import AuthDep, SessionDep, WarehouseDep, WriteAuth
+from cohortd.api.deps import AuthDep, SessionDep, SettingsDep, WarehouseDep, WriteAuth
 from cohortd.api.paging import ListResource, PageDep
+from cohortd.api.reads import analytic
 from cohortd.cohorts import service
 from cohortd.cohorts.schemas import Cohort, CohortCreate, CohortDeleted, CohortType, CohortUpdate
 from cohortd.subscribers.schemas import Subscriber
@@ -38,10 +39,15 @@ AsOf = Annotated[
 
 @router.post("", status_code=201, response_model=Cohort, responses={**_ERRORS, **_INVALID})
 def create_cohort(
-    body: CohortCreate, principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep
+    body: CohortCreate,
+    principal: WriteAuth,
+    session: SessionDep,
+    warehouse: WarehouseDep,
+    settings: SettingsDep,
 ) -> Cohort:
     row = service.create_cohort(session, principal, body)
-    return service.views(session, warehouse, principal, [row])[0]
+    with analytic(warehouse, principal.scope, settings):
+        return service.views(session, warehouse, principal, [row])[0]
 
 
 @router.get("", response_model=ListResource[Cohort], responses=_ERRORS)
@@ -49,6 +55,7 @@ def list_cohorts(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     page: PageDep,
     cohort_type: Annotated[
         CohortType | None, Query(description="Only cohorts of this type.")
@@ -56,7 +63,8 @@ def list_cohorts(
     as_of: AsOf = None,
 ) -> ListResource[Cohort]:
     found = service.list_cohort_rows(session, principal, page, cohort_type=cohort_type)
-    data = service.views(session, warehouse, principal, found.items, as_of=as_of)
+    with analytic(warehouse, principal.scope, settings):
+        data = service.views(session, warehouse, principal, found.items, as_of=as_of)
     return ListResource(data=data, has_more=found.has_more, next_cursor=found.next_cursor)
 
 
@@ -66,10 +74,12 @@ def get_cohort(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
 ) -> Cohort:
     row = service.get_cohort_row(session, principal, cohort_id)
-    return service.views(session, warehouse, principal, [row], as_of=as_of)[0]
+    with analytic(warehouse, principal.scope, settings):
+        return service.views(session, warehouse, principal, [row], as_of=as_of)[0]
 
 
 @router.patch("/{cohort_id}", response_model=Cohort, responses={**_NOT_FOUND, **_INVALID})
@@ -79,9 +89,11 @@ def update_cohort(
     principal: WriteAuth,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
 ) -> Cohort:
     row = service.update_cohort(session, principal, cohort_id, body)
-    return service.views(session, warehouse, principal, [row])[0]
+    with analytic(warehouse, principal.scope, settings):
+        return service.views(session, warehouse, principal, [row])[0]
 
 
 @router.delete(
@@ -100,8 +112,10 @@ def list_members(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     page: PageDep,
     as_of: AsOf = None,
 ) -> ListResource[Subscriber]:
-    found = service.members_page(session, warehouse, principal, cohort_id, page, as_of=as_of)
+    with analytic(warehouse, principal.scope, settings):
+        found = service.members_page(session, warehouse, principal, cohort_id, page, as_of=as_of)
     return ListResource(data=found.items, has_more=found.has_more, next_cursor=found.next_cursor)

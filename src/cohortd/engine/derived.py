@@ -368,7 +368,7 @@ def catch_up(warehouse: Warehouse, scope: Scope) -> bool:
     rows gone and returns."""
     if not stale(warehouse, scope):
         return False
-    with warehouse.transaction():
+    with warehouse.transaction(scope):
         warehouse.serialize_writers(DERIVED_PENDING)
         pending = scoped(warehouse, DERIVED_PENDING, scope)
         found = warehouse.to_pyarrow(

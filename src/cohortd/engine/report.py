@@ -290,8 +290,8 @@ def _key(
 
 
 def _temp_names(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> tuple[str, str]:
-    """Names of the factor tables: fixed per key, so the cached SQL finds them (the
-    warehouse lock keeps one report at a time on the connection)."""
+    """Names of the factor tables: fixed per key, so the cached SQL finds them (temp
+    tables belong to one connection: a reader's own, or the main one under the lock)."""
     key = _key(warehouse, scope, query, "factors")
     token = (
         hashlib.sha256(repr(key).encode()).hexdigest()[:16]
@@ -305,7 +305,7 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, first_perio
     """The triangle's rows (``engine.triangle``)."""
     found = factor_tables(warehouse, scope, query, first_period)
     by_period_name, by_day_name = _temp_names(warehouse, scope, query)
-    with warehouse._lock, ExitStack() as cleanup:
+    with warehouse.holding(), ExitStack() as cleanup:
         cleanup.enter_context(warehouse.analytic())
         for temp, rows in ((by_period_name, found.by_period), (by_day_name, found.by_day)):
             warehouse.drop_temp_table(temp)

@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Request, UploadFile
 
-from cohortd.api.deps import AuthDep, SessionDep, WarehouseDep, WriteAuth
+from cohortd.api.deps import AuthDep, SessionDep, SettingsDep, WarehouseDep, WriteAuth
 from cohortd.api.paging import ListResource, PageDep
+from cohortd.api.reads import analytic
 from cohortd.errors import FieldError, ValidationFailed
 from cohortd.imports import service
 from cohortd.imports.columns import ImportKind
@@ -127,9 +128,10 @@ def write_exchange_rates(
 
 @router.get("/v1/exchange_rates", response_model=ListResource[ExchangeRate], responses=_ERRORS)
 def list_exchange_rates(
-    principal: AuthDep, warehouse: WarehouseDep, page: PageDep
+    principal: AuthDep, warehouse: WarehouseDep, settings: SettingsDep, page: PageDep
 ) -> ListResource[ExchangeRate]:
-    found = service.list_rates(warehouse, principal, page)
+    with analytic(warehouse, principal.scope, settings):
+        found = service.list_rates(warehouse, principal, page)
     return ListResource(
         data=[service.rate_out(row) for row in found.items],
         has_more=found.has_more,

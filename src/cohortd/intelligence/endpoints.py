@@ -6,13 +6,25 @@ for ``/v1/cohorts/{id}``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
-from cohortd.api.deps import AuthDep, Principal, SessionDep, WarehouseDep, WriteAuth
+from cohortd.api.cache import AnswersDep
+from cohortd.api.deps import (
+    AuthDep,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    WarehouseDep,
+    WriteAuth,
+)
 from cohortd.api.paging import ListResource, PageDep, paginate_select
+from cohortd.api.reads import analytic
 from cohortd.cohorts.schemas import CohortType
+from cohortd.engine import membership
 from cohortd.engine.anomalies import AnomalyType, Severity
 from cohortd.errors import InvalidParameter
 from cohortd.intelligence import definitions, repository, runs, service
@@ -48,10 +60,11 @@ def _caller(principal: Principal) -> Caller:
 
 @pillar_router.post("/definitions", responses=_ERRORS)
 def generate_definitions(
-    principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep
+    principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Auto-generate vintage, segment, territory and rep cohorts (upsert)."""
-    return definitions.generate(session, warehouse, principal).as_json()
+    with analytic(warehouse, principal.scope, settings):
+        return definitions.generate(session, warehouse, principal).as_json()
 
 
 @pillar_router.get("/definitions", responses=_ERRORS)
@@ -59,15 +72,17 @@ def list_definitions(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     cohort_type: Annotated[
         str | None, Query(description="vintage, segment, territory, rep, custom")
     ] = None,
 ) -> dict[str, Any]:
     """Every cohort definition of this organization and mode, with exact member counts."""
     kind = parse_cohort_type(cohort_type)
-    return definitions.definitions(
-        session, warehouse, principal, cohort_type=CohortType(kind) if kind else None
-    )
+    with analytic(warehouse, principal.scope, settings):
+        return definitions.definitions(
+            session, warehouse, principal, cohort_type=CohortType(kind) if kind else None
+        )
 
 
 @router.get("/v1/cohorts/compare", responses=_ERRORS)
@@ -75,6 +90,7 @@ def compare_cohorts(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    answers: AnswersDep,
     cohort_type: Annotated[str | None, Query(description="Only cohorts of this type.")] = None,
     interval: Annotated[str | None, Query(description="month (default) or quarter.")] = None,
     period: Annotated[
@@ -82,16 +98,22 @@ def compare_cohorts(
         Query(description="YYYY-MM, YYYY-Qn or a day inside it; default the last complete one."),
     ] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Cohorts ranked by NRR for one period (dense ranks, best/worst/normal)."""
-    return service.compare(
-        session,
-        warehouse,
-        _caller(principal),
-        cohort_type=cohort_type,
-        interval=interval,
-        period=period,
-        base_currency=base_currency,
+    key = (_today(), cohort_type, interval, period, base_currency, _fingerprint(session, principal))
+    return answers.respond(
+        principal.scope,
+        "compare",
+        key,
+        lambda: service.compare(
+            session,
+            warehouse,
+            _caller(principal),
+            cohort_type=cohort_type,
+            interval=interval,
+            period=period,
+            base_currency=base_currency,
+        ),
     )
 
 
@@ -101,21 +123,36 @@ def cohort_snapshots(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    answers: AnswersDep,
     interval: Annotated[str | None, Query(description="month (default) or quarter.")] = None,
     start: Annotated[str | None, Query(alias="from", description="First day (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, Query(alias="to", description="Last day (YYYY-MM-DD).")] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """MRR movements, NRR and GRR per period for the cohort's members as of today."""
-    return service.cohort_snapshots(
-        session,
-        warehouse,
-        _caller(principal),
+    key = (
+        _today(),
         cohort_id,
-        interval=interval,
-        start=start,
-        end=end,
-        base_currency=base_currency,
+        interval,
+        start,
+        end,
+        base_currency,
+        _fingerprint(session, principal),
+    )
+    return answers.respond(
+        principal.scope,
+        "snapshots",
+        key,
+        lambda: service.cohort_snapshots(
+            session,
+            warehouse,
+            _caller(principal),
+            cohort_id,
+            interval=interval,
+            start=start,
+            end=end,
+            base_currency=base_currency,
+        ),
     )
 
 
@@ -125,17 +162,35 @@ def cohort_curve(
     principal: AuthDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    answers: AnswersDep,
     months: Annotated[str | None, Query(description="Last month index (default 36).")] = None,
     base_currency: Annotated[str | None, Query(alias="baseCurrency")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The vintage curve: months 0..N since each member's first paid month, pooled."""
-    return service.cohort_curve(
-        session,
-        warehouse,
-        _caller(principal),
-        cohort_id,
-        months=_integer("months", months),
-        base_currency=base_currency,
+    key = (_today(), cohort_id, months, base_currency, _fingerprint(session, principal))
+    return answers.respond(
+        principal.scope,
+        "curve",
+        key,
+        lambda: service.cohort_curve(
+            session,
+            warehouse,
+            _caller(principal),
+            cohort_id,
+            months=_integer("months", months),
+            base_currency=base_currency,
+        ),
+    )
+
+
+def _today() -> date:
+    """Answers "as of today" change at midnight (UTC): the day is part of their key."""
+    return membership.utc_today()
+
+
+def _fingerprint(session: Session, principal: Principal) -> tuple[Any, ...]:
+    return repository.answers_fingerprint(
+        session, org_id=principal.org_id, livemode=principal.livemode
     )
 
 
@@ -164,10 +219,11 @@ def membership_changes(
 
 @router.post("/v1/snapshots/run", status_code=201, response_model=SnapshotRun, responses=_ERRORS)
 def run_snapshots(
-    principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep
+    principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Record every cohort now and detect anomalies."""
-    result = runs.record_run(session, warehouse, _caller(principal), trigger="api")
+    with analytic(warehouse, principal.scope, settings):
+        result = runs.record_run(session, warehouse, _caller(principal), trigger="api")
     return runs.run_view(result)
 
 

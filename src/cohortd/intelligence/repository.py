@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+import orjson
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cohortd.cohorts.models import Cohort
@@ -109,3 +110,23 @@ def run(session: Session, *, org_id: str, livemode: bool, run_id: str) -> Snapsh
             SnapshotRun.livemode == livemode,
         )
     ).first()
+
+
+def answers_fingerprint(session: Session, *, org_id: str, livemode: bool) -> tuple[Any, ...]:
+    """What cached analytic answers of one scope depend on in the control plane: every
+    cohort's name, type and definition, and the recordings made so far (``api.cache``)."""
+    rows = session.execute(
+        select(Cohort.id, Cohort.name, Cohort.cohort_type, Cohort.updated_at, Cohort.definition)
+        .where(Cohort.org_id == org_id, Cohort.livemode == livemode)
+        .order_by(Cohort.id)
+    )
+    cohorts = tuple(
+        (id_, name, kind, str(updated), orjson.dumps(definition, option=orjson.OPT_SORT_KEYS))
+        for id_, name, kind, updated, definition in rows
+    )
+    recorded = session.execute(
+        select(func.count(CohortRecording.id), func.max(CohortRecording.id)).where(
+            CohortRecording.org_id == org_id, CohortRecording.livemode == livemode
+        )
+    ).one()
+    return cohorts, tuple(recorded)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from cohortd.api.cache import AnswersDep
 from cohortd.api.deps import AuthDep, SessionDep, SettingsDep, WarehouseDep
-from cohortd.engine import collection
 from cohortd.reports import service
 from cohortd.reports.schemas import CohortReport
 
@@ -20,7 +19,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or bad key"},
     404: {"description": "cohort_id names no cohort of this mode"},
     422: {"description": "The report is too large (narrow it) or the data lacks a rate"},
-    503: {"description": "The query ran past the configured timeout"},
+    503: {"description": "Past the request deadline (COHORTD_QUERY_TIMEOUT_SECONDS)"},
 }
 
 Text = str | None
@@ -39,6 +38,7 @@ def cohort_report(
     session: SessionDep,
     warehouse: WarehouseDep,
     settings: SettingsDep,
+    answers: AnswersDep,
     date: Annotated[Text, _param("Report date YYYY-MM-DD; default today (UTC).")] = None,
     interval: Annotated[Text, _param("day (served as week), week, month, quarter, year.")] = None,
     baseCurrency: Annotated[Text, _param("ISO 4217 target; default the org's.")] = None,
@@ -68,8 +68,9 @@ def cohort_report(
     )
     # a weekly report is ~15 MB of JSON: orjson writes it ~10x faster than json; the
     # garbage collector stays paused until the cells are gone (engine.collection)
-    with collection.paused():
-        body = orjson.dumps(
-            service.report_for(session, warehouse, principal, params, settings=settings)
-        )
-    return Response(body, media_type="application/json")
+    return answers.respond(
+        principal.scope,
+        "report",
+        service.request_key(session, principal, params),
+        lambda: service.report_for(session, warehouse, principal, params, settings=settings),
+    )

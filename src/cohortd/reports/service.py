@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import ibis.expr.types as ir
+import orjson
 from sqlalchemy.orm import Session
 
 from cohortd.api.bounds import day_in_range
 from cohortd.api.deps import Principal
-from cohortd.cohorts.service import cohort_members_table
+from cohortd.api.reads import analytic, timeout_error
+from cohortd.cohorts.service import cohort_members_table, get_cohort_row
 from cohortd.config import Settings
 from cohortd.engine import collection, derived
 from cohortd.engine.fx import UnknownCurrency, require_currencies
@@ -21,7 +23,7 @@ from cohortd.engine.periods import Interval
 from cohortd.engine.regions import UnknownRegion, expand
 from cohortd.engine.report import Report, ReportFormat, run_report
 from cohortd.engine.retention import Breakdown, Filters, ReportQuery
-from cohortd.errors import InvalidParameter, QueryTimeout
+from cohortd.errors import InvalidParameter
 from cohortd.warehouse import Scope, Warehouse
 
 # SPEC §3's cap on a cohort definition's lists, applied to the report's filter lists too.
@@ -164,13 +166,6 @@ def parse_query(
     return query, parse_format(params.format)
 
 
-def _timeout_detail(seconds: float) -> str:
-    return (
-        f"The report took longer than {seconds:g} s. Narrow it (a later date range, a "
-        "region or currency filter, a longer interval) or raise query_timeout_seconds."
-    )
-
-
 def cohort_report(
     warehouse: Warehouse,
     scope: Scope,
@@ -182,10 +177,11 @@ def cohort_report(
 ) -> dict[str, Any]:
     """The response body of ``GET /v1/reports/cohort`` (one pause of the garbage
     collector for the cells and their JSON fields: ``engine.collection``)."""
-    # A recent import's derived rows, if still waiting: outside the deadline, which is
-    # the report's own (an interrupted refresh would roll back and wait again)
+    # A recent import's derived rows, if still waiting: before the reader (whose
+    # snapshot then holds them) and outside the deadline (an interrupted refresh would
+    # roll back and wait again). Inside a reading block already, the block is joined.
     derived.catch_up(warehouse, scope)
-    deadline = warehouse.deadline(timeout_seconds, QueryTimeout(_timeout_detail(timeout_seconds)))
+    deadline = warehouse.deadline(timeout_seconds, timeout_error(timeout_seconds))
     with collection.paused():
         with deadline:
             try:
@@ -198,6 +194,29 @@ def cohort_report(
         return report.envelope(fmt)
 
 
+def request_key(session: Session, principal: Principal, params: ReportParams) -> tuple[Any, ...]:
+    """Everything a report's answer depends on besides its scope's data: the parsed
+    query (the date resolved, so "today" changes at midnight) and the format, plus the
+    definition of the cohort it is restricted to (a control-plane row). Bad parameters
+    raise here, before any work."""
+    query, fmt = parse_query(params, default_currency=principal.base_currency)
+    cohort_id = _given(params.cohort_id)
+    cohort = None
+    if cohort_id is not None:
+        row = get_cohort_row(session, principal, cohort_id)
+        cohort = (row.id, orjson.dumps(row.definition, option=orjson.OPT_SORT_KEYS))
+    return (
+        query.as_of,
+        query.interval,
+        query.base_currency,
+        query.breakdown,
+        query.fix_fx,
+        query.filters,
+        fmt,
+        cohort,
+    )
+
+
 def report_for(
     session: Session,
     warehouse: Warehouse,
@@ -206,17 +225,21 @@ def report_for(
     *,
     settings: Settings,
 ) -> dict[str, Any]:
-    """Parse, restrict to ``cohort_id``'s members (as of the report date) when given, run."""
+    """Parse, restrict to ``cohort_id``'s members (as of the report date) when given, run
+    (one reader under the request deadline for all of it)."""
     query, fmt = parse_query(params, default_currency=principal.base_currency)
-    cohort_id = _given(params.cohort_id)
-    if cohort_id is not None:
-        members = cohort_members_table(session, warehouse, principal, cohort_id, as_of=query.as_of)
-        query = replace(query, members=members)
-    return cohort_report(
-        warehouse,
-        principal.scope,
-        query,
-        fmt,
-        max_cells=settings.report_max_cells,
-        timeout_seconds=settings.query_timeout_seconds,
-    )
+    with analytic(warehouse, principal.scope, settings):
+        cohort_id = _given(params.cohort_id)
+        if cohort_id is not None:
+            members = cohort_members_table(
+                session, warehouse, principal, cohort_id, as_of=query.as_of
+            )
+            query = replace(query, members=members)
+        return cohort_report(
+            warehouse,
+            principal.scope,
+            query,
+            fmt,
+            max_cells=settings.report_max_cells,
+            timeout_seconds=settings.query_timeout_seconds,
+        )

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cohortd.api.deps import AuthDep, WarehouseDep, WriteAuth
+from cohortd.api.deps import AuthDep, SettingsDep, WarehouseDep, WriteAuth
 from cohortd.api.paging import ListResource, PageDep
+from cohortd.api.reads import analytic
 from cohortd.subscribers import service
 from cohortd.subscribers.schemas import Subscriber, SubscriberUpdate, Subscription
 
@@ -31,6 +32,7 @@ _NOT_FOUND: dict[int | str, dict[str, str]] = {
 def list_subscribers(
     principal: AuthDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     page: PageDep,
     status: Annotated[str | None, Query(description="Status today (given, else derived).")] = None,
     plan_id: Annotated[str | None, Query(description="Plan today (given, else derived).")] = None,
@@ -38,13 +40,17 @@ def list_subscribers(
     country: Annotated[str | None, Query(description="ISO 3166-1 alpha-2 country.")] = None,
 ) -> ListResource[Subscriber]:
     filters = service.SubscriberFilters(status=status, plan_id=plan_id, tag=tag, country=country)
-    found = service.list_subscribers(warehouse, principal.scope, page, filters=filters)
+    with analytic(warehouse, principal.scope, settings):
+        found = service.list_subscribers(warehouse, principal.scope, page, filters=filters)
     return ListResource(data=found.items, has_more=found.has_more, next_cursor=found.next_cursor)
 
 
 @router.get("/v1/subscribers/{subscriber_id}", response_model=Subscriber, responses=_NOT_FOUND)
-def get_subscriber(subscriber_id: str, principal: AuthDep, warehouse: WarehouseDep) -> Subscriber:
-    return service.get_subscriber(warehouse, principal.scope, subscriber_id)
+def get_subscriber(
+    subscriber_id: str, principal: AuthDep, warehouse: WarehouseDep, settings: SettingsDep
+) -> Subscriber:
+    with analytic(warehouse, principal.scope, settings):
+        return service.get_subscriber(warehouse, principal.scope, subscriber_id)
 
 
 @router.patch(
@@ -62,6 +68,7 @@ def update_subscriber(
     "/v1/subscriptions/{subscription_id}", response_model=Subscription, responses=_NOT_FOUND
 )
 def get_subscription(
-    subscription_id: str, principal: AuthDep, warehouse: WarehouseDep
+    subscription_id: str, principal: AuthDep, warehouse: WarehouseDep, settings: SettingsDep
 ) -> Subscription:
-    return service.get_subscription(warehouse, principal.scope, subscription_id)
+    with analytic(warehouse, principal.scope, settings):
+        return service.get_subscription(warehouse, principal.scope, subscription_id)

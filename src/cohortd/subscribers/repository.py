@@ -46,5 +46,5 @@ def update_customer(
         exp.column("id").eq(exp.Literal.string(customer_id)),
     )
     statement = exp.update(exp.to_table(CUSTOMERS, quoted=True), values, where=where)
-    with warehouse.transaction():
+    with warehouse.transaction(scope):
         warehouse.run_statement(statement)

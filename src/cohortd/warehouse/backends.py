@@ -1,20 +1,27 @@
 """One class per data-plane backend: connection, schema creation and bulk writes.
 
-Dialect differences live here and nowhere else (STYLE §6). Reads are Ibis expressions and
-go through ``Warehouse.to_pyarrow`` so that the DuckDB connection is used by one thread
-at a time.
+Dialect differences live here and nowhere else (STYLE §6).
+
+Readers and writers: analytic reads run inside ``Warehouse.reading()`` on a connection of
+their own (``warehouse.readers``), in one snapshot of the last committed state, without
+any lock, so reads never wait for each other nor for a write. Writes (imports, derived
+catch-up, rates, patches) use the one main connection, serialized by the warehouse's
+lock; a write inside a reading block still goes to the main connection. Outside any
+reading block every statement uses the main connection under the lock (CLI, jobs).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import threading
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -29,18 +36,23 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
+from cohortd.warehouse.readers import Deadline, Pool
 from cohortd.warehouse.tables import (
     COMPRESSION,
     CUSTOMERS,
+    DATA_VERSIONS,
     DERIVED_PENDING,
     DERIVED_TABLES,
     FX_ECB,
+    GLOBAL_ORG,
     SCHEMA_VERSION,
     SCHEMAS,
 )
 
 _META = "cohortd_warehouse_meta"
 _IMPORT_MEMORY_LIMIT = "600MB"
+_serial = itertools.count()
+DEFAULT_READERS = 8  # PostgreSQL connections held by readers at most (COHORTD_WAREHOUSE_READERS)
 
 
 class Warehouse(ABC):
@@ -49,40 +61,141 @@ class Warehouse(ABC):
     name = "generic"
 
     def __init__(self, con: ibis.BaseBackend, url: str) -> None:
-        self.con = con
+        self._main = con
         self.url = url
         self._lock = threading.RLock()
+        # the connection of this thread's current reading block (or the main one while
+        # a write runs inside it); unset: the main connection under the lock
+        self._bound: ContextVar[ibis.BaseBackend | None] = ContextVar(
+            f"cohortd_warehouse_{next(_serial)}", default=None
+        )
+        self._tables: dict[str, ir.Table] = {}
+        self._count_lock = threading.Lock()
+        self.readers_in_flight = 0
+        self.deadlines_fired = 0
+
+    @property
+    def con(self) -> ibis.BaseBackend:
+        """The Ibis backend statements of this thread use now."""
+        return self._bound.get() or self._main
+
+    # -- readers -----------------------------------------------------------------------
+    @contextmanager
+    def reading(
+        self, seconds: float | None = None, timeout: Exception | None = None
+    ) -> Iterator[None]:
+        """One reading unit of work: its own connection, one snapshot of the committed
+        state, no lock. With ``seconds``, past them every statement of the block is
+        cancelled and ``timeout`` is raised. Inside another reading block (or a write)
+        the block joins it."""
+        if self._bound.get() is not None:
+            yield
+            return
+        backend = self._open_reader()
+        broken = False
+        token = self._bound.set(backend)
+        with self._count_lock:
+            self.readers_in_flight += 1
+        try:
+            self._begin_reader(backend, seconds)
+            if seconds is None or timeout is None:
+                yield
+            else:
+                deadline = Deadline(seconds, lambda: self._cancel_reader(backend))
+                try:
+                    with deadline.armed(timeout):
+                        yield
+                finally:
+                    if deadline.fired.is_set():
+                        broken = True
+                        with self._count_lock:
+                            self.deadlines_fired += 1
+        except BaseException:
+            broken = True
+            raise
+        finally:
+            with self._count_lock:
+                self.readers_in_flight -= 1
+            self._bound.reset(token)
+            self._close_reader(backend, broken=broken)
+
+    def deadline(self, seconds: float, timeout: Exception) -> AbstractContextManager[None]:
+        """A reading block whose statements stop after ``seconds`` (``timeout`` raised)."""
+        return self.reading(seconds, timeout)
+
+    @abstractmethod
+    def _open_reader(self) -> ibis.BaseBackend:
+        """A connection for one reading block."""
+
+    def _begin_reader(self, backend: ibis.BaseBackend, seconds: float | None) -> None:  # noqa: B027
+        """Start the reader's snapshot (a no-op by default)."""
+
+    @abstractmethod
+    def _cancel_reader(self, backend: ibis.BaseBackend) -> None:
+        """Stop the statement running on ``backend`` (called from another thread)."""
+
+    @abstractmethod
+    def _close_reader(self, backend: ibis.BaseBackend, *, broken: bool) -> None:
+        """End the reader's snapshot and give its connection back."""
+
+    @contextmanager
+    def _hold(self) -> Iterator[ibis.BaseBackend]:
+        """The backend for the next statements: the reader's own, else the main one under
+        the lock."""
+        bound = self._bound.get()
+        if bound is not None and bound is not self._main:
+            yield bound
+            return
+        with self._lock:
+            yield self._main
+
+    def holding(self) -> AbstractContextManager[Any]:
+        """Keep this thread's connection for a sequence of statements (temp tables then
+        a query over them): the reader's own, else the main one under the lock."""
+        return self._hold()
+
+    @contextmanager
+    def _writing(self) -> Iterator[ibis.BaseBackend]:
+        """The main connection under the lock, for this thread's statements inside."""
+        with self._lock:
+            token = self._bound.set(self._main)
+            try:
+                yield self._main
+            finally:
+                self._bound.reset(token)
 
     # -- reads -------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
-        """``name`` as an Ibis table (Ibis reads its schema: a query on the connection,
-        so it takes the lock like every other use of it)."""
-        with self._lock:
-            return self.con.table(name)
+        """``name`` as an Ibis table (the schemas of cohortd's tables are read once)."""
+        found = self._tables.get(name)
+        if found is not None:
+            return found
+        with self._hold() as backend:
+            return backend.table(name)
 
     def to_pyarrow(self, expr: ir.Expr) -> pa.Table:
-        """Run an expression and return Arrow (one query at a time per connection)."""
-        with self._lock:
-            return expr.to_pyarrow()
+        """Run an expression and return Arrow."""
+        with self._hold() as backend:
+            return backend.to_pyarrow(expr)
 
     def execute(self, expr: ir.Expr) -> Any:
-        with self._lock:
-            return self.con.execute(expr)
+        with self._hold() as backend:
+            return backend.execute(expr)
 
     def compile(self, expr: ir.Expr) -> str:
         """The SQL this backend runs for ``expr`` (``engine.explain`` shows it)."""
-        return str(self.con.compile(expr))
+        return str(self._main.compile(expr))
 
     def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
         """Run one SELECT that ``compile`` made earlier (``engine.compiled`` keeps them)
         and return its rows; no Ibis expression is rebuilt or re-parsed."""
-        with self._lock, self.con.raw_sql(sql) as cursor:  # a cursor to release
+        with self._hold() as backend, backend.raw_sql(sql) as cursor:  # a cursor to release
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Run one SELECT compiled earlier and return Arrow (the report's cached SQL)."""
-        with self._lock, self.con.raw_sql(sql) as cursor:
+        with self._hold() as backend, backend.raw_sql(sql) as cursor:
             names = [column[0] for column in cursor.description]
             rows = cursor.fetchall()
         return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
@@ -90,22 +203,24 @@ class Warehouse(ABC):
     # -- schema ------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables, record the schema version and load the ECB history once."""
-        with self._lock:
-            existing = set(self.con.list_tables())
+        with self._writing():
+            self._tables.clear()
+            existing = set(self._main.list_tables())
             for name, schema in SCHEMAS.items():
                 if name not in existing:
                     self._create_table(name, schema)
             if _META not in existing:
-                self.con.create_table(_META, schema=ibis.schema({"schema_version": "int64"}))
+                self._main.create_table(_META, schema=ibis.schema({"schema_version": "int64"}))
                 self.insert_arrow(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
             elif self.schema_version() < SCHEMA_VERSION:
                 self._upgrade()
-            if self.con.execute(self.table(FX_ECB).count()) == 0:
+            if self._main.execute(self.table(FX_ECB).count()) == 0:
                 self.insert_arrow(FX_ECB, ecb_reference_rates())
                 self.refresh_statistics(FX_ECB)
+            self._tables.update({name: self._main.table(name) for name in (*SCHEMAS, _META)})
 
     def _create_table(self, name: str, schema: ibis.Schema) -> None:
-        self.con.create_table(name, schema=schema)
+        self._main.create_table(name, schema=schema)
 
     def schema_version(self) -> int:
         return int(self.execute(self.table(_META).schema_version.max()))
@@ -121,8 +236,9 @@ class Warehouse(ABC):
         scopes = self.to_pyarrow(customers.select("org_id", "livemode").distinct()).to_pylist()
         with self.transaction():
             for name in DERIVED_TABLES:
-                self.con.drop_table(name, force=True)
-                self.con.create_table(name, schema=SCHEMAS[name])
+                self._main.drop_table(name, force=True)
+                self._main.create_table(name, schema=SCHEMAS[name])
+                self._tables.pop(name, None)
             for row in scopes:
                 derived.refresh(self, Scope(row["org_id"], row["livemode"]))
             # every scope was refreshed whole: nothing waits for a catch-up
@@ -131,20 +247,20 @@ class Warehouse(ABC):
 
     # -- writes ------------------------------------------------------------------------
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
-        with self._lock:
-            self.con.insert(name, rows)
+        with self._writing() as main:
+            main.insert(name, rows)
 
     def insert_expr(self, name: str, rows: ir.Table) -> None:
         """``INSERT INTO name SELECT ...``: a set-based copy that never leaves the database."""
-        with self._lock:
-            self.con.insert(name, rows)
+        with self._writing() as main:
+            main.insert(name, rows)
 
     def create_temp_table(self, name: str, source: ibis.Schema | ir.Table) -> ir.Table:
         """A session-local table (dropped with the connection: a killed import leaves none)."""
-        with self._lock:
+        with self._hold() as backend:
             if isinstance(source, ir.Table):
-                return self.con.create_table(name, obj=source, temp=True)
-            return self.con.create_table(name, schema=source, temp=True)
+                return backend.create_table(name, obj=source, temp=True)
+            return backend.create_table(name, schema=source, temp=True)
 
     def put_temp_table(self, name: str, rows: pa.Table) -> None:
         """A session-local table holding ``rows`` (small: a report's factors)."""
@@ -163,8 +279,13 @@ class Warehouse(ABC):
 
         table = self.create_temp_table(name, ibis.Schema.from_pyarrow(pq.read_schema(paths[0])))
         for path in paths:
-            self.insert_arrow(name, pq.read_table(path))
+            self.insert_temp(name, pq.read_table(path))
         return table
+
+    def insert_temp(self, name: str, rows: pa.Table) -> None:
+        """Append ``rows`` to this thread's temp table ``name``."""
+        with self._hold() as backend:
+            backend.insert(name, rows)
 
     def drop_files_view(self, name: str) -> None:
         """Drop what ``files_view`` made."""
@@ -172,18 +293,22 @@ class Warehouse(ABC):
 
     def temp_table(self, name: str) -> ir.Table:
         """The session-local table ``name`` as an Ibis table."""
-        with self._lock:
-            return self.con.table(name)
+        with self._hold() as backend:
+            return backend.table(name)
 
     def drop_temp_table(self, name: str) -> None:
-        with self._lock:
+        bound = self._bound.get()
+        in_reader = bound is not None and bound is not self._main
+        # a reader's temp tables go with its snapshot: a cancelled reader may refuse
+        # the drop, and its end drops them anyway
+        with self._hold(), suppress(Exception) if in_reader else nullcontext():
             self._execute_statement(
                 sge.Drop(kind="TABLE", this=sge.table_(name, quoted=True), exists=True)
             )
 
     def delete_matching(self, name: str, scope: Any, key: tuple[str, ...], keys: ir.Table) -> None:
         """Delete the ``scope``'s rows of ``name`` whose ``key`` columns appear in ``keys``."""
-        dialect = self.con.compiler.dialect
+        dialect = self._main.compiler.dialect
         subquery = cast(sge.Query, sg.parse_one(self.compile(keys), read=dialect))
         condition = sg.and_(
             sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
@@ -192,7 +317,7 @@ class Warehouse(ABC):
                 query=subquery.subquery()
             ),
         )
-        with self._lock:
+        with self._writing():
             self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
     def delete_scope(self, name: str, scope: Any) -> None:
@@ -201,10 +326,11 @@ class Warehouse(ABC):
             sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
             sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
         )
-        with self._lock:
+        with self._writing():
             self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
     def _execute_statement(self, statement: sge.Expression) -> None:
+        """One statement on this thread's current connection (callers hold it)."""
         with self.con.raw_sql(statement.sql(self.con.compiler.dialect)):
             pass
 
@@ -215,14 +341,52 @@ class Warehouse(ABC):
 
     def run_statement(self, statement: Any) -> None:
         """Run one sqlglot DML expression (values quoted by sqlglot, never pasted into SQL)."""
-        with self._lock:
-            self.con.raw_sql(statement)
+        with self._writing() as main:
+            main.raw_sql(statement)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all."""
-        with self._lock, self.con.begin():
+    def transaction(self, scope: Any = None) -> Iterator[None]:
+        """All writes inside commit together or not at all, with a new data version for
+        ``scope`` (``None``: for every scope)."""
+        with self._writing() as main, main.begin():
             yield
+            self._new_version(scope)
+
+    def _new_version(self, scope: Any) -> None:
+        """Inside the writing transaction: a fresh token for ``scope``'s data version
+        (random, so two processes' writes never produce the same version)."""
+        org_id, livemode = (GLOBAL_ORG, False) if scope is None else (scope.org_id, scope.livemode)
+        condition = sg.and_(
+            sg.column("org_id", quoted=True).eq(sge.convert(org_id)),
+            sg.column("livemode", quoted=True).eq(sge.convert(livemode)),
+        )
+        self._execute_statement(sge.delete(sge.table_(DATA_VERSIONS, quoted=True), where=condition))
+        self._execute_statement(
+            sge.insert(
+                sge.values([(org_id, livemode, uuid.uuid4().hex)]),
+                sge.table_(DATA_VERSIONS, quoted=True),
+            )
+        )
+
+    def data_version(self, scope: Any) -> tuple[str, ...]:
+        """The tokens of ``scope``'s data version and of the global one, read on this
+        thread's connection (inside a reader: in its snapshot, with the data it reads)."""
+        table = sge.table_(DATA_VERSIONS, quoted=True)
+        org, mode = sg.column("org_id", quoted=True), sg.column("livemode", quoted=True)
+        statement = (
+            sg.select("org_id", "version")
+            .from_(table)
+            .where(
+                sg.or_(
+                    sg.and_(
+                        org.eq(sge.convert(scope.org_id)), mode.eq(sge.convert(scope.livemode))
+                    ),
+                    sg.and_(org.eq(sge.convert(GLOBAL_ORG)), mode.eq(sge.convert(False))),
+                )
+            )
+        )
+        rows = self.fetch_rows(statement.sql(self._main.compiler.dialect))
+        return tuple(sorted(f"{r['org_id'] == GLOBAL_ORG}:{r['version']}" for r in rows))
 
     @contextmanager
     def light_compression(self) -> Iterator[None]:
@@ -237,13 +401,6 @@ class Warehouse(ABC):
     def refresh_statistics(self, *tables: str) -> None:  # noqa: B027 (a no-op by default)
         """Tell the planner about bulk-written rows (a no-op where it sees them anyway)."""
 
-    @abstractmethod
-    def deadline(self, seconds: float, timeout: Exception) -> AbstractContextManager[None]:
-        """Raise ``timeout`` when the queries run inside take longer than ``seconds``.
-
-        The connection is held for the whole block, so the interruption can only reach
-        this block's own queries."""
-
     @contextmanager
     def analytic(self) -> Iterator[None]:
         """Around a large analytic statement (the report's): planner settings for it, if
@@ -251,14 +408,16 @@ class Warehouse(ABC):
         yield
 
     def ping(self) -> None:
-        self.execute(ibis.literal(1))
+        with self.reading():
+            self.execute(ibis.literal(1))
 
     def close(self) -> None:
-        self.con.disconnect()
+        self._main.disconnect()
 
 
 class DuckDBWarehouse(Warehouse):
-    """The embedded default: one DuckDB file (or ``:memory:``)."""
+    """The embedded default: one DuckDB file (or ``:memory:``). Each reader is a cursor:
+    a connection of its own to the same database, with its own temp tables."""
 
     name = "duckdb"
 
@@ -266,13 +425,37 @@ class DuckDBWarehouse(Warehouse):
         super().__init__(con, url)
         # The progress bar prints to stdout (breaking `--json`) and slows bulk inserts.
         con.con.execute("SET enable_progress_bar = false")
+        # readers' cursors come from a connection that runs no statement (the main one
+        # may be busy with a write for minutes)
+        self._cursors = con.con.cursor()
+        self._cursors_lock = threading.Lock()
+
+    def _open_reader(self) -> ibis.BaseBackend:
+        with self._cursors_lock:
+            cursor = self._cursors.cursor()
+        cursor.execute("SET enable_progress_bar = false")
+        backend = ibis.duckdb.from_connection(cursor)
+        # in-memory tables die with the cursor: no finalizer keeping it alive until exit
+        backend._make_memtable_finalizer = lambda name: None
+        return backend
+
+    def _begin_reader(self, backend: ibis.BaseBackend, seconds: float | None) -> None:
+        # the snapshot starts at the first statement that reads a table
+        backend.con.execute("BEGIN TRANSACTION")
+
+    def _cancel_reader(self, backend: ibis.BaseBackend) -> None:
+        backend.con.interrupt()
+
+    def _close_reader(self, backend: ibis.BaseBackend, *, broken: bool) -> None:
+        # closing the cursor rolls its transaction back and drops its temp objects
+        backend.con.close()
 
     @contextmanager
     def bounded_memory(self) -> Iterator[None]:
         """Cap DuckDB's memory during an import: staging tables spill to disk beyond it.
 
         The limit is per database, so queries running meanwhile share the cap."""
-        raw = self.con.con
+        raw = self._main.con
         with self._lock:
             raw.execute(f"SET memory_limit = '{_IMPORT_MEMORY_LIMIT}'")
             # Row order inside a table means nothing to cohortd; dropping it lets DuckDB
@@ -295,8 +478,8 @@ class DuckDBWarehouse(Warehouse):
         would double, so it is not used for them)."""
         import duckdb
 
-        raw = self.con.con
-        with self._lock:
+        with self._writing() as main:
+            raw = main.con
             raw.execute("SET disabled_compression_methods = 'fsst'")
             try:
                 yield
@@ -307,16 +490,22 @@ class DuckDBWarehouse(Warehouse):
             raw.execute("RESET disabled_compression_methods")
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
-        with self._lock:
-            raw = self.con.con
-            raw.register("_cohortd_incoming", rows)
-            try:
-                columns = ", ".join(f'"{c}"' for c in rows.column_names)
-                raw.execute(
-                    f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM _cohortd_incoming'
-                )
-            finally:
-                raw.unregister("_cohortd_incoming")
+        with self._writing() as main:
+            self._insert_arrow_on(main.con, name, rows)
+
+    def insert_temp(self, name: str, rows: pa.Table) -> None:
+        with self._hold() as backend:
+            self._insert_arrow_on(backend.con, name, rows)
+
+    @staticmethod
+    def _insert_arrow_on(raw: Any, name: str, rows: pa.Table) -> None:
+        view = f"_cohortd_incoming_{uuid.uuid4().hex}"
+        raw.register(view, rows)
+        try:
+            columns = ", ".join(f'"{c}"' for c in rows.column_names)
+            raw.execute(f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM "{view}"')
+        finally:
+            raw.unregister(view)
 
     def put_temp_table(self, name: str, rows: pa.Table) -> None:
         """Straight from Arrow (Ibis's path makes a table, copies it and drops it).
@@ -324,8 +513,8 @@ class DuckDBWarehouse(Warehouse):
         The Arrow view gets a fresh name each time: a query deadline interrupts the
         connection repeatedly, and an interrupted ``unregister`` leaves its view behind
         (a fixed name then failed every later report with "already exists")."""
-        with self._lock:
-            raw = self.con.con
+        with self._hold() as backend:
+            raw = backend.con
             view = f"_cohortd_arrow_{uuid.uuid4().hex}"
             raw.register(view, rows)
             try:
@@ -334,8 +523,8 @@ class DuckDBWarehouse(Warehouse):
                 raw.unregister(view)
 
     def temp_table(self, name: str) -> ir.Table:
-        with self._lock:
-            return self.con.table(name, database=("temp", "main"))
+        with self._hold() as backend:
+            return backend.table(name, database=("temp", "main"))
 
     def _create_table(self, name: str, schema: ibis.Schema) -> None:
         """With the storage hints of ``tables.COMPRESSION`` (names are the module's
@@ -351,8 +540,8 @@ class DuckDBWarehouse(Warehouse):
             if not dtype.nullable:
                 definition += " NOT NULL"
             columns.append(definition)
-        with self._lock:
-            self.con.con.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
+        with self._writing() as main:
+            main.con.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
 
     # Writing Parquet from Arrow costs about half of appending the same rows to a temp
     # table (which also holds them in the import's memory cap), and DuckDB scans the
@@ -360,119 +549,117 @@ class DuckDBWarehouse(Warehouse):
     stages_files = True
 
     def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
-        with self._lock:
-            return self.con.read_parquet([str(p) for p in paths], table_name=name)
+        with self._hold() as backend:
+            return backend.read_parquet([str(p) for p in paths], table_name=name)
 
     def drop_files_view(self, name: str) -> None:
-        with self._lock:
+        with self._hold():
             self._execute_statement(
                 sge.Drop(kind="VIEW", this=sge.table_(name, quoted=True), exists=True)
             )
 
     def fetch_rows(self, sql: str) -> list[dict[str, Any]]:
-        with self._lock:  # a cursor of the one connection: read it, never close it
-            cursor = self.con.con.execute(sql)
+        with self._hold() as backend:  # a cursor of the connection: read it, never close it
+            cursor = backend.con.execute(sql)
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def fetch_arrow(self, sql: str) -> pa.Table:
-        with self._lock:
-            result: pa.Table = self.con.con.execute(sql).to_arrow_table()
+        with self._hold() as backend:
+            result: pa.Table = backend.con.execute(sql).to_arrow_table()
             return result
 
     def _execute_statement(self, statement: sge.Expression) -> None:
         self.con.con.execute(statement.sql(self.con.compiler.dialect))
 
     @contextmanager
-    def deadline(self, seconds: float, timeout: Exception) -> Iterator[None]:
-        # A timer thread interrupts the connection, repeatedly, so that a query starting
-        # after the deadline stops too.
-        done = threading.Event()
-        fired = threading.Event()
-
-        def interrupt() -> None:
-            if done.wait(seconds):
-                return
-            fired.set()
-            while not done.wait(0.02):
-                self.con.con.interrupt()
-
-        with self._lock:
-            watcher = threading.Thread(target=interrupt, name="query-deadline", daemon=True)
-            watcher.start()
-            try:
-                yield
-            except Exception as error:
-                if fired.is_set() or "interrupt" in type(error).__name__.lower():
-                    raise timeout from None
-                raise
-            finally:
-                done.set()
-                watcher.join()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            raw = self.con.con
+    def transaction(self, scope: Any = None) -> Iterator[None]:
+        with self._writing() as main:
+            raw = main.con
             raw.execute("BEGIN TRANSACTION")
             try:
                 yield
+                self._new_version(scope)
             except BaseException:
                 raw.execute("ROLLBACK")
                 raise
             raw.execute("COMMIT")
 
+    def close(self) -> None:
+        with suppress(Exception):
+            self._cursors.close()
+        super().close()
+
 
 class PostgresWarehouse(Warehouse):
-    """PostgreSQL: bulk writes through COPY."""
+    """PostgreSQL: bulk writes through COPY; readers from a pool of connections."""
 
     name = "postgres"
 
+    def __init__(
+        self,
+        con: ibis.BaseBackend,
+        url: str,
+        connect: Callable[[], ibis.BaseBackend],
+        readers: int = DEFAULT_READERS,
+    ) -> None:
+        super().__init__(con, url)
+        self._pool: Pool[ibis.BaseBackend] = Pool(
+            readers, connect, lambda backend: backend.disconnect()
+        )
+
+    def _open_reader(self) -> ibis.BaseBackend:
+        return self._pool.take()
+
+    def _begin_reader(self, backend: ibis.BaseBackend, seconds: float | None) -> None:
+        raw = backend.con
+        # a statement never outlives the deadline, even if the cancel is lost
+        limit = max(1, int(seconds * 1000)) if seconds is not None else 0
+        raw.execute(f"SET statement_timeout = {limit}")
+        # one snapshot for every statement of the block (temp tables need a writable one)
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+
+    def _cancel_reader(self, backend: ibis.BaseBackend) -> None:
+        backend.con.cancel_safe(timeout=1.0)
+
+    def _close_reader(self, backend: ibis.BaseBackend, *, broken: bool) -> None:
+        raw = backend.con
+        try:
+            raw.execute("ROLLBACK")  # ends the snapshot and drops its temp tables
+            raw.execute("SET statement_timeout = 0")
+        except Exception:
+            broken = True
+        backend._memtables.clear()  # rolled back with it
+        self._pool.give(backend, broken=broken or raw.closed)
+
     def run_statement(self, statement: Any) -> None:
-        with self._lock:
-            self.con.raw_sql(statement).close()  # psycopg returns a cursor to release
-
-    @contextmanager
-    def deadline(self, seconds: float, timeout: Exception) -> Iterator[None]:
-        import psycopg
-
-        raw = self.con.con
-        with self._lock:  # the setting must not leak into another thread's queries
-            raw.execute(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
-            try:
-                yield
-            except psycopg.errors.QueryCanceled:
-                raise timeout from None
-            except Exception as error:
-                if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
-                    raise timeout from None
-                raise
-            finally:
-                raw.execute("SET statement_timeout = 0")
+        with self._writing() as main:
+            main.raw_sql(statement).close()  # psycopg returns a cursor to release
 
     @contextmanager
     def analytic(self) -> Iterator[None]:
         """No nested loops: the report's statement joins CTEs and temp tables PostgreSQL
         cannot estimate (it guesses one row) and a nested loop over them took 16 s of
-        18 s at 100,000 customers (2 s with hash and merge joins only). Set and reset
-        under the lock, so no other thread's query sees the setting."""
-        raw = self.con.con
-        with self._lock:
+        18 s at 100,000 customers (2 s with hash and merge joins only). Set and reset on
+        this thread's connection, so no other reader's query sees the setting."""
+        with self._hold() as backend:
+            raw = backend.con
             raw.execute("SET enable_nestloop = off")
             try:
                 yield
             finally:
-                raw.execute("RESET enable_nestloop")
+                with suppress(Exception):  # a cancelled reader's snapshot refuses it
+                    raw.execute("RESET enable_nestloop")
 
     def serialize_writers(self, name: str) -> None:
         # EXCLUSIVE lets readers in and makes every writer (ROW EXCLUSIVE) wait; ``name``
         # is one of the module's table constants, never user input
-        with self._lock:
-            self.con.raw_sql(f'LOCK TABLE "{name}" IN EXCLUSIVE MODE').close()
+        with self._writing() as main:
+            main.raw_sql(f'LOCK TABLE "{name}" IN EXCLUSIVE MODE').close()
 
     def refresh_statistics(self, *tables: str) -> None:
         # Fresh rows without statistics make PostgreSQL choose nested loops (seconds, not ms).
-        with self._lock:
+        with self._writing():
             for table in tables:
                 self.run_statement(sge.Analyze(this=sge.to_table(table, quoted=True)))
 
@@ -481,20 +668,32 @@ class PostgresWarehouse(Warehouse):
             cursor.execute(statement.sql(self.con.compiler.dialect))
 
     def insert_arrow(self, name: str, rows: pa.Table) -> None:
+        with self._writing() as main:
+            self._copy_on(main.con, name, rows)
+
+    def insert_temp(self, name: str, rows: pa.Table) -> None:
+        with self._hold() as backend:
+            self._copy_on(backend.con, name, rows)
+
+    @staticmethod
+    def _copy_on(raw: Any, name: str, rows: pa.Table) -> None:
         columns = ", ".join(f'"{c}"' for c in rows.column_names)
-        with self._lock:
-            raw = self.con.con
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f'COPY "{name}" ({columns}) FROM STDIN') as copy,
-            ):
-                for record in rows.to_pylist():
-                    copy.write_row([_pg_value(v) for v in record.values()])
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f'COPY "{name}" ({columns}) FROM STDIN') as copy,
+        ):
+            for record in rows.to_pylist():
+                copy.write_row([_pg_value(v) for v in record.values()])
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock, self.con.con.transaction():
+    def transaction(self, scope: Any = None) -> Iterator[None]:
+        with self._writing() as main, main.con.transaction():
             yield
+            self._new_version(scope)
+
+    def close(self) -> None:
+        self._pool.close()
+        super().close()
 
 
 def _pg_value(value: Any) -> Any:
@@ -507,9 +706,10 @@ def _pg_value(value: Any) -> Any:
     return value
 
 
-def connect(url: str) -> Warehouse:
+def connect(url: str, *, readers: int = DEFAULT_READERS) -> Warehouse:
     """Open the data plane named by ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
-    ``postgresql://user@host:port/db``) and make sure its tables exist."""
+    ``postgresql://user@host:port/db``) and make sure its tables exist. On PostgreSQL,
+    readers hold at most ``readers`` connections (DuckDB's cursors are not pooled)."""
     parsed = urlparse(url)
     warehouse: Warehouse
     match parsed.scheme:
@@ -521,16 +721,17 @@ def connect(url: str) -> Warehouse:
                 target = ":memory:"
             warehouse = DuckDBWarehouse(ibis.duckdb.connect(target), url)
         case "postgresql" | "postgres" | "postgresql+psycopg":
-            warehouse = PostgresWarehouse(
-                ibis.postgres.connect(
+
+            def connect_postgres() -> ibis.BaseBackend:
+                return ibis.postgres.connect(
                     host=parsed.hostname or "127.0.0.1",
                     port=parsed.port or 5432,
                     user=unquote(parsed.username or "postgres"),
                     password=unquote(parsed.password) if parsed.password else None,
                     database=(parsed.path or "/postgres").lstrip("/"),
-                ),
-                url,
-            )
+                )
+
+            warehouse = PostgresWarehouse(connect_postgres(), url, connect_postgres, readers)
         case _:
             raise ValueError(f"unsupported warehouse URL scheme {parsed.scheme!r}")
     warehouse.ensure_schema()

@@ -229,7 +229,7 @@ class Staging:
         counts: dict[str, MergeCounts] = {}
         owners: list[ir.Table] = []
         first_import = not self._stores_any(CUSTOMERS)
-        with self.warehouse.transaction():
+        with self.warehouse.transaction(self.scope):
             for staged in staged_tables:
                 counts[staged.name] = self._merge_one(staged, owners, between_steps)
             touched = _union(owners)

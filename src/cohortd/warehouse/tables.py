@@ -32,6 +32,11 @@ DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, COHORT_DELTA
 # ``customer_id``: the whole scope); a table added later needs no version: ``ensure_schema``
 # creates a missing table on start, and an empty one means nothing waits
 DERIVED_PENDING: Final = "derived_pending"
+# one token per scope, replaced by every committed write to the scope (``org_id`` empty:
+# a write to no one scope, which every scope's answers depend on): the answer cache's
+# data version (``api.cache``); created on start like ``derived_pending``
+DATA_VERSIONS: Final = "cohortd_data_versions"
+GLOBAL_ORG: Final = ""
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -169,6 +174,7 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "t": "!int64",  # the initial of segments at (TRACK) or above (ABOVE) it
         }
     ),
+    DATA_VERSIONS: ibis.schema({"org_id": "!string", "livemode": "!boolean", "version": "!string"}),
 }
 
 
