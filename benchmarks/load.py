@@ -291,6 +291,11 @@ def main() -> None:
             print(f"# load benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
             print(f"# machine: {machine()}")
             print(
+                "# load average at start (1/5/15 min): {:.2f} / {:.2f} / {:.2f}".format(
+                    *os.getloadavg()
+                )
+            )
+            print(
                 f"# data: cohortd demo, {args.customers:,} customers (seed 7), "
                 f"{made.json().get('total_cohorts', '?')} auto cohorts; "
                 f"per cell at most {args.seconds:g} s "
@@ -325,8 +330,16 @@ def main() -> None:
                         flush=True,
                     )
             print()
+            print(
+                "# load average at end (1/5/15 min): {:.2f} / {:.2f} / {:.2f}".format(
+                    *os.getloadavg()
+                )
+            )
             print(writers_note, end="")
-            scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            try:
+                scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            except httpx.HTTPError:  # a server without operator metrics (an older build)
+                scraped = ""
             for line in scraped.splitlines():
                 if line.startswith(("cohortd_answer_cache", "cohortd_request_deadlines")):
                     print("#", line)

@@ -136,6 +136,9 @@ def test_cli_prints_table_json_and_csv(tmp_path: Path, monkeypatch: pytest.Monke
     from cohortd.warehouse import connect
 
     monkeypatch.setenv("COHORTD_DATA_DIR", str(tmp_path))
+    # a fresh process compiles its SQL first: the production deadline is not for a
+    # test machine running suites side by side
+    monkeypatch.setenv("COHORTD_QUERY_TIMEOUT_SECONDS", "120")
     get_settings.cache_clear()
     try:
         org = create_org_with_keys("CLI", "EUR")

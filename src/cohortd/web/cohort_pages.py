@@ -37,7 +37,8 @@ def cohort_list(
         PageParams(limit=50, starting_after=starting_after),
         cohort_type=cohort_type,
     )
-    items = cohorts.views(session, warehouse, viewer.principal, found.items)
+    with warehouse.reading():  # member counts: a reader of its own
+        items = cohorts.views(session, warehouse, viewer.principal, found.items)
     return page(
         request,
         "cohorts.html",
@@ -142,14 +143,15 @@ def cohort_detail(
         row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
     except NotFound as missing:
         return problem_page(request, viewer, missing, back="/app/cohorts")
-    cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
-    members = cohorts.members_page(
-        session,
-        warehouse,
-        viewer.principal,
-        cohort_id,
-        PageParams(limit=_MEMBERS_PER_PAGE, starting_after=starting_after),
-    )
+    with warehouse.reading():
+        cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
+        members = cohorts.members_page(
+            session,
+            warehouse,
+            viewer.principal,
+            cohort_id,
+            PageParams(limit=_MEMBERS_PER_PAGE, starting_after=starting_after),
+        )
     return page(
         request,
         "cohort.html",

@@ -33,19 +33,20 @@ def cohort_insights(
     session: Session, warehouse: Warehouse, principal: Principal, cohort_id: str, *, interval: str
 ) -> CohortInsights:
     who = caller(principal)
-    snapshots = service.cohort_snapshots(
-        session,
-        warehouse,
-        who,
-        cohort_id,
-        interval=interval,
-        start=None,
-        end=None,
-        base_currency=None,
-    )
-    curve = service.cohort_curve(
-        session, warehouse, who, cohort_id, months=None, base_currency=None
-    )
+    with warehouse.reading():  # a reader of its own: never waits for another or a write
+        snapshots = service.cohort_snapshots(
+            session,
+            warehouse,
+            who,
+            cohort_id,
+            interval=interval,
+            start=None,
+            end=None,
+            base_currency=None,
+        )
+        curve = service.cohort_curve(
+            session, warehouse, who, cohort_id, months=None, base_currency=None
+        )
     return CohortInsights(
         snapshots=snapshots["data"],
         curve=curve,
@@ -85,15 +86,16 @@ def comparison(
     interval: str | None,
     period: str | None,
 ) -> dict[str, Any]:
-    return service.compare(
-        session,
-        warehouse,
-        caller(principal),
-        cohort_type=cohort_type,
-        interval=interval,
-        period=period,
-        base_currency=None,
-    )
+    with warehouse.reading():
+        return service.compare(
+            session,
+            warehouse,
+            caller(principal),
+            cohort_type=cohort_type,
+            interval=interval,
+            period=period,
+            base_currency=None,
+        )
 
 
 def run_snapshots(session: Session, warehouse: Warehouse, principal: Principal) -> dict[str, Any]:
