@@ -14,7 +14,7 @@ from tests.webhooks.receiver import Receiver, start_receiver
 
 SHORT = {
     "webhook_retry_schedule": "0.3,0.3,0.3",
-    "webhook_retry_window_hours": 0.0005,  # 1.8 s after the first attempt: then failed
+    "webhook_retry_window_hours": 0.002,  # 7.2 s after the first attempt: then failed
     "webhook_timeout_s": 2.0,
     "webhook_lease_s": 5.0,
     "secret_key": None,
@@ -22,7 +22,9 @@ SHORT = {
 
 
 @pytest.fixture(scope="session")
-def hooks_sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, TestClient]]:
+def hooks_sqlite_app(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FastAPI, TestClient]]:
     app = create_app(make_settings(tmp_path_factory.mktemp("hooks"), **SHORT), configure_logs=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client

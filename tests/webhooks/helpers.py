@@ -49,7 +49,9 @@ def import_files(api: ApiHarness, files: dict[str, str], *, mode: str = "test") 
     return job
 
 
-def create_destination(api: ApiHarness, url: str, *, mode: str = "test", **fields: Any) -> dict[str, Any]:
+def create_destination(
+    api: ApiHarness, url: str, *, mode: str = "test", **fields: Any
+) -> dict[str, Any]:
     answer = api.client.post(
         "/v1/destinations", headers=api.headers(mode), json={"url": url, **fields}
     )

@@ -48,9 +48,7 @@ class Receiver:
         deadline = time.monotonic() + timeout
         while True:
             found = [
-                r
-                for r in self.received()
-                if all(r.headers.get(k) == v for k, v in match.items())
+                r for r in self.received() if all(r.headers.get(k) == v for k, v in match.items())
             ]
             if len(found) >= count or time.monotonic() > deadline:
                 return found
@@ -72,7 +70,12 @@ def start_receiver() -> Receiver:
             body = self.rfile.read(length)
             with receiver.lock:
                 receiver.requests.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                    Received(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.time(),
+                    )
                 )
             self._answer(receiver)
 

@@ -7,7 +7,14 @@ import json
 from standardwebhooks import Webhook
 
 from tests.fixtures.api import ApiHarness
-from tests.webhooks.helpers import CUSTOMERS, SUBSCRIPTIONS, create_destination, days_ago, import_files, recurr_valid
+from tests.webhooks.helpers import (
+    CUSTOMERS,
+    SUBSCRIPTIONS,
+    create_destination,
+    days_ago,
+    import_files,
+    recurr_valid,
+)
 from tests.webhooks.receiver import Receiver
 
 
@@ -30,7 +37,13 @@ def test_import_events_reach_the_receiver_signed(hooks_any: ApiHarness, receiver
     for request in got:
         Webhook(secret).verify(request.body, request.headers)
         assert recurr_valid(secret, request.headers, request.body) == [True]
-    bodies = {json.loads(r.body)["subscriber"]["id"] if json.loads(r.body)["subscriber"] else "-": json.loads(r.body) for r in got if "upgraded" in r.headers["x-recurr-event-type"]}
+    bodies = {
+        json.loads(r.body)["subscriber"]["id"]
+        if json.loads(r.body)["subscriber"]
+        else "-": json.loads(r.body)
+        for r in got
+        if "upgraded" in r.headers["x-recurr-event-type"]
+    }
     upgraded = bodies["c2"]
     assert upgraded["data"] == {
         "effective_date": days_ago(5),
