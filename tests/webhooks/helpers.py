@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import base64
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 

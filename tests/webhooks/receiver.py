@@ -64,7 +64,7 @@ def start_receiver() -> Receiver:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             receiver = holder["r"]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)

@@ -9,12 +9,13 @@ import json
 
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
+from cohortd.db import utcnow
 from cohortd.events.envelope import body_for, event_id_at, timestamp
 from cohortd.webhooks.secrets import SecretBox, new_signing_secret
 from cohortd.webhooks.signing import delivery_headers
 from cohortd.webhooks.ssrf import UnsafeUrl, check_url, parse_networks
-from cohortd.db import utcnow
 from tests.webhooks.helpers import recurr_valid
 
 BODY = b'{"id":"evt_1","object":"event"}'
@@ -49,7 +50,7 @@ def test_both_schemes_verify_and_match_a_hand_computation() -> None:
     assert lowered["x-recurr-event-type"] == "cohort.created"
     assert lowered["user-agent"].startswith("cohortd/")
     # a tampered body fails both
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY + b" ", lowered)
     assert recurr_valid(secret, lowered, BODY + b" ") == [False]
 
