@@ -29,6 +29,7 @@ class Receiver:
     retry_after: int = 1
     location: str = "http://169.254.169.254/latest/meta-data/"
     hang_s: float = 30.0
+    delay_s: float = 0.0  # before every "ok" answer
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,6 +83,7 @@ def start_receiver() -> Receiver:
         def _answer(self, receiver: Receiver) -> None:
             match receiver.behave:
                 case "ok":
+                    time.sleep(receiver.delay_s)
                     self._send(200, b"thanks")
                 case "fail":
                     self._send(500, b"broken")
