@@ -14,12 +14,15 @@ import contextlib
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import httpx
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.config import Settings
@@ -34,11 +37,21 @@ from cohortd.webhooks.signing import delivery_headers
 from cohortd.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_networks, system_resolver
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FAILING_AFTER = timedelta(days=5)
 MAX_RETRY_AFTER = 24 * 3600.0
 _POLL_S = 0.2
 _PURGE_EVERY_S = 3600.0
+_RELAY_EVERY_S = 5.0
+_RECORD_BATCH = 500
+_DONE = object()  # tells the recording task to finish
+
+
+@dataclass
+class _Chores:
+    relayed: float = float("-inf")
+    purged: float = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +84,14 @@ class DeliveryLoop:
     attempts_made: int = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim, attempt and record until ``stop`` is set; outcomes are written in
+        batches (one transaction for many attempts) by one recording task."""
         total = asyncio.Semaphore(self.settings.webhook_concurrency)
         per_destination: dict[str, asyncio.Semaphore] = {}
         inflight: set[asyncio.Task[None]] = set()
-        last_purge = 0.0
+        outcomes: asyncio.Queue[tuple[Job, AttemptResult]] = asyncio.Queue()
+        recording = asyncio.create_task(self._recorder(outcomes))
+        chores = _Chores()
         async with httpx.AsyncClient(
             follow_redirects=False,
             timeout=self.settings.webhook_timeout_s,
@@ -82,12 +99,7 @@ class DeliveryLoop:
             limits=httpx.Limits(max_connections=self.settings.webhook_concurrency),
         ) as client:
             while not stop.is_set():
-                if self.relay is not None:
-                    await _quietly(asyncio.to_thread(self.relay), "relay")
-                loop_time = asyncio.get_running_loop().time()
-                if loop_time - last_purge > _PURGE_EVERY_S:
-                    last_purge = loop_time
-                    await _quietly(asyncio.to_thread(self.purge), "purge")
+                await self._chores(chores)
                 room = self.settings.webhook_concurrency - len(inflight)
                 jobs = await asyncio.to_thread(self.claim, room) if room > 0 else []
                 for job in jobs:
@@ -95,16 +107,39 @@ class DeliveryLoop:
                         job.destination_id,
                         asyncio.Semaphore(self.settings.webhook_concurrency_per_destination),
                     )
-                    task = asyncio.create_task(self._deliver(client, job, total, gate))
+                    task = asyncio.create_task(self._deliver(client, job, total, gate, outcomes))
                     inflight.add(task)
                     task.add_done_callback(inflight.discard)
-                if not jobs:
+                if len(inflight) >= self.settings.webhook_concurrency:
+                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                elif not jobs:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=_POLL_S)
-                else:
-                    await asyncio.sleep(0)
             if inflight:
                 await asyncio.wait(inflight, timeout=self.settings.webhook_timeout_s + 5)
+        await outcomes.put(_DONE)  # type: ignore[arg-type]
+        await recording
+
+    async def _chores(self, chores: _Chores) -> None:
+        """The relay every few seconds, the retention purge every hour."""
+        now = asyncio.get_running_loop().time()
+        if self.relay is not None and now - chores.relayed >= _RELAY_EVERY_S:
+            chores.relayed = now
+            await _quietly(asyncio.to_thread(self.relay), "relay")
+        if now - chores.purged >= _PURGE_EVERY_S:
+            chores.purged = now
+            await _quietly(asyncio.to_thread(self.purge), "purge")
+
+    async def _recorder(self, outcomes: asyncio.Queue[tuple[Job, AttemptResult]]) -> None:
+        done = False
+        while not done:
+            batch = [await outcomes.get()]
+            while not outcomes.empty() and len(batch) < _RECORD_BATCH:
+                batch.append(outcomes.get_nowait())
+            done = _DONE in batch
+            batch = [item for item in batch if item is not _DONE]
+            if batch:
+                await _quietly(asyncio.to_thread(self.record_many, batch), "recording attempts")
 
     def purge(self) -> int:
         with self.sessions.begin() as session:
@@ -112,6 +147,9 @@ class DeliveryLoop:
 
     def claim(self, limit: int) -> list[Job]:
         """Claim up to ``limit`` due deliveries and read what their attempts need."""
+        return _retrying(lambda: self._claim(limit))
+
+    def _claim(self, limit: int) -> list[Job]:
         now = utcnow()
         token = f"{self.worker_id}-{uuid.uuid4().hex[:16]}"
         with self.sessions.begin() as session:
@@ -153,6 +191,7 @@ class DeliveryLoop:
         job: Job,
         total: asyncio.Semaphore,
         gate: asyncio.Semaphore,
+        outcomes: asyncio.Queue[tuple[Job, AttemptResult]],
     ) -> None:
         async with total, gate:
             try:
@@ -162,7 +201,7 @@ class DeliveryLoop:
                     False, None, 0, f"internal error ({type(error).__name__})", None
                 )
             self.attempts_made += 1
-            await _quietly(asyncio.to_thread(self.record, job, result), "recording an attempt")
+            await outcomes.put((job, result))
 
     async def attempt(self, client: httpx.AsyncClient, job: Job) -> AttemptResult:
         """Check the URL again (resolving once), then send to the checked address."""
@@ -189,17 +228,26 @@ class DeliveryLoop:
             client, target, headers=headers, body=job.body, timeout=self.settings.webhook_timeout_s
         )
 
-    def record(self, job: Job, result: AttemptResult) -> None:
-        """Write the attempt's outcome, if this loop's claim still holds the delivery."""
+    def record_many(self, outcomes: list[tuple[Job, AttemptResult]]) -> None:
+        """Write attempts' outcomes in one transaction, each only if this loop's claim
+        still holds its delivery (else the lease lapsed and another loop took it)."""
+        _retrying(lambda: self._record_many(outcomes))
+
+    def _record_many(self, outcomes: list[tuple[Job, AttemptResult]]) -> None:
         now = utcnow()
         with self.sessions.begin() as session:
-            delivery = repository.claimed(session, job.delivery_id, job.token)
-            if delivery is None:
-                return  # the lease lapsed and another loop took it over
-            destination = session.get(Destination, delivery.destination_id)
-            apply_outcome(delivery, destination, result, now=now, settings=self.settings)
-            if destination is not None and destination.disabled_reason == "gone":
-                repository.cancel_pending(session, destination.id, reason="destination gone (410)")
+            gone: set[str] = set()
+            for job, result in outcomes:
+                delivery = repository.claimed(session, job.delivery_id, job.token)
+                if delivery is None:
+                    continue
+                destination = session.get(Destination, delivery.destination_id)
+                apply_outcome(delivery, destination, result, now=now, settings=self.settings)
+                if destination is not None and destination.disabled_reason == "gone":
+                    gone.add(destination.id)
+            session.flush()
+            for destination_id in gone:
+                repository.cancel_pending(session, destination_id, reason="destination gone (410)")
 
 
 def apply_outcome(
@@ -241,6 +289,19 @@ def apply_outcome(
         delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
     else:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.pending.value, next_at
+
+
+def _retrying(work: Callable[[], T], tries: int = 10) -> T:
+    """``work`` again after a lock conflict (SQLite answers "database is locked" when a
+    reading transaction must become a writer while another process writes)."""
+    for n in range(tries):
+        try:
+            return work()
+        except OperationalError:
+            if n == tries - 1:
+                raise
+            time.sleep(0.02 * (n + 1) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
 
 
 async def _quietly(work: object, what: str) -> None:

@@ -87,7 +87,11 @@ def cancel_pending(session: Session, destination_id: str, *, reason: str) -> Non
 def claim_due(
     session: Session, *, now: datetime, lease_until: datetime, token: str, limit: int
 ) -> list[Delivery]:
-    """Claim up to ``limit`` due deliveries of enabled destinations, oldest first."""
+    """Claim up to ``limit`` due deliveries of enabled destinations, oldest first.
+
+    One UPDATE whose subquery picks the rows: on PostgreSQL the subquery locks them
+    ``FOR UPDATE SKIP LOCKED`` (concurrent claimers take different rows); on SQLite the
+    statement takes the write lock first (waiting for it), so claimers queue."""
     free = or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
     candidates = (
         select(Delivery.id)
@@ -102,15 +106,14 @@ def claim_due(
         .limit(limit)
         .with_for_update(of=Delivery, skip_locked=True)
     )
-    ids = list(session.scalars(candidates))
-    if not ids:
-        return []
-    session.execute(
+    result = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.pending.value, free)
+        .where(Delivery.id.in_(candidates.scalar_subquery()), free)
         .values(claim_token=token, claimed_until=lease_until)
         .execution_options(synchronize_session=False)
     )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return []
     return list(session.scalars(select(Delivery).where(Delivery.claim_token == token)))
 
 
