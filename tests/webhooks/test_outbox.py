@@ -12,7 +12,8 @@ from cohortd.events import outbox
 from cohortd.warehouse import Scope, scoped
 from cohortd.warehouse.tables import EVENT_OUTBOX, SUBSCRIPTIONS
 from tests.fixtures.api import ApiHarness
-from tests.webhooks.helpers import CUSTOMERS, SUBSCRIPTIONS as SUBS_FILE, import_files
+from tests.webhooks.helpers import CUSTOMERS, import_files
+from tests.webhooks.helpers import SUBSCRIPTIONS as SUBS_FILE
 
 
 def _events(api: ApiHarness, **params: Any) -> list[dict[str, Any]]:
