@@ -106,5 +106,5 @@ def test_410_fails_and_disables_as_gone() -> None:
 def test_retry_after_header_forms() -> None:
     assert _retry_after("120") == 120.0
     assert _retry_after(None) is None and _retry_after("soon") is None
-    later = (NOW + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    later = (utcnow() + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert 80 <= (_retry_after(later) or 0) <= 91
