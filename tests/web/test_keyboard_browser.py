@@ -70,6 +70,7 @@ PAGES = [
     "/app/anomalies",
     "/app/import",
     "/app/keys",
+    "/app/webhooks",
 ]
 
 

@@ -37,6 +37,10 @@ DERIVED_PENDING: Final = "derived_pending"
 # data version (``api.cache``); created on start like ``derived_pending``
 DATA_VERSIONS: Final = "cohortd_data_versions"
 GLOBAL_ORG: Final = ""
+# events recorded with the data they describe (the import's merge transaction), waiting
+# to be copied into the control plane's event log (``events.outbox.relay``); like
+# ``derived_pending`` it needs no version: ``ensure_schema`` creates it when missing
+EVENT_OUTBOX: Final = "event_outbox"
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -157,6 +161,17 @@ SCHEMAS: Final[dict[str, Schema]] = {
     ),
     DERIVED_PENDING: ibis.schema(
         {"org_id": "!string", "livemode": "!boolean", "customer_id": "string"}
+    ),
+    EVENT_OUTBOX: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "id": "!string",  # the event id, fixed here: a relay re-run never duplicates
+            "source": "!string",  # the import job
+            "type": "!string",
+            "created_at": "!timestamp",
+            "payload": "!string",  # JSON: subscriber, subscription, data
+        }
     ),
     COHORT_DELTAS: ibis.schema(
         {

@@ -11,6 +11,7 @@ from cohortd.web import (
     intel_pages,
     keys_pages,
     retention_pages,
+    webhook_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -20,3 +21,4 @@ router.include_router(keys_pages.router)
 router.include_router(cohort_pages.router)
 router.include_router(import_pages.router)
 router.include_router(intel_pages.router)
+router.include_router(webhook_pages.router)

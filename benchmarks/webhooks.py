@@ -1,0 +1,232 @@
+"""Webhooks end to end: an import creating N subscription events, delivered to a local
+receiver, against N bare httpx POSTs to the same receiver in the same run.
+
+    uv run python benchmarks/webhooks.py [--events 100000] [--backends sqlite,postgres]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+For each control plane (SQLite file; PostgreSQL, a fresh database, for both planes): N
+customers each activated within the backfill window are imported (one
+``subscription.activated`` event each, written with the data to the warehouse outbox
+and relayed to the event log), then one in-process delivery loop delivers them to a
+threaded HTTP receiver on 127.0.0.1. Reported: the import (with its events), events/s
+from the first event to the last delivery, p50/p99 from an event's creation to its first
+attempt, and the same number of bare httpx POSTs (same body size, same concurrency) to
+the same receiver, with the ratio. Prints a Markdown table (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import select
+
+from cohortd.config import Settings
+from cohortd.db import make_engine, make_sessionmaker
+from cohortd.db.migrate import upgrade
+from cohortd.events.models import Event
+from cohortd.imports import service as imports
+from cohortd.imports.columns import ImportKind
+from cohortd.imports.parsing import ImportSource
+from cohortd.imports.pipeline import OnError
+from cohortd.keys import service as keys
+from cohortd.warehouse import Scope, connect
+from cohortd.webhooks import service as hooks
+from cohortd.webhooks.delivery import DeliveryLoop
+from cohortd.webhooks.models import Delivery
+from cohortd.webhooks.schemas import DestinationCreate
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+def receiver() -> tuple[_Server, str]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
+
+
+def files(folder: Path, n: int) -> list[ImportSource]:
+    today = datetime.now(UTC).date()
+    customers = folder / "customers.csv"
+    subscriptions = folder / "subscriptions.csv"
+    with customers.open("w") as out:
+        out.write("id,name,email,created_at\n")
+        for i in range(n):
+            out.write(f"c{i},Customer {i},c{i}@example.com,{today - timedelta(days=400)}\n")
+    with subscriptions.open("w") as out:
+        out.write("id,customer_id,plan_id,currency,mrr,start_date,end_date,status\n")
+        for i in range(n):
+            start = today - timedelta(days=1 + i % 30)
+            out.write(f"s{i},c{i},pro,USD,{10 + i % 90}.00,{start},,active\n")
+    return [
+        ImportSource(ImportKind.customers, customers, "customers.csv"),
+        ImportSource(ImportKind.subscriptions, subscriptions, "subscriptions.csv"),
+    ]
+
+
+def bare_posts(url: str, n: int, body: bytes, concurrency: int) -> float:
+    async def main() -> float:
+        gate = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+
+            async def one() -> None:
+                async with gate:
+                    (await client.post(url, content=body)).raise_for_status()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+            return time.perf_counter() - started
+
+    return asyncio.run(main())
+
+
+def run_backend(
+    name: str, control_url: str, warehouse_url: str, n: int, tmp: Path
+) -> dict[str, Any]:
+    server, url = receiver()
+    upgrade(control_url)
+    settings = Settings(
+        data_dir=tmp, database_url=control_url, warehouse_url=warehouse_url, delivery="external"
+    )
+    engine = make_engine(control_url)
+    sessions = make_sessionmaker(engine)
+    warehouse = connect(warehouse_url)
+    with sessions.begin() as session:
+        org = keys.create_organization(session, name="Bench", base_currency="USD")
+        scope = Scope(org.id, False)
+        hooks.create_destination(session, scope, DestinationCreate(url=url), settings=settings)
+        job_id = imports.create_job(
+            session,
+            scope,
+            files={ImportKind.customers: "c.csv", ImportKind.subscriptions: "s.csv"},
+            on_error=OnError.abort,
+        ).id
+    sources = files(tmp, n)
+    started = time.perf_counter()
+    job = imports.run_job(sessions, warehouse, job_id, sources, backfill_days=35)
+    imported = time.perf_counter() - started
+    assert job.status == "succeeded", job.errors
+    loop = DeliveryLoop(sessions, settings)
+
+    def delivered() -> int:
+        with sessions() as session:
+            return len(
+                session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all()
+            )
+
+    async def deliver() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(loop.run(stop))
+        began = time.perf_counter()
+        while await asyncio.to_thread(delivered) < n + 1:  # + import.completed
+            await asyncio.sleep(0.25)
+        took = time.perf_counter() - began
+        stop.set()
+        await task
+        return took
+
+    delivering = asyncio.run(deliver())
+    with sessions() as session:
+        rows = session.execute(
+            select(Event.created_at, Delivery.first_attempt_at, Event.envelope).join(
+                Delivery, Delivery.event_id == Event.id
+            )
+        ).all()
+    lags = sorted((r.first_attempt_at - r.created_at).total_seconds() for r in rows)
+    body_size = int(statistics.median(len(r.envelope) for r in rows))
+    baseline = bare_posts(url, n + 1, b"x" * body_size, settings.webhook_concurrency)
+    warehouse.close()
+    engine.dispose()
+    server.shutdown()
+    return {
+        "backend": name,
+        "events": n + 1,
+        "import_s": imported,
+        "deliver_s": delivering,
+        "events_per_s": (n + 1) / delivering,
+        "p50_s": lags[len(lags) // 2],
+        "p99_s": lags[int(len(lags) * 0.99)],
+        "bare_s": baseline,
+        "ratio": delivering / baseline,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    results = []
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            if backend == "sqlite":
+                results.append(
+                    run_backend(
+                        "SQLite + DuckDB",
+                        f"sqlite:///{tmp / 'control.sqlite3'}",
+                        f"duckdb:///{tmp / 'warehouse.duckdb'}",
+                        args.events,
+                        tmp,
+                    )
+                )
+            else:
+                database = f"cohortd_bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(args.postgres, autocommit=True) as admin:
+                    admin.execute(f'CREATE DATABASE "{database}"')
+                url = args.postgres.rsplit("/", 1)[0] + "/" + database
+                try:
+                    results.append(run_backend("PostgreSQL", url, url, args.events, tmp))
+                finally:
+                    with psycopg.connect(args.postgres, autocommit=True) as admin:
+                        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}\n"
+    )
+    print(
+        "| control plane | events | import (s) | delivery (s) | events/s | p50 first attempt (s) "
+        "| p99 first attempt (s) | bare POSTs (s) | ratio |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['backend']} | {r['events']:,} | {r['import_s']:.1f} | {r['deliver_s']:.1f} | "
+            f"{r['events_per_s']:.0f} | {r['p50_s']:.2f} | {r['p99_s']:.2f} | {r['bare_s']:.1f} | "
+            f"{r['ratio']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
