@@ -36,6 +36,7 @@ def _routers() -> list[APIRouter]:
     from cohortd.motions import endpoints as motions
     from cohortd.reports import endpoints as reports
     from cohortd.subscribers import endpoints as subscribers
+    from cohortd.subscriptions import endpoints as subscriptions
     from cohortd.web import endpoints as web
 
     # intelligence before cohorts: /v1/cohorts/compare must not match /v1/cohorts/{id}
@@ -47,6 +48,7 @@ def _routers() -> list[APIRouter]:
         cohorts.router,
         motions.router,
         subscribers.router,
+        subscriptions.router,
         web.router,
         imports.router,
         reports.router,
