@@ -319,7 +319,8 @@ def test_a_row_that_does_not_cover_the_day(shop: ApiHarness) -> None:
     assert answer.json()["errors"] == [
         {
             "loc": ["body", "effective_date"],
-            "msg": "row 'sub_ann' does not cover 2025-04-01 (it runs from 2025-01-01 until 2025-03-01)",
+            "msg": "row 'sub_ann' does not cover 2025-04-01"
+            " (it runs from 2025-01-01 until 2025-03-01)",
         }
     ]
 
@@ -367,22 +368,27 @@ def test_the_next_report_and_cohort_count_see_the_change(shop: ApiHarness) -> No
 
     def state() -> tuple[object, ...]:
         report = shop.client.get("/v1/reports/cohort?interval=month", headers=shop.headers()).json()
-        jan = next(r for r in report["data"] if r["cohort"].startswith("2025-01"))
+        jan = next(r for r in report["result"]["list"] if r["cohort_group"] == "2025-01-31")
         count = shop.client.get(f"/v1/cohorts/{cohort_id}", headers=shop.headers()).json()[
             "member_count"
         ]
         mrr = shop.client.get("/v1/subscribers/ann", headers=shop.headers()).json()["mrr"]
-        return jan["mrr"][-1], count, mrr
+        return jan["periods"][-1]["mrr_retained"], count, mrr
 
     assert state()[1:] == (1, "50.00")
-    post(shop, "/v1/subscriptions/sub_ann/change_plan", {"plan_id": "max", "mrr": "80"})
+    changed = post(shop, "/v1/subscriptions/sub_ann/change_plan", {"plan_id": "max", "mrr": "80"})
     last_mrr, count, mrr = state()
     assert (count, mrr) == (1, "80.00")
     assert last_mrr == pytest.approx(80.0)
     new = shop.client.get("/v1/subscribers/ann", headers=shop.headers()).json()
     assert new["plan_id"] == "max"
-    post(shop, "/v1/subscriptions/sub_ann/cancel", {"effective_date": "2025-02-01"})
+    # cancelling the new row today: it started today, so it has no day left and goes;
+    # sub_ann ended today too: nothing pays today
+    new_row = changed.json()["data"][1]["id"]
+    cancelled = post(shop, f"/v1/subscriptions/{new_row}/cancel")
+    assert rows_of(cancelled.json()) == [
+        ("pro", "50.00", "2025-01-01", TODAY.isoformat(), "active")
+    ]
     last_mrr, count, mrr = state()
-    # ann's first row now ends on 2025-02-01 and the plan-change row starts today:
-    # still paying today, 80.00
-    assert (count, mrr) == (1, "80.00")
+    assert (count, mrr) == (0, "0.00")
+    assert last_mrr == pytest.approx(0.0)
