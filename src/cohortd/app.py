@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd import __version__
 from cohortd.api.gateway import Gateway, GatewayConfig
@@ -16,12 +17,15 @@ from cohortd.api.ratelimit import make_rate_limiter
 from cohortd.config import Settings, get_settings
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
+from cohortd.events import outbox
 from cohortd.idempotency.store import IdempotencyStore, expires_after
 from cohortd.intelligence.schedule import start as start_snapshot_schedule
 from cohortd.logs import configure_logging
 from cohortd.reports.warm import start as start_warming
 from cohortd.warehouse import connect
 from cohortd.warehouse.server_file import remove_server_file, write_server_file
+from cohortd.webhooks.delivery import DeliveryLoop, LoopThread
+from cohortd.webhooks.ssrf import system_resolver
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -30,6 +34,7 @@ def _routers() -> list[APIRouter]:
     """Every router of the API. Domains add theirs here."""
     from cohortd.api import system
     from cohortd.cohorts import endpoints as cohorts
+    from cohortd.events import endpoints as events
     from cohortd.imports import endpoints as imports
     from cohortd.intelligence import endpoints as intelligence
     from cohortd.keys import endpoints as keys
@@ -38,6 +43,7 @@ def _routers() -> list[APIRouter]:
     from cohortd.subscribers import endpoints as subscribers
     from cohortd.subscriptions import endpoints as subscriptions
     from cohortd.web import endpoints as web
+    from cohortd.webhooks import endpoints as webhooks
 
     # intelligence before cohorts: /v1/cohorts/compare must not match /v1/cohorts/{id}
     return [
@@ -52,7 +58,31 @@ def _routers() -> list[APIRouter]:
         web.router,
         imports.router,
         reports.router,
+        events.router,
+        webhooks.router,
     ]
+
+
+def _start_delivery(
+    app: FastAPI, settings: Settings, sessions: sessionmaker[Session]
+) -> LoopThread | None:
+    """Relay events a crash left in the warehouse outbox, then (unless delivery is
+    external) run the delivery loop in this process; it relays on every pass too."""
+
+    def relay() -> int:
+        return outbox.relay(sessions, app.state.warehouse)
+
+    relay()
+    if settings.delivery == "external":
+        return None
+    loop = DeliveryLoop(
+        sessions,
+        settings,
+        resolver=getattr(app.state, "webhook_resolver", None) or system_resolver,
+        relay=relay,
+    )
+    app.state.delivery_loop = loop
+    return LoopThread(loop).start()
 
 
 def create_app(
@@ -80,6 +110,7 @@ def create_app(
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse
         )
+        delivery = _start_delivery(app, settings, sessions)
         if announce_url:
             write_server_file(settings.data_dir, announce_url)
         try:
@@ -87,6 +118,8 @@ def create_app(
         finally:
             if announce_url:
                 remove_server_file(settings.data_dir)
+            if delivery is not None:
+                delivery.stop()
             if snapshots is not None:
                 snapshots.stop()
             warming.join(timeout=60)  # never close the warehouse under a running query

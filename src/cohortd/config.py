@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,55 @@ class Settings(BaseSettings):
         description="UTC time of the built-in daily snapshot run as HH:MM; unset turns it off.",
     )
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+    events_retention_days: int = Field(
+        default=90, ge=1, description="Days events (and their deliveries) are kept."
+    )
+    events_backfill_days: int = Field(
+        default=35,
+        ge=0,
+        description="Subscription change points older than this many days before today make "
+        "no event (a backfill does not flood receivers).",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting webhook signing secrets at rest, comma-separated "
+        "(the first encrypts, all decrypt); unset: a key generated into the data dir.",
+    )
+    delivery: Literal["embedded", "external"] = Field(
+        default="embedded",
+        description="'embedded': the server runs the webhook delivery loop; 'external': "
+        "only `cohortd worker` processes deliver.",
+    )
+    webhook_timeout_s: float = Field(
+        default=30.0, gt=0, description="A delivery attempt not answered 2xx within this fails."
+    )
+    webhook_retry_schedule: str = Field(
+        default="60,300,1800,7200,43200,86400",
+        description="Seconds between attempts, comma-separated; the last step repeats until "
+        "the retry window ends. Each wait gets +-10% jitter.",
+    )
+    webhook_retry_window_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Retries stop (the delivery is failed) this long after the first attempt.",
+    )
+    webhook_allow_networks: str = Field(
+        default="",
+        description="CIDRs a destination may resolve to even though they are private, "
+        "comma-separated (e.g. a receiver inside your own network).",
+    )
+    webhook_concurrency: int = Field(
+        default=64, ge=1, description="Delivery attempts in flight at once, per process."
+    )
+    webhook_concurrency_per_destination: int = Field(
+        default=16, ge=1, description="Delivery attempts in flight to one destination at once."
+    )
+    webhook_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a claimed delivery stays with its worker; a worker that dies "
+        "leaves it to others once this lapses.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,6 +123,11 @@ class Settings(BaseSettings):
         if self.warehouse_url:
             return self.warehouse_url
         return f"duckdb:///{(self.data_dir / 'warehouse.duckdb').resolve()}"
+
+    @property
+    def retry_steps(self) -> list[float]:
+        """``webhook_retry_schedule`` as seconds."""
+        return [float(step) for step in self.webhook_retry_schedule.split(",") if step.strip()]
 
 
 @lru_cache

@@ -92,3 +92,18 @@ def paginate_table(
         table = table.order_by(column.asc())
     rows = warehouse.to_pyarrow(table.limit(page.limit + 1)).to_pylist()
     return _finish(rows, page, key=lambda row: row[key])
+
+
+def paginate_select_newest_first(
+    session: Session, stmt: Select[Any], id_column: Any, page: PageParams
+) -> Page[Any]:
+    """Page an ORM ``select`` newest first (``id_column`` descending; ULID ids sort by
+    creation time): ``starting_after`` gives older items, ``ending_before`` newer ones."""
+    if page.starting_after:
+        stmt = stmt.where(id_column < page.starting_after)
+    if page.ending_before:
+        stmt = stmt.where(id_column > page.ending_before).order_by(id_column.asc())
+    else:
+        stmt = stmt.order_by(id_column.desc())
+    rows = list(session.scalars(stmt.limit(page.limit + 1)))
+    return _finish(rows, page, key=lambda row: getattr(row, id_column.key))

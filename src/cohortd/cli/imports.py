@@ -163,6 +163,7 @@ def import_into_warehouse(
                     sources,
                     progress=shown.advance,
                     preparing=shown.preparing,
+                    backfill_days=settings.events_backfill_days,
                 )
             return service.job_out(job).model_dump(mode="json")
         finally:

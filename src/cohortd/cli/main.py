@@ -15,6 +15,7 @@ from cohortd.cli import (
     orgs,
     report,
     subscriptions,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ imports.register(app)  # `cohortd import` and `cohortd fx`
 intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohorts curve`
 app.command("demo")(demo_run.demo)
 app.command("report")(report.report)  # `cohortd report`
+webhooks.register(app)  # `cohortd destinations|events|worker`
 
 
 @app.command()

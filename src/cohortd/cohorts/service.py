@@ -7,7 +7,7 @@ definition as of the day asked (default today, UTC), so they are exact.
 from __future__ import annotations
 
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from cohortd.cohorts.schemas import (
 from cohortd.db import utcnow
 from cohortd.engine import membership
 from cohortd.errors import Conflict, NotFound
+from cohortd.events import service as events
 from cohortd.ids import new_id
 from cohortd.motions import repository as motions
 from cohortd.subscribers import service as subscribers
@@ -76,6 +77,7 @@ def create_cohort(session: Session, tenant: Tenant, body: CohortCreate) -> Cohor
         updated_at=now,
     )
     repository.add_cohort(session, row)
+    _record(session, row, "cohort.created")
     return row
 
 
@@ -93,6 +95,7 @@ def update_cohort(
         row.definition = body.definition.stored()
     row.updated_at = utcnow()
     session.flush()
+    _record(session, row, "cohort.updated")
     return row
 
 
@@ -111,7 +114,36 @@ def delete_cohort(session: Session, tenant: Tenant, cohort_id: str) -> CohortRow
         session, org_id=tenant.org_id, livemode=tenant.livemode, cohort_id=cohort_id
     )
     repository.delete_cohort(session, row)
+    _record(session, row, "cohort.deleted")
     return row
+
+
+def event_object(row: CohortRow) -> dict[str, Any]:
+    """The cohort as events carry it: the stored definition, without evaluated
+    membership (an event is about the definition; ``member_count`` is asked live)."""
+    return {
+        "id": row.id,
+        "object": "cohort",
+        "livemode": row.livemode,
+        "name": row.name,
+        "description": row.description,
+        "cohort_type": row.cohort_type,
+        "grouping_field": row.grouping_field,
+        "grouping_value": row.grouping_value,
+        "definition": row.definition,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def _record(session: Session, row: CohortRow, event_type: str) -> None:
+    """The cohort's event, in the write's own control-plane transaction."""
+    events.record(
+        session,
+        org_id=row.org_id,
+        livemode=row.livemode,
+        draft=events.EventDraft(type=event_type, data=event_object(row)),
+    )
 
 
 def list_cohort_rows(

@@ -74,7 +74,13 @@ def create_import(
         session, principal, files={s.kind: s.name for s in sources}, on_error=on_error
     )
     background.add_task(
-        service.run_job, request.app.state.sessions, warehouse, job.id, sources, cleanup=folder
+        service.run_job,
+        request.app.state.sessions,
+        warehouse,
+        job.id,
+        sources,
+        cleanup=folder,
+        backfill_days=request.app.state.settings.events_backfill_days,
     )
     return service.job_out(job)
 

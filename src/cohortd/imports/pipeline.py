@@ -25,7 +25,13 @@ from cohortd.imports.parsing import ImportSource, RawBatch, read_batches
 from cohortd.imports.problems import MAX_REPORTED, FileProblem, ImportProblem
 from cohortd.imports.validation import ValidatedBatch, validate_batch
 from cohortd.warehouse import Scope, Warehouse
-from cohortd.warehouse.staging import MergeCounts, RowFinding, StagedTable, Staging
+from cohortd.warehouse.staging import (
+    ChangeRecorder,
+    MergeCounts,
+    RowFinding,
+    StagedTable,
+    Staging,
+)
 
 _ORDER = (ImportKind.customers, ImportKind.subscriptions, ImportKind.exchange_rates)
 
@@ -148,13 +154,17 @@ def run_import(
     on_error: OnError = OnError.abort,
     progress: Progress | None = None,
     between_steps: StepHook | None = None,
+    recorder: ChangeRecorder | None = None,
 ) -> ImportOutcome:
-    """Import ``sources`` into ``scope``: all or nothing, or the good rows with ``skip``."""
+    """Import ``sources`` into ``scope``: all or nothing, or the good rows with ``skip``.
+
+    ``recorder`` is told of the customers whose subscription rows change, inside the
+    merge's transaction (the import's events are recorded that way)."""
     use_jemalloc()
     by_kind = {source.kind: source for source in sources}
     staging = Staging(warehouse, scope)
     with warehouse.bounded_memory():
-        return _run(warehouse, staging, by_kind, on_error, progress, between_steps)
+        return _run(warehouse, staging, by_kind, on_error, progress, between_steps, recorder)
 
 
 def _run(
@@ -164,6 +174,7 @@ def _run(
     on_error: OnError,
     progress: Progress | None,
     between_steps: StepHook | None,
+    recorder: ChangeRecorder | None = None,
 ) -> ImportOutcome:
     problems = _Problems()
     skipped: dict[ImportKind, int] = {}
@@ -181,7 +192,9 @@ def _run(
         _whole_file_checks(staging, staged, by_kind, problems, skipped, on_error, hashes=hashes)
         if problems.count and on_error is OnError.abort:
             return ImportOutcome(False, {}, problems.first(), problems.count)
-        merged = staging.merge([staged[k] for k in staged], between_steps=between_steps)
+        merged = staging.merge(
+            [staged[k] for k in staged], between_steps=between_steps, recorder=recorder
+        )
         counts = {
             kind: KindCounts(**_merged(merged[staged[kind].name]), skipped=skipped.get(kind, 0))
             for kind in staged

@@ -22,6 +22,8 @@ from cohortd.cohorts.service import Tenant
 from cohortd.db import utcnow
 from cohortd.engine import derived
 from cohortd.errors import FieldError, NotFound, ValidationFailed
+from cohortd.events import outbox
+from cohortd.events import service as events
 from cohortd.ids import new_id
 from cohortd.imports import repository
 from cohortd.imports.columns import ImportKind
@@ -64,20 +66,32 @@ def run_job(
     progress: Progress | None = None,
     cleanup: Path | None = None,
     preparing: Callable[[], None] | None = None,
+    backfill_days: int = 35,
 ) -> ImportJob:
     """Run a pending job to its end; the uploaded files in ``cleanup`` are removed after.
 
     The job succeeds once the data is committed; the derived tables of the changed
     customers are then brought up to date (``derived.catch_up``, announced by
-    ``preparing``) before this returns. A report asked for meanwhile waits for that."""
+    ``preparing``) before this returns. A report asked for meanwhile waits for that.
+
+    The ``subscription.*`` events of the changes (change points up to ``backfill_days``
+    old) are written with the data (``events.outbox``) and relayed to the event log
+    after the commit; ``import.completed`` / ``import.failed`` is recorded in the
+    transaction that finishes the job."""
     try:
         with sessions.begin() as session:
             job = _job(session, job_id)
             job.status = ImportStatus.running.value
             scope = Scope(job.org_id, job.livemode)
             on_error = OnError(job.on_error)
+        now = utcnow()
+        recorder = outbox.SubscriptionChanges(
+            warehouse, scope, source=job_id, since=outbox.since_day(now, backfill_days), now=now
+        )
         try:
-            outcome = run_import(warehouse, scope, sources, on_error=on_error, progress=progress)
+            outcome = run_import(
+                warehouse, scope, sources, on_error=on_error, progress=progress, recorder=recorder
+            )
         except Exception as error:
             # Only the error's type is logged: database messages can quote cell values (PII).
             log.error("import job %s crashed: %s", job_id, type(error).__name__)
@@ -85,12 +99,35 @@ def run_job(
         with sessions.begin() as session:
             job = _job(session, job_id)
             _finish(job, outcome)
+            _record_finish(session, job)
+        if outcome.succeeded and recorder.recorded:
+            _relay(sessions, warehouse, scope)
         if outcome.succeeded:
             prepare_reports(warehouse, scope, preparing)
         return job
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def _record_finish(session: Session, job: ImportJob) -> None:
+    """``import.completed`` / ``import.failed`` with the job, in the job's own transaction."""
+    kind = "import.completed" if job.status == ImportStatus.succeeded.value else "import.failed"
+    events.record(
+        session,
+        org_id=job.org_id,
+        livemode=job.livemode,
+        draft=events.EventDraft(type=kind, data=job_out(job).model_dump(mode="json")),
+    )
+
+
+def _relay(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope) -> None:
+    """Move the import's events into the event log now. A failure here loses nothing: the
+    rows wait in the outbox for the next relay (every start and delivery-loop pass)."""
+    try:
+        outbox.relay(sessions, warehouse, scope)
+    except Exception as error:
+        log.error("relaying the import's events failed (retried later): %s", type(error).__name__)
 
 
 def prepare_reports(

@@ -35,6 +35,7 @@ from cohortd.engine import curves, membership
 from cohortd.engine.money import round_half_away
 from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.snapshots import SnapshotQuery, member_ids, member_scores
+from cohortd.events.run_events import record_run_events
 from cohortd.ids import new_id
 from cohortd.intelligence import repository
 from cohortd.intelligence import settings as thresholds_store
@@ -95,6 +96,7 @@ def record_run(
     stored = _store(session, caller, run, findings)
     run.anomaly_count = len(stored)
     session.flush()
+    record_run_events(session, RunResult(run, stored), previous)  # events, same transaction
     return RunResult(run, stored)
 
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -28,6 +29,18 @@ from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import COMPRESSION, CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
 
 ROW = "_row"
+
+
+class ChangeRecorder(Protocol):
+    """Told of the customers whose subscription rows a merge changes, inside the merge's
+    transaction: ``before`` while their old rows are still stored, ``after`` once every
+    table is merged (the caller records what changed, e.g. events, in that transaction)."""
+
+    def before(self, owners: ir.Table) -> None: ...
+
+    def after(self) -> None: ...
+
+
 ACTION = "_action"
 _WAS = "_was"
 # the column naming the customer a target's row belongs to
@@ -222,16 +235,22 @@ class Staging:
         staged_tables: Sequence[StagedTable],
         *,
         between_steps: Callable[[str], None] | None = None,
+        recorder: ChangeRecorder | None = None,
     ) -> dict[str, MergeCounts]:
         """Upsert every staged table into its target, all in one transaction.
 
-        ``between_steps`` is called after each statement (tests inject failures there)."""
+        ``between_steps`` is called after each statement (tests inject failures there);
+        ``recorder`` hears of changed subscription owners before and after."""
         counts: dict[str, MergeCounts] = {}
         owners: list[ir.Table] = []
         first_import = not self._stores_any(CUSTOMERS)
         with self.warehouse.transaction():
             for staged in staged_tables:
-                counts[staged.name] = self._merge_one(staged, owners, between_steps)
+                counts[staged.name] = self._merge_one(staged, owners, between_steps, recorder)
+            if recorder is not None:
+                recorder.after()
+                if between_steps:
+                    between_steps("changes:recorded")
             touched = _union(owners)
             if touched is not None:
                 # recorded with the data; refreshed by ``derived.catch_up`` after the commit
@@ -246,13 +265,17 @@ class Staging:
         staged: StagedTable,
         owners: list[ir.Table],
         between_steps: Callable[[str], None] | None,
+        recorder: ChangeRecorder | None = None,
     ) -> MergeCounts:
         """Upsert one staged table; the customers its changes touch go into ``owners``."""
         owner = _OWNER.get(staged.target)
+        told = recorder if staged.target == SUBSCRIPTIONS else None
         if not self._stores_any(staged.target):
             # Nothing stored yet in this scope: every staged row is new, no join needed.
             if owner is not None and staged.rows:
                 owners.append(staged.table.select(customer_id=staged.table[owner]))
+                if told is not None:
+                    told.before(owners[-1].distinct())
             self._insert(staged, staged.table, between_steps)
             return MergeCounts(inserted=staged.rows)
         classified = self._classified(staged)
@@ -265,6 +288,8 @@ class Staging:
         )
         if owner is not None and (counts.inserted or counts.updated):
             owners.append(self._changed_owners(classified, owner))
+            if told is not None:
+                told.before(owners[-1])
         if counts.updated:
             updated = classified.filter(classified[ACTION] == "updated").select(*staged.key)
             self.warehouse.delete_matching(staged.target, self.scope, staged.key, updated)

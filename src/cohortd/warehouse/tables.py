@@ -32,6 +32,10 @@ DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, COHORT_DELTA
 # ``customer_id``: the whole scope); a table added later needs no version: ``ensure_schema``
 # creates a missing table on start, and an empty one means nothing waits
 DERIVED_PENDING: Final = "derived_pending"
+# events recorded with the data they describe (the import's merge transaction), waiting
+# to be copied into the control plane's event log (``events.outbox.relay``); like
+# ``derived_pending`` it needs no version: ``ensure_schema`` creates it when missing
+EVENT_OUTBOX: Final = "event_outbox"
 
 CUSTOMER_CATEGORY_FIELDS: Final = (
     "industry",
@@ -152,6 +156,17 @@ SCHEMAS: Final[dict[str, Schema]] = {
     ),
     DERIVED_PENDING: ibis.schema(
         {"org_id": "!string", "livemode": "!boolean", "customer_id": "string"}
+    ),
+    EVENT_OUTBOX: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "id": "!string",  # the event id, fixed here: a relay re-run never duplicates
+            "source": "!string",  # the import job
+            "type": "!string",
+            "created_at": "!timestamp",
+            "payload": "!string",  # JSON: subscriber, subscription, data
+        }
     ),
     COHORT_DELTAS: ibis.schema(
         {

@@ -1,0 +1,1 @@
+"""Webhook destinations, signed delivery with retries, and replay (SPEC §7)."""

@@ -1,0 +1,75 @@
+"""The cross-plane design: subscription events commit with the data (warehouse outbox)
+and are relayed into the control plane's log; a crash at either step loses nothing and
+duplicates nothing (SQLite + DuckDB and PostgreSQL for both planes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cohortd.events import outbox
+from cohortd.warehouse import Scope, scoped
+from cohortd.warehouse.tables import EVENT_OUTBOX, SUBSCRIPTIONS
+from tests.fixtures.api import ApiHarness
+from tests.webhooks.helpers import CUSTOMERS, import_files
+from tests.webhooks.helpers import SUBSCRIPTIONS as SUBS_FILE
+
+
+def _events(api: ApiHarness, **params: Any) -> list[dict[str, Any]]:
+    return api.client.get("/v1/events", headers=api.headers(), params=params).json()["data"]  # type: ignore[no-any-return]
+
+
+def _outbox_rows(api: ApiHarness) -> int:
+    table = scoped(api.warehouse, EVENT_OUTBOX, Scope(api.org_id, False))
+    return int(api.warehouse.execute(table.count()))
+
+
+def test_a_crash_after_the_outbox_write_rolls_both_back(
+    hooks_any: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = hooks_any
+    real_after = outbox.SubscriptionChanges.after
+
+    def after_then_crash(self: outbox.SubscriptionChanges) -> None:
+        real_after(self)
+        assert self.recorded == 4  # the events were written ... then the merge fails
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(outbox.SubscriptionChanges, "after", after_then_crash)
+    created = api.client.post(
+        "/v1/imports",
+        headers=api.headers(),
+        files={
+            "customers": ("c.csv", CUSTOMERS.encode()),
+            "subscriptions": ("s.csv", SUBS_FILE.encode()),
+        },
+    )
+    job = api.client.get(f"/v1/imports/{created.json()['id']}", headers=api.headers()).json()
+    assert job["status"] == "failed"
+    # no change without its event, no event without its change
+    subs = scoped(api.warehouse, SUBSCRIPTIONS, Scope(api.org_id, False))
+    assert int(api.warehouse.execute(subs.count())) == 0
+    assert _outbox_rows(api) == 0
+    assert [e["type"] for e in _events(api)] == ["import.failed"]
+
+
+def test_a_crash_between_relay_commit_and_outbox_delete_is_repaired(
+    hooks_any: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = hooks_any
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed before the outbox delete")
+
+    monkeypatch.setattr(outbox, "_forget", crash)
+    import_files(api, {"customers": CUSTOMERS, "subscriptions": SUBS_FILE})
+    first = _events(api, type="subscription.*")
+    assert len(first) == 4  # recorded in the control plane ...
+    assert _outbox_rows(api) == 4  # ... and still in the outbox
+    monkeypatch.undo()
+    moved = outbox.relay(api.app.state.sessions, api.warehouse, Scope(api.org_id, False))
+    assert moved in (0, 4)  # 0 if the server's own relay pass got there first
+    assert _outbox_rows(api) == 0
+    again = _events(api, type="subscription.*")
+    assert sorted(e["id"] for e in again) == sorted(e["id"] for e in first)  # no duplicate
