@@ -392,3 +392,36 @@ def test_the_next_report_and_cohort_count_see_the_change(shop: ApiHarness) -> No
     last_mrr, count, mrr = state()
     assert (count, mrr) == (0, "0.00")
     assert last_mrr == pytest.approx(0.0)
+
+
+def test_a_change_today_on_a_paying_customer_makes_exactly_one_event(shop: ApiHarness) -> None:
+    """ann pays 50.00 from 2025-01-01 on. A plan change to 80.00 today: one new change
+    point (today, 5000 -> 8000 minor units) = one ``subscription.upgraded``. Cancelling
+    the new row today leaves sub_ann ending today: the point becomes (today, 5000 -> 0),
+    new again = one ``subscription.cancelled``."""
+
+    def events() -> list[dict]:  # type: ignore[type-arg]
+        answer = shop.client.get(
+            "/v1/events?type=subscription.*&subscriber_id=ann", headers=shop.headers()
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]  # type: ignore[no-any-return]
+
+    assert events() == []
+    changed = post(shop, "/v1/subscriptions/sub_ann/change_plan", {"plan_id": "max", "mrr": "80"})
+    found = events()
+    assert [e["type"] for e in found] == ["subscription.upgraded"]
+    data = found[0]["data"]
+    assert (data["effective_date"], data["previous_mrr"], data["mrr"], data["plan_id"]) == (
+        TODAY.isoformat(),
+        5000,
+        8000,
+        "max",
+    )
+    post(shop, f"/v1/subscriptions/{changed.json()['data'][1]['id']}/cancel")
+    found = events()
+    assert [e["type"] for e in found] == ["subscription.cancelled", "subscription.upgraded"]
+    assert found[0]["data"]["previous_mrr"] == 5000
+    # a rejected write records nothing
+    post(shop, "/v1/subscriptions/sub_ann/cancel", {"effective_date": "2020-01-01"})
+    assert len(events()) == 2

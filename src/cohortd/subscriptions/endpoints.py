@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from cohortd.api.deps import WarehouseDep, WriteAuth
 from cohortd.subscribers.schemas import Subscriber
@@ -17,6 +17,7 @@ from cohortd.subscriptions.schemas import (
     SubscriberCreate,
     SubscriptionUpsert,
 )
+from cohortd.warehouse import Scope, Warehouse
 
 router = APIRouter(tags=["Subscriptions"])
 
@@ -45,9 +46,31 @@ def create_subscriber(
 
 @router.post("/v1/subscriptions", response_model=CustomerRows, responses=_ERRORS)
 def upsert_subscription(
-    body: SubscriptionUpsert, principal: WriteAuth, warehouse: WarehouseDep
+    body: SubscriptionUpsert, principal: WriteAuth, warehouse: WarehouseDep, request: Request
 ) -> CustomerRows:
-    return service.upsert_subscription(warehouse, principal.scope, body)
+    days = request.app.state.settings.events_backfill_days
+    rows = service.upsert_subscription(warehouse, principal.scope, body, backfill_days=days)
+    _publish(request, warehouse, principal.scope)
+    return rows
+
+
+def _override(
+    request: Request,
+    warehouse: Warehouse,
+    scope: Scope,
+    subscription_id: str,
+    kind: OverrideKind,
+    body: CancelBody,
+) -> CustomerRows:
+    days = request.app.state.settings.events_backfill_days
+    rows = service.override(warehouse, scope, subscription_id, kind, body, backfill_days=days)
+    _publish(request, warehouse, scope)
+    return rows
+
+
+def _publish(request: Request, warehouse: Warehouse, scope: Scope) -> None:
+    """The write's events into the event log, after its commit."""
+    service.publish(request.app.state.sessions, warehouse, scope)
 
 
 @router.post(
@@ -57,12 +80,12 @@ def cancel(
     subscription_id: str,
     principal: WriteAuth,
     warehouse: WarehouseDep,
+    request: Request,
     body: CancelBody | None = None,
 ) -> CustomerRows:
     """The row ends on ``effective_date``."""
-    return service.override(
-        warehouse, principal.scope, subscription_id, OverrideKind.cancel, body or CancelBody()
-    )
+    kind, given = OverrideKind.cancel, body or CancelBody()
+    return _override(request, warehouse, principal.scope, subscription_id, kind, given)
 
 
 @router.post(
@@ -72,13 +95,13 @@ def pause(
     subscription_id: str,
     principal: WriteAuth,
     warehouse: WarehouseDep,
+    request: Request,
     body: PauseBody | None = None,
 ) -> CustomerRows:
     """The row ends on ``effective_date``; a paused row (MRR 0) runs from it to
     ``resume_date`` (or on), then the old plan and MRR to the old row's end."""
-    return service.override(
-        warehouse, principal.scope, subscription_id, OverrideKind.pause, body or PauseBody()
-    )
+    kind, given = OverrideKind.pause, body or PauseBody()
+    return _override(request, warehouse, principal.scope, subscription_id, kind, given)
 
 
 @router.post(
@@ -88,13 +111,13 @@ def resume(
     subscription_id: str,
     principal: WriteAuth,
     warehouse: WarehouseDep,
+    request: Request,
     body: ResumeBody | None = None,
 ) -> CustomerRows:
     """The paused row ends on ``effective_date``; the plan and MRR of the row that ended
     where the pause began run from it on."""
-    return service.override(
-        warehouse, principal.scope, subscription_id, OverrideKind.resume, body or ResumeBody()
-    )
+    kind, given = OverrideKind.resume, body or ResumeBody()
+    return _override(request, warehouse, principal.scope, subscription_id, kind, given)
 
 
 @router.post(
@@ -103,10 +126,14 @@ def resume(
     responses=_OVERRIDE,
 )
 def change_plan(
-    subscription_id: str, body: ChangePlanBody, principal: WriteAuth, warehouse: WarehouseDep
+    subscription_id: str,
+    body: ChangePlanBody,
+    principal: WriteAuth,
+    warehouse: WarehouseDep,
+    request: Request,
 ) -> CustomerRows:
     """The row ends on ``effective_date``; the new plan and MRR run from it to the old
     row's end."""
-    return service.override(
-        warehouse, principal.scope, subscription_id, OverrideKind.change_plan, body
+    return _override(
+        request, warehouse, principal.scope, subscription_id, OverrideKind.change_plan, body
     )

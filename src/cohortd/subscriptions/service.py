@@ -7,18 +7,31 @@ read, checked, written, and its derived rows refreshed (``engine.derived_live``)
 the very next report, cohort count, metric and snapshot sees the change. Anything
 rejected raises before the commit: nothing is written. Rows are checked by the
 import's own validation (``imports.validation.validate_record``).
+
+Events: the same transaction writes the ``subscription.*`` events of the difference the
+write made to the customer's MRR history into the warehouse's outbox, with the import's
+own recorder and diff (``events.outbox.SubscriptionChanges`` over ``engine.changes``);
+``publish`` then moves them into the event log (as the import does after its commit,
+and the delivery loop does for anything left behind).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+import ibis
+import ibis.expr.types as ir
+from sqlalchemy.orm import Session, sessionmaker
+
+from cohortd.db import utcnow
 from cohortd.engine.derived_live import refresh_customers
 from cohortd.engine.membership import utc_today
 from cohortd.engine.money import from_minor_units
 from cohortd.errors import Conflict, FieldError, NotFound, ValidationFailed
+from cohortd.events import outbox
 from cohortd.ids import new_id
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.validation import CheckedRecord, validate_record
@@ -44,6 +57,8 @@ from cohortd.subscriptions.schemas import (
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import DERIVED_PENDING
 
+log = logging.getLogger(__name__)
+
 # An override's day must be a day of the MRR history anyone means: a year like 4672 is
 # a typing slip, not a plan (the import keeps its own rows' dates as given).
 MAX_YEARS_AHEAD: Final = 100
@@ -64,7 +79,7 @@ def create_subscriber(warehouse: Warehouse, scope: Scope, body: SubscriberCreate
 
 
 def upsert_subscription(
-    warehouse: Warehouse, scope: Scope, body: SubscriptionUpsert
+    warehouse: Warehouse, scope: Scope, body: SubscriptionUpsert, *, backfill_days: int = 35
 ) -> CustomerRows:
     """One subscription row, inserted or replaced on ``id``; its customer must exist."""
     values = _valid(validate_record(ImportKind.subscriptions, body.model_dump()))
@@ -74,16 +89,14 @@ def upsert_subscription(
         if not repository.customer_exists(warehouse, scope, row.customer_id):
             raise _invalid("customer_id", "unknown customer (not stored in this mode)")
         previous = repository.subscription(warehouse, scope, row.id)
-        touched = {row.customer_id} | ({previous.customer_id} if previous else set())
-        before = {c: repository.customer_rows(warehouse, scope, c) for c in touched}
+        touched = sorted({row.customer_id} | ({previous.customer_id} if previous else set()))
+        recorder = _recorder(warehouse, scope, backfill_days)
+        recorder.before(_owners(touched))
         repository.write_rows(warehouse, scope, upserts=[row])
-        refresh_customers(warehouse, scope, sorted(touched))
-        after = {c: repository.customer_rows(warehouse, scope, c) for c in touched}
-        for customer_id in sorted(touched):
-            record_subscription_events(
-                warehouse, scope, customer_id, before[customer_id], after[customer_id]
-            )
-    return _answer(scope, row.customer_id, after[row.customer_id])
+        refresh_customers(warehouse, scope, touched)
+        recorder.after()
+        after = repository.customer_rows(warehouse, scope, row.customer_id)
+    return _answer(scope, row.customer_id, after)
 
 
 def override(
@@ -92,6 +105,8 @@ def override(
     subscription_id: str,
     kind: OverrideKind,
     body: Any,
+    *,
+    backfill_days: int = 35,
 ) -> CustomerRows:
     """Apply one override to row ``subscription_id`` (SPEC §9); 404 if there is no such
     row in this mode, 422 naming the field if the change is impossible."""
@@ -117,10 +132,12 @@ def override(
         except OverrideRejected as rejected:
             raise _invalid(rejected.field, rejected.reason, path=rejected.field == "id") from None
         _check_rows(rewrite)
+        recorder = _recorder(warehouse, scope, backfill_days)
+        recorder.before(_owners([target.customer_id]))
         repository.write_rows(warehouse, scope, upserts=rewrite.upserts, removed=rewrite.removed)
         refresh_customers(warehouse, scope, [target.customer_id])
+        recorder.after()
         after = rewritten(rows, rewrite)
-        record_subscription_events(warehouse, scope, target.customer_id, rows, after)
     return _answer(scope, target.customer_id, after)
 
 
@@ -129,16 +146,29 @@ def customer_rows(warehouse: Warehouse, scope: Scope, customer_id: str) -> Custo
     return _answer(scope, customer_id, repository.customer_rows(warehouse, scope, customer_id))
 
 
-def record_subscription_events(
-    warehouse: Warehouse,
-    scope: Scope,
-    customer_id: str,
-    before: Sequence[SubscriptionRow],
-    after: Sequence[SubscriptionRow],
-) -> None:
-    """Where a write records the SPEC §7 ``subscription.*`` events of the difference it
-    made to ``customer_id``'s MRR history, in the write's transaction. The event log and
-    its diff are not part of this service yet: no event is recorded (docs/subscribers.md)."""
+def publish(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope) -> None:
+    """Move the scope's recorded events from the outbox into the event log (after the
+    write's commit). A failure loses nothing: the delivery loop relays them later."""
+    try:
+        outbox.relay(sessions, warehouse, scope)
+    except Exception as error:  # the write is committed; its events wait in the outbox
+        log.error("relaying a write's events failed (retried later): %s", type(error).__name__)
+
+
+def _recorder(warehouse: Warehouse, scope: Scope, backfill_days: int) -> outbox.SubscriptionChanges:
+    """The import's recorder of ``subscription.*`` events, for one write."""
+    now = utcnow()
+    return outbox.SubscriptionChanges(
+        warehouse,
+        scope,
+        source=new_id("write"),
+        since=outbox.since_day(now, backfill_days),
+        now=now,
+    )
+
+
+def _owners(customer_ids: Sequence[str]) -> ir.Table:
+    return ibis.memtable({"customer_id": list(customer_ids)})
 
 
 def _plan_change(asked: Override, target: SubscriptionRow, body: ChangePlanBody) -> Override:
