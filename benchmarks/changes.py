@@ -76,7 +76,7 @@ def bench_size(
             taken = iter(rows)
             kinds: dict[str, Callable[[str], httpx.Response]] = {
                 "change_plan": lambda row: client.post(
-                    f"/v1/subscriptions/{row}/change_plan", json={"plan_id": "b", "mrr": "12.34"}
+                    f"/v1/subscriptions/{row}/change_plan", json={"plan_id": "b", "mrr": "12"}
                 ),
                 "cancel": lambda row: client.post(f"/v1/subscriptions/{row}/cancel", json={}),
                 "pause": lambda row: client.post(f"/v1/subscriptions/{row}/pause", json={}),
