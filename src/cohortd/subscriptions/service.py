@@ -141,11 +141,6 @@ def override(
     return _answer(scope, target.customer_id, after)
 
 
-def customer_rows(warehouse: Warehouse, scope: Scope, customer_id: str) -> CustomerRows:
-    """A customer's rows as the writes answer them."""
-    return _answer(scope, customer_id, repository.customer_rows(warehouse, scope, customer_id))
-
-
 def publish(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope) -> None:
     """Move the scope's recorded events from the outbox into the event log (after the
     write's commit). A failure loses nothing: the delivery loop relays them later."""
