@@ -44,6 +44,7 @@ def _routers() -> list[APIRouter]:
     from cohortd.motions import endpoints as motions
     from cohortd.reports import endpoints as reports
     from cohortd.subscribers import endpoints as subscribers
+    from cohortd.subscriptions import endpoints as subscriptions
     from cohortd.web import endpoints as web
     from cohortd.webhooks import endpoints as webhooks
 
@@ -56,6 +57,7 @@ def _routers() -> list[APIRouter]:
         cohorts.router,
         motions.router,
         subscribers.router,
+        subscriptions.router,
         web.router,
         imports.router,
         reports.router,

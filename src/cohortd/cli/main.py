@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs, report, webhooks
+from cohortd.cli import (
+    cohorts,
+    demo,
+    demo_run,
+    imports,
+    intelligence,
+    orgs,
+    report,
+    subscriptions,
+    webhooks,
+)
 
 app = typer.Typer(
     help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True
@@ -15,6 +25,7 @@ db_app = typer.Typer(help="Control-plane database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(cohorts.app, name="cohorts")
+app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(demo.app, name="demo-data")
 imports.register(app)  # `cohortd import` and `cohortd fx`
 intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohorts curve`

@@ -93,8 +93,8 @@ MONEY: Final = 1
 TRACK: Final = 2
 INITIAL: Final = 3
 ABOVE: Final = 4
-_DELTA_KEYS: Final = ("unit", "kind", "p0", "currency", "ps", "p")
-_DELTA_VALUES: Final = ("n", "v", "m", "t")
+DELTA_KEYS: Final = ("unit", "kind", "p0", "currency", "ps", "p")
+DELTA_VALUES: Final = ("n", "v", "m", "t")
 PER_CUSTOMER_TABLES: Final = tuple(t for t in DERIVED_TABLES if t != COHORT_DELTAS)
 
 
@@ -122,7 +122,7 @@ def _changes(
         def filled(sign: int) -> dict[str, ir.IntegerValue]:
             return {
                 n: (sign * values[n] if n in values else ibis.literal(0)).cast("int64")
-                for n in _DELTA_VALUES
+                for n in DELTA_VALUES
             }
 
         start = table[f"{name}_start"] if stops else table[f"{name}0"]
@@ -174,10 +174,10 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
 
 def summed_deltas(rows: ir.Table) -> ir.Table:
     """``rows`` summed per key, the rows whose every sum is 0 dropped."""
-    summed = rows.group_by(list(_DELTA_KEYS)).agg(
-        **{n: rows[n].sum().cast("int64") for n in _DELTA_VALUES}
+    summed = rows.group_by(list(DELTA_KEYS)).agg(
+        **{n: rows[n].sum().cast("int64") for n in DELTA_VALUES}
     )
-    return summed.filter(ibis.or_(*(summed[n] != 0 for n in _DELTA_VALUES)))
+    return summed.filter(ibis.or_(*(summed[n] != 0 for n in DELTA_VALUES)))
 
 
 def _events(paying: ir.Table) -> ir.Table:
@@ -445,25 +445,23 @@ def refresh(warehouse: Warehouse, scope: Scope, customer_ids: ir.Table | None = 
             warehouse.drop_temp_table(name)
 
 
-def _fill(
-    warehouse: Warehouse,
-    scope: Scope,
-    customer_ids: ir.Table | None,
+def per_customer_rows(
     customers: ir.Table,
     subscriptions: ir.Table,
-    temp: Callable[[str, ir.Table], ir.Table],
-) -> None:
+    step: Callable[[str, ir.Table], ir.Table] = lambda _label, expr: expr,
+) -> dict[str, ir.Table]:
+    """The rows of ``PER_CUSTOMER_TABLES`` (without ``org_id`` and ``livemode``) of the
+    given customers and their subscriptions. ``step`` may materialize each intermediate
+    result (``refresh``: temp tables); by default the expressions nest."""
     paying = subscriptions.filter(subscriptions.mrr_minor > 0)
-    # each step its own statement: under the import's memory cap, one query holding
-    # several large hash tables at once spills and is several times slower
-    swept = temp("swept", _sweep(_events(paying)))
-    edges = temp("edges", _edges(swept))
-    first = temp("first", _first_currency(subscriptions))
-    paid = temp("paid", _paid(edges))
-    facts = temp("facts", _facts(customers, first, paid))
+    swept = step("swept", _sweep(_events(paying)))
+    edges = step("edges", _edges(swept))
+    first = step("first", _first_currency(subscriptions))
+    paid = step("paid", _paid(edges))
+    facts = step("facts", _facts(customers, first, paid))
     carried = facts.filter(facts.paid_started_at.notnull()).select(*_FACT_COLUMNS)
     spells = _spells(edges).join(carried, "customer_id")
-    rows = {
+    return {
         CUSTOMER_FACTS: facts,
         PAID_SPELLS: spells.select(
             *_FACT_COLUMNS[:4],
@@ -475,23 +473,36 @@ def _fill(
         ),
         MRR_SEGMENTS: _segment_rows(_segments(swept), carried),
     }
+
+
+def _fill(
+    warehouse: Warehouse,
+    scope: Scope,
+    customer_ids: ir.Table | None,
+    customers: ir.Table,
+    subscriptions: ir.Table,
+    temp: Callable[[str, ir.Table], ir.Table],
+) -> None:
+    # each step its own statement: under the import's memory cap, one query holding
+    # several large hash tables at once spills and is several times slower
+    rows = per_customer_rows(customers, subscriptions, temp)
     before = None
     if customer_ids is not None:  # the touched customers' changes, taken off below
         segments, spells = _of(warehouse, scope, customer_ids)
-        before = temp("before", _typed(summed_deltas(delta_rows(segments, spells)), -1))
+        before = temp("before", typed_deltas(summed_deltas(delta_rows(segments, spells)), -1))
     for name in PER_CUSTOMER_TABLES:
         if customer_ids is None:
             warehouse.delete_scope(name, scope)
         else:
             warehouse.delete_matching(name, scope, ("customer_id",), customer_ids)
-        _insert(warehouse, scope, name, rows[name])
+        insert_rows(warehouse, scope, name, rows[name])
     segments, spells = _of(warehouse, scope, customer_ids)
-    changes = _typed(delta_rows(segments, spells))
+    changes = typed_deltas(delta_rows(segments, spells))
     if before is not None:  # the scope's sums, minus the old changes, plus the new
-        kept = _typed(scoped(warehouse, COHORT_DELTAS, scope))
+        kept = typed_deltas(scoped(warehouse, COHORT_DELTAS, scope))
         changes = temp("deltas", summed_deltas(kept.union(before, changes, distinct=False)))
     warehouse.delete_scope(COHORT_DELTAS, scope)
-    _insert(warehouse, scope, COHORT_DELTAS, summed_deltas(changes))
+    insert_rows(warehouse, scope, COHORT_DELTAS, summed_deltas(changes))
 
 
 def _of(
@@ -506,14 +517,14 @@ def _of(
     return segments, spells
 
 
-def _typed(rows: ir.Table, sign: int = 1) -> ir.Table:
+def typed_deltas(rows: ir.Table, sign: int = 1) -> ir.Table:
     """``cohort_deltas`` columns in one (nullable) schema, the values times ``sign``."""
     types = SCHEMAS[COHORT_DELTAS]
-    keys = {k: rows[k].cast(types[k].copy(nullable=True)) for k in _DELTA_KEYS}
-    return rows.select(**keys, **{n: (sign * rows[n]).cast("int64") for n in _DELTA_VALUES})
+    keys = {k: rows[k].cast(types[k].copy(nullable=True)) for k in DELTA_KEYS}
+    return rows.select(**keys, **{n: (sign * rows[n]).cast("int64") for n in DELTA_VALUES})
 
 
-def _insert(warehouse: Warehouse, scope: Scope, name: str, source: ir.Table) -> None:
+def insert_rows(warehouse: Warehouse, scope: Scope, name: str, source: ir.Table) -> None:
     with warehouse.light_compression():
         warehouse.insert_expr(
             name,

@@ -3,11 +3,18 @@
 Per-cell checks are vectorised (``cells``); a problem is kept with its file, row, column,
 masked value and reason. Checks that span the whole file (duplicate ids, unknown
 customers) run later on the staged rows (``cohortd.warehouse.staging``).
+
+``validate_record`` puts one row given as values (an API body: ``POST /v1/subscribers``,
+``POST /v1/subscriptions``, an override's new row) through the very same checks, so a
+row is valid through the API exactly when it is valid in a file.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +22,7 @@ import pyarrow.compute as pc
 from cohortd.imports import cells
 from cohortd.imports.columns import (
     CUSTOMER_STATUSES,
+    SPECS,
     SUBSCRIPTION_STATUSES,
     CellKind,
     ImportKind,
@@ -76,6 +84,50 @@ def validate_batch(raw: RawBatch, spec: KindSpec, *, file: str, budget: int) -> 
     ]
     all_problems = sorted(reader_problems + problems, key=ImportProblem.sort_key)[:budget]
     return ValidatedBatch(good, all_problems, count + len(raw.problems), rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """What is wrong with one field of a record: its column and the import's reason."""
+
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRecord:
+    """A record's typed values (the warehouse's columns, ``mrr`` as ``mrr_minor``) or
+    its problems (one per field, in column order)."""
+
+    values: dict[str, Any] | None
+    problems: tuple[FieldProblem, ...] = ()
+
+
+def validate_record(kind: ImportKind, record: Mapping[str, object]) -> CheckedRecord:
+    """One row given as values through ``validate_batch``: each value as the text a file
+    would hold (numbers as written, ``tags`` as a list, ``metadata`` as JSON text); an
+    absent key is an empty cell."""
+    spec = SPECS[kind]
+    columns: dict[str, pa.Array] = {}
+    for column in spec.columns:
+        value = record.get(column.name)
+        if column.kind is CellKind.tags:
+            tags = None if value is None else [str(tag) for tag in value]  # type: ignore[attr-defined]
+            columns[column.name] = pa.array([tags], pa.list_(pa.string()))
+            continue
+        if column.kind is CellKind.json_object and isinstance(value, dict | list):
+            value = json.dumps(value)
+        text_value = None if value is None else str(value)
+        columns[column.name] = pa.array([text_value], pa.string())
+    raw = RawBatch(columns=columns, rows=pa.array([1], pa.int64()))
+    checked = validate_batch(raw, spec, file="body", budget=len(spec.columns))
+    if checked.problems:
+        problems = tuple(FieldProblem(p.column or "", p.reason) for p in checked.problems)
+        return CheckedRecord(None, problems)
+    if checked.good.num_rows == 0:  # nothing given at all: a blank row
+        return CheckedRecord(None, (FieldProblem(spec.required[0], "required value is missing"),))
+    values = checked.good.drop_columns([ROW_COLUMN]).to_pylist()[0]
+    return CheckedRecord(values)
 
 
 def _parse(kind: CellKind, source: pa.Array, typed: dict[str, pa.Array]) -> cells.Parsed:

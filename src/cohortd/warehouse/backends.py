@@ -320,6 +320,28 @@ class Warehouse(ABC):
         with self._writing():
             self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
+    def delete_keys(
+        self, name: str, scope: Any, key: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Delete the ``scope``'s rows of ``name`` whose ``key`` columns equal one of
+        ``rows`` (a few, given as values; a ``None`` matches a null). For small writes:
+        the values go into the statement, quoted by sqlglot."""
+        if not rows:
+            return
+
+        def equal(column: str, value: Any) -> sge.Expression:
+            target = sg.column(column, quoted=True)
+            return target.is_(sge.null()) if value is None else target.eq(sge.convert(value))
+
+        matches = [sg.and_(*(equal(k, row[k]) for k in key)) for row in rows]
+        condition = sg.and_(
+            sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
+            sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
+            sg.or_(*matches) if len(matches) > 1 else matches[0],
+        )
+        with self._lock:
+            self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
+
     def delete_scope(self, name: str, scope: Any) -> None:
         """Delete every row of ``name`` that belongs to ``scope``."""
         condition = sg.and_(

@@ -1,0 +1,1 @@
+"""Live changes (Recurr's Subscribers and Subscriptions writes): one customer at a time."""
