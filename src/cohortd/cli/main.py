@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, orgs, report
+from cohortd.cli import cohorts, demo, demo_run, imports, intelligence, metrics, orgs, report
 
 app = typer.Typer(
     help="cohortd: cohort analytics for subscription businesses.", no_args_is_help=True
@@ -20,6 +20,7 @@ imports.register(app)  # `cohortd import` and `cohortd fx`
 intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohorts curve`
 app.command("demo")(demo_run.demo)
 app.command("report")(report.report)  # `cohortd report`
+app.command("metrics")(metrics.metrics)  # `cohortd metrics`
 
 
 @app.command()
