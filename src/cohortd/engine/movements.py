@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from itertools import pairwise
 from typing import Any, Final
 
@@ -49,12 +50,20 @@ import pyarrow as pa
 
 from cohortd.engine import derived
 from cohortd.engine.fx import OPEN_START, RateBook
-from cohortd.engine.periods import Interval, evaluation_day, first_day, last_day
+from cohortd.engine.periods import (
+    Interval,
+    evaluation_day,
+    first_day,
+    last_day,
+    period_of,
+    period_of_expr,
+)
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import MRR_SEGMENTS, PAID_SPELLS
 
 ZERO: Final = Decimal(0)
 WHOLE_SCOPE: Final = ""  # the group id when ``members`` is None
+_EPOCH: Final = date(1970, 1, 1)
 
 
 class Movement(StrEnum):
@@ -170,6 +179,7 @@ def cohort_movements(
     periods: Sequence[Window],
     currency: str,
     fixed_rate_day: date | None = None,
+    bucket_join: bool = False,
 ) -> MovementTable:
     """The movements of many groups over many periods, in one batched computation.
 
@@ -182,17 +192,22 @@ def cohort_movements(
     is then 0). Exact ``Decimal`` values, unrounded; ``MovementTable.series(group_id)``
     is each group's list, zero-filled for a group with no paying member.
 
+    ``bucket_join`` forces the general range join even for regular periods (tests).
+
     Raises ``fx.UnknownCurrency`` for a currency without rates.
     """
     derived.catch_up(warehouse, scope)
+    numbered = None if bucket_join else numbering(periods)
     days = measuring_days(periods)
     n = len(periods)
     with _temp_tables(warehouse) as temp:
         buckets = temp("buckets", _bucket_rows(days))
-        segments = _ranged(scoped(warehouse, MRR_SEGMENTS, scope), members, buckets, n)
+        segments = _ranged(
+            scoped(warehouse, MRR_SEGMENTS, scope), members, buckets, periods, numbered
+        )
         ranged = temp("segments", segments)
         levels = warehouse.to_pyarrow(_level_deltas(ranged, n)).to_pylist()
-        spells = _ranged(scoped(warehouse, PAID_SPELLS, scope), members, buckets, n)
+        spells = _ranged(scoped(warehouse, PAID_SPELLS, scope), members, buckets, periods, numbered)
         paying = warehouse.to_pyarrow(_count_deltas(spells, n)).to_pylist()
         currencies = {str(r["currency"]) for r in levels}
         rate_days = [fixed_rate_day or d for d in days]
@@ -281,19 +296,71 @@ def _bucket_of(table: ir.Table, column: str, buckets: ir.Table, name: str) -> ir
     return joined.select(*[joined[c] for c in table.columns], joined[name])
 
 
-def _ranged(table: ir.Table, members: ir.Table | None, buckets: ir.Table, n: int) -> ir.Table:
+Numbering = tuple[Callable[[ir.DateValue], ir.IntegerValue], int]
+
+
+def numbering(periods: Sequence[Window]) -> Numbering | None:
+    """How to number the periods in SQL when they are whole days, weeks, months, quarters
+    or years (the last may be cut short): the period number of a date as an expression,
+    and the first window's number. None for any other run of windows."""
+    if all(w.start == w.last for w in periods):
+        return _epoch_day, (periods[0].start - _EPOCH).days
+    for interval in Interval:
+        if all(
+            first_day(period_of(w.start, interval), interval) == w.start
+            and last_day(period_of(w.start, interval), interval) == w.last
+            for w in periods
+        ):
+            return partial(period_of_expr, interval=interval), period_of(periods[0].start, interval)
+    return None
+
+
+def _epoch_day(day: ir.DateValue) -> ir.IntegerValue:
+    return day.epoch_days().cast("int64")
+
+
+def _bucket_expr(
+    day: ir.DateValue, numbered: Numbering, n: int, last_day_measured: date
+) -> ir.IntegerValue:
+    """The bucket of ``day`` by arithmetic: a day of period P (number) lies in bucket
+    ``P − first + 1`` (0 before the first period), ``n + 1`` after the last measured day."""
+    number, first = numbered
+    past = ibis.literal(n + 1, "int64")
+    inside = ibis.greatest(number(day) - first + 1, ibis.literal(0, "int64"))
+    return ibis.cases((day.isnull(), past), (day > last_day_measured, past), else_=inside)
+
+
+def _ranged(
+    table: ir.Table,
+    members: ir.Table | None,
+    buckets: ir.Table,
+    periods: Sequence[Window],
+    numbered: Numbering | None,
+) -> ir.Table:
     """Rows of a derived range table (segments or spells) with ``group_id``, ``lo`` and
-    ``hi``: they cover the measuring days ``d_j`` with ``lo ≤ j < hi`` (none dropped)."""
+    ``hi``: they cover the measuring days ``d_j`` with ``lo ≤ j < hi`` (none dropped).
+
+    Buckets come by arithmetic on period numbers when the periods are regular
+    (``numbering``), else by a range join against the ``buckets`` table (the general
+    path; tests compare the two)."""
+    n = len(periods)
     if members is None:
         grouped = table.mutate(group_id=ibis.literal(WHOLE_SCOPE))
     else:
         chosen = members.select(group_id=members.group_id, member_id=members.customer_id)
         joined = table.join(chosen, table.customer_id == chosen.member_id)
         grouped = joined.select(*[joined[c] for c in table.columns], joined.group_id)
-    past = ibis.literal(n + 1, "int64")
-    with_lo = _bucket_of(grouped, "start_date", buckets, "lo")
-    with_hi = _bucket_of(with_lo, "end_date", buckets, "hi")
-    ranged = with_hi.mutate(lo=with_hi.lo.fill_null(past), hi=with_hi.hi.fill_null(past))
+    if numbered is not None:
+        end = periods[-1].end
+        ranged = grouped.mutate(
+            lo=_bucket_expr(grouped.start_date, numbered, n, end),
+            hi=_bucket_expr(grouped.end_date, numbered, n, end),
+        )
+    else:
+        past = ibis.literal(n + 1, "int64")
+        with_lo = _bucket_of(grouped, "start_date", buckets, "lo")
+        with_hi = _bucket_of(with_lo, "end_date", buckets, "hi")
+        ranged = with_hi.mutate(lo=with_hi.lo.fill_null(past), hi=with_hi.hi.fill_null(past))
     return ranged.filter(ranged.lo < ranged.hi)
 
 
