@@ -300,11 +300,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cohortd-bench-metrics-") as tmp:
         for size in args.sizes:
             found = bench(size, Path(tmp), args.runs)
-            base = found[0][2]
-            for series, what, seconds in found:
-                rows.append(
-                    (size, series, what, seconds, seconds / base if "month" in series else None)
-                )
+            for series, what, timing in found:
+                rows.append((size, series, what, timing, found[0][2]))
+            print(f"{size:,} done", flush=True)
     print("| customers | series | what | median wall s | median CPU s | × baseline (wall, CPU) |")
     print("|---:|---|---|---:|---:|---:|")
     for size, series, what, (wall, cpu), base in rows:
