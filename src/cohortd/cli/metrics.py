@@ -6,8 +6,6 @@ with the same parameters as ``GET /v1/metrics``; ``--metric`` prints one series.
 
 from __future__ import annotations
 
-import csv
-import io
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -87,7 +85,7 @@ def metrics(
         case Output.json:
             emit_json(body)
         case Output.csv:
-            print(to_csv(body), end="")
+            print(service.as_csv(body), end="")
         case Output.table:
             console.print(to_table(body))
 
@@ -117,23 +115,6 @@ def _compute(
     finally:
         warehouse.close()
         engine.dispose()
-
-
-def _rows(body: dict[str, Any]) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = body["entries"]
-    return entries
-
-
-def to_csv(body: dict[str, Any]) -> str:
-    """One line per period, every field of the entries (or date, value, change)."""
-    out = io.StringIO()
-    rows = _rows(body)
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
 
 
 def _cell(value: Any) -> str:

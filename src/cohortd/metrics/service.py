@@ -3,6 +3,8 @@ series at ``MAX_ENTRIES`` (422), bound the query time (503), run the engine, sha
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -206,3 +208,15 @@ def metric_body(name: str, query: MetricsQuery, series: MetricsSeries) -> dict[s
         "entries": entries,
         "summary": series.summary([name])[name],
     }
+
+
+def as_csv(body: dict[str, Any]) -> str:
+    """One line per entry with every field (or date, value, change for one metric)."""
+    out = io.StringIO()
+    rows: list[dict[str, Any]] = body["entries"]
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return out.getvalue()
