@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cohortd.api.deps import Principal
 from cohortd.cohorts.service import cohort_members_table
-from cohortd.engine import metrics
+from cohortd.engine import derived, metrics
 from cohortd.engine.fx import UnknownCurrency, require_currencies
 from cohortd.engine.metrics import Granularity, MetricsSeries
 from cohortd.engine.periods import Interval, period_of
@@ -139,6 +139,9 @@ def series_for(
     if cohort_id is not None:
         members = cohort_members_table(session, warehouse, principal, cohort_id, as_of=query.end)
     scope = principal.scope
+    # a recent import's derived rows, if still waiting: outside the deadline, which is the
+    # metrics' own (an interrupted refresh would roll back and wait again)
+    derived.catch_up(warehouse, scope)
     timeout = QueryTimeout(
         f"The metrics took longer than {timeout_seconds:g} s. Narrow them (a later "
         "start_date, a longer interval, a filter) or raise query_timeout_seconds."
