@@ -41,6 +41,7 @@ def _routers() -> list[APIRouter]:
     from cohortd.imports import endpoints as imports
     from cohortd.intelligence import endpoints as intelligence
     from cohortd.keys import endpoints as keys
+    from cohortd.metrics import endpoints as metrics
     from cohortd.motions import endpoints as motions
     from cohortd.reports import endpoints as reports
     from cohortd.subscribers import endpoints as subscribers
@@ -63,6 +64,7 @@ def _routers() -> list[APIRouter]:
         reports.router,
         events.router,
         webhooks.router,
+        metrics.router,
     ]
 
 

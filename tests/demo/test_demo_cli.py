@@ -85,6 +85,6 @@ def test_every_option_is_documented() -> None:
         for opt in param.opts
         if opt != "--help"
     ]
-    assert len(options) == 7
+    assert len(options) == 8
     for option in options:
         assert f"`{option}" in doc, f"{option} is not documented in docs/demo-data.md"

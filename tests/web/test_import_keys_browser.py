@@ -67,7 +67,7 @@ def test_keys_create_shows_secret_once_and_revoke(page: Page, dashboard: Dashboa
 
 def test_viewer_key_can_look_and_session_cookie_is_safe(page: Page, dashboard: Dashboard) -> None:
     viewer = dashboard.harness.new_key(Role.viewer)
-    sign_in(page, dashboard, key=viewer)
+    sign_in(page, dashboard, key=viewer, next="/app/retention")
     expect(page.locator("#heatmap")).to_be_visible()
     cookies = {c["name"]: c for c in page.context.cookies()}
     session = cookies["cohortd_session"]
@@ -98,7 +98,7 @@ def test_form_without_csrf_token_is_refused(page: Page, dashboard: Dashboard) ->
 
 
 def test_mode_switch_needs_a_key_of_that_mode(page: Page, dashboard: Dashboard) -> None:
-    sign_in(page, dashboard)
+    sign_in(page, dashboard, next="/app/retention")
     expect(page.get_by_test_id("test-banner")).to_be_visible()
     page.get_by_test_id("mode-switch").click()
     # No live key in this session yet: the switch asks for one.

@@ -63,6 +63,7 @@ def _tab_through(page: Page) -> None:
 
 
 PAGES = [
+    f"/app/overview?end_date={REPORT_DATE}",
     f"/app/retention?date={REPORT_DATE}&interval=quarter",
     "/app/cohorts",
     "/app/cohorts/new",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,8 @@ from rich.progress import Progress
 
 from cohortd.cli.output import console, emit_json
 from cohortd.demo import DemoConfig, DemoFiles, DemoFormat, write_demo_data
-from cohortd.demo.generator import DEFAULT_START
+from cohortd.demo.catalog import Shape
+from cohortd.demo.generator import default_start
 from cohortd.errors import InvalidParameter
 
 app = typer.Typer(
@@ -29,9 +31,12 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
     out: Annotated[Path, typer.Option(help="Directory to write the files to.")] = Path("demo-data"),
     start: Annotated[
-        datetime,
-        typer.Option(formats=["%Y-%m-%d"], help="First sign-up day.", show_default="2021-01-01"),
-    ] = datetime.combine(DEFAULT_START, datetime.min.time()),
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="First sign-up day. [default: 2021-01-01; global-saas: five years before --end]",
+        ),
+    ] = None,
     end: Annotated[
         datetime | None,
         typer.Option(
@@ -41,15 +46,19 @@ def demo_data(
     file_format: Annotated[
         DemoFormat, typer.Option("--format", help="File format.")
     ] = DemoFormat.csv,
+    shape: Annotated[
+        Shape, typer.Option(help="default, or global-saas: 60 % billed outside USD, 20 currencies.")
+    ] = Shape.default,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write customers.<format> and subscriptions.<format> in the import layout (SPEC §6)."""
     config = DemoConfig(
         customers=customers,
         seed=seed,
-        start=start.date(),
         end=end.date() if end is not None else None,
+        shape=shape,
     ).resolved()
+    config = replace(config, start=start.date() if start else default_start(config))
     began = time.perf_counter()
     try:
         files = _write(out, config, file_format, show_progress=not as_json)
@@ -61,6 +70,7 @@ def demo_data(
         "subscriptions": files.subscriptions,
         "files": [str(files.customers_path), str(files.subscriptions_path)],
         "seed": seed,
+        "shape": shape.value,
         "start": config.start.isoformat(),
         "end": config.horizon.isoformat(),
         "seconds": round(time.perf_counter() - began, 2),

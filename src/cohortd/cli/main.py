@@ -12,6 +12,7 @@ from cohortd.cli import (
     demo_run,
     imports,
     intelligence,
+    metrics,
     orgs,
     report,
     subscriptions,
@@ -32,6 +33,7 @@ intelligence.register(app, cohorts.app)  # `cohortd snapshot|anomalies`, `cohort
 app.command("demo")(demo_run.demo)
 app.command("report")(report.report)  # `cohortd report`
 webhooks.register(app)  # `cohortd destinations|events|worker`
+app.command("metrics")(metrics.metrics)  # `cohortd metrics`
 
 
 @app.command()

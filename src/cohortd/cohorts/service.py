@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Protocol
 
+import ibis
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
@@ -205,6 +206,28 @@ def cohort_members_table(
     row = get_cohort_row(session, principal_or_scope, cohort_id)
     day = as_of or membership.utc_today()
     return membership.members(warehouse, _scope(principal_or_scope), engine_definition(row), day)
+
+
+def grouped_members_table(
+    warehouse: Warehouse, tenant: Tenant, rows: list[CohortRow], as_of: date | None = None
+) -> ir.Table | None:
+    """``group_id, customer_id``: the members of every cohort of ``rows`` as of ``as_of``
+    (default today, UTC), ``group_id`` being the cohort's id: the relation
+    ``engine.movements.cohort_movements`` batches over. None for no rows."""
+    day = as_of or membership.utc_today()
+    scope = _scope(tenant)
+    parts = [
+        membership.members(warehouse, scope, engine_definition(row), day).select(
+            group_id=ibis.literal(row.id), customer_id="customer_id"
+        )
+        for row in rows
+    ]
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined.union(part, distinct=False)
+    return combined
 
 
 def members_page(

@@ -1,5 +1,6 @@
 """Realistic, deterministic demo data in the import layout (`cohortd demo-data`)."""
 
+from cohortd.demo.catalog import Shape
 from cohortd.demo.generator import (
     DemoConfig,
     DemoData,
@@ -15,6 +16,7 @@ __all__ = [
     "DemoData",
     "DemoFiles",
     "DemoFormat",
+    "Shape",
     "generate",
     "iter_chunks",
     "write_demo_data",

@@ -7,7 +7,17 @@ changes the output for a given seed (that is fine; the seed is a promise per ver
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
+
+
+class Shape(StrEnum):
+    """Which population to draw: ``default`` (a US-centred SaaS, 10 currencies, 5 % billed
+    abroad) or ``global-saas`` (about 60 % billed outside USD, 20 currencies, some
+    customers billed in two currencies)."""
+
+    default = "default"
+    global_saas = "global-saas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +50,41 @@ COUNTRIES: Final[tuple[Country, ...]] = (
     Country("AU", 4.5, "AUD", ("ANZ",), ("Pty",)),
     Country("IN", 4.0, "INR", ("APAC",), ("Pvt Ltd",)),
     Country("BR", 3.0, "BRL", ("LATAM",), ("Ltda",)),
+    # used by the global-saas shape only (weight 0 here: the default data is unchanged)
+    Country("MX", 0.0, "MXN", ("LATAM",), ("SA de CV",)),
+    Country("PL", 0.0, "PLN", ("EMEA-East",), ("Sp. z o.o.",)),
+    Country("NO", 0.0, "NOK", ("Nordics",), ("AS",)),
+    Country("DK", 0.0, "DKK", ("Nordics",), ("ApS",)),
+    Country("CZ", 0.0, "CZK", ("EMEA-East",), ("s.r.o.",)),
+    Country("ZA", 0.0, "ZAR", ("EMEA-South",), ("Pty",)),
+    Country("SG", 0.0, "SGD", ("APAC",), ("Pte Ltd",)),
+    Country("HK", 0.0, "HKD", ("APAC",), ("Ltd",)),
+    Country("NZ", 0.0, "NZD", ("ANZ",), ("Ltd",)),
+    Country("KR", 0.0, "KRW", ("APAC",), ("Co Ltd",)),
 )
+
+# The global-saas shape: a third of customers in the US, the rest spread over 27
+# countries and 20 currencies; with 8 % of the others billed in USD, about 60 % of all
+# customers are billed in a currency other than USD.
+GLOBAL_COUNTRY_WEIGHTS: Final[tuple[float, ...]] = (
+    34.0, 4.0, 7.0, 1.0, 6.0, 1.0, 2.0, 4.0, 2.5, 1.0, 2.5, 2.5, 2.0, 1.0, 4.0, 3.5, 3.5,
+    3.0, 2.5, 2.0, 1.5, 1.5, 1.0, 1.5, 2.0, 1.5, 1.0, 2.5,
+)  # fmt: skip
+GLOBAL_FOREIGN_SHARE: Final = 0.08
+GLOBAL_SECOND_CURRENCY_SHARE: Final = 0.5  # of add-ons of customers not billed in USD
 
 # Billing currencies the generator uses, in a fixed order (indexes are stored per customer).
 CURRENCIES: Final[tuple[str, ...]] = (
     "USD", "EUR", "GBP", "CAD", "CHF", "SEK", "JPY", "AUD", "INR", "BRL",
+    "MXN", "PLN", "NOK", "DKK", "CZK", "ZAR", "SGD", "HKD", "NZD", "KRW",
 )  # fmt: skip
 
 # Rough USD value of one major unit, only to set local list prices (never used as FX).
 USD_PER_UNIT: Final[dict[str, float]] = {
     "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CAD": 0.74, "CHF": 1.12,
     "SEK": 0.095, "JPY": 0.0068, "AUD": 0.66, "INR": 0.012, "BRL": 0.19,
+    "MXN": 0.055, "PLN": 0.25, "NOK": 0.093, "DKK": 0.145, "CZK": 0.043, "ZAR": 0.054,
+    "SGD": 0.74, "HKD": 0.128, "NZD": 0.6, "KRW": 0.00073,
 }  # fmt: skip
 
 # Customers billed in a currency other than their country's: USD mostly, else EUR.
@@ -127,6 +161,7 @@ CHANNEL_WEIGHTS: Final[tuple[tuple[float, ...], ...]] = (
 TERRITORY_REPS: Final[dict[str, int]] = {
     "NA-East": 14, "NA-West": 12, "NA-Central": 10, "NA-North": 6, "UKI": 10, "DACH": 10,
     "EMEA-West": 9, "EMEA-South": 6, "Nordics": 5, "Japan": 5, "ANZ": 5, "APAC": 5, "LATAM": 4,
+    "EMEA-East": 4,
 }  # fmt: skip
 TERRITORIES: Final[tuple[str, ...]] = tuple(TERRITORY_REPS)
 

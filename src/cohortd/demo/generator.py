@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cohortd.demo import layout
+from cohortd.demo.catalog import Shape
 from cohortd.demo.lifecycle import Accounts, simulate
 from cohortd.demo.profiles import draw_profiles, draw_scores
 from cohortd.demo.signups import (
@@ -55,6 +56,7 @@ class DemoConfig:
     seed: int
     start: date = DEFAULT_START
     end: date | None = None  # None: today, UTC
+    shape: Shape = Shape.default
 
     @property
     def horizon(self) -> date:
@@ -95,6 +97,14 @@ class DemoFiles:
     subscriptions: int
 
 
+def default_start(config: DemoConfig) -> date:
+    """2021-01-01, or for the global-saas shape five years before the horizon."""
+    if config.shape is Shape.default:
+        return DEFAULT_START
+    horizon = config.horizon
+    return date(horizon.year - 5, horizon.month, 1)
+
+
 def iter_chunks(config: DemoConfig) -> Iterator[DemoData]:
     """The data set as consecutive chunks (customers in sign-up order, their rows after)."""
     config = config.resolved()
@@ -108,7 +118,7 @@ def iter_chunks(config: DemoConfig) -> Iterator[DemoData]:
         months, seed=config.seed, chunk_size=CHUNK_SIZE
     ):
         profile_rng = stream(config.seed, "profiles", month, piece)
-        profiles = draw_profiles(profile_rng, seconds.size)
+        profiles = draw_profiles(profile_rng, seconds.size, config.shape)
         accounts = Accounts(
             signup_day=seconds // SECONDS_PER_DAY,
             segment=profiles.segment,
@@ -126,16 +136,22 @@ def iter_chunks(config: DemoConfig) -> Iterator[DemoData]:
             customer_id=customers.column("id").combine_chunks(),
             currency=profiles.currency,
             first_number=next_subscription,
+            second_currency=profiles.second_currency,
         )
         next_subscription += subscriptions.num_rows
         yield DemoData(customers, subscriptions)
 
 
 def generate(
-    *, customers: int, seed: int, start: date = DEFAULT_START, end: date | None = None
+    *,
+    customers: int,
+    seed: int,
+    start: date = DEFAULT_START,
+    end: date | None = None,
+    shape: Shape = Shape.default,
 ) -> DemoData:
     """The whole data set in memory (meant for small N: tests, notebooks, benchmarks)."""
-    chunks = list(iter_chunks(DemoConfig(customers, seed, start, end)))
+    chunks = list(iter_chunks(DemoConfig(customers, seed, start, end, shape)))
     return DemoData(
         pa.concat_tables([chunk.customers for chunk in chunks]),
         pa.concat_tables([chunk.subscriptions for chunk in chunks]),

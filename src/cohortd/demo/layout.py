@@ -8,6 +8,7 @@ for identical input, fast because every step is a vectorised Arrow kernel.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 import numpy as np
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 
 from cohortd.demo import catalog
 from cohortd.demo.lifecycle import RowStatus, Stretches
+from cohortd.demo.pricing import nice_amount, usd_value
 from cohortd.demo.profiles import SUFFIXES, Profiles, Scores
 from cohortd.demo.today import NONE
 from cohortd.engine.money import exponent
@@ -33,6 +35,7 @@ SUBSCRIPTION_SCHEMA: Final = pa.schema([(name, pa.string()) for name in SUBSCRIP
 CUSTOMER_ID_DIGITS: Final = 7
 SUBSCRIPTION_ID_DIGITS: Final = 9
 
+_ADDON = np.array([plan.addon for plan in catalog.PLANS])
 _COUNTRY_CODES = tuple(country.code for country in catalog.COUNTRIES)
 _SEGMENT_NAMES = tuple(segment.name for segment in catalog.SEGMENTS)
 _STATUSES = pa.array([status.name for status in RowStatus])
@@ -142,11 +145,27 @@ def _dates(days: np.ndarray) -> pa.Array:
 
 
 def subscription_table(
-    rows: Stretches, *, customer_id: pa.Array, currency: np.ndarray, first_number: int
+    rows: Stretches,
+    *,
+    customer_id: pa.Array,
+    currency: np.ndarray,
+    first_number: int,
+    second_currency: np.ndarray | None = None,
 ) -> pa.Table:
-    """One chunk of subscriptions.csv; ids numbered from `first_number` in row order."""
+    """One chunk of subscriptions.csv; ids numbered from `first_number` in row order.
+
+    ``second_currency`` (per customer) bills that customer's add-on rows in USD, their
+    price converted at the catalog's rough rate: a customer with two currencies."""
     numbers = np.arange(first_number, first_number + rows.customer.size, dtype=np.int64)
     row_currency = currency[rows.customer]
+    if second_currency is not None and second_currency.any():
+        in_usd = second_currency[rows.customer] & _ADDON[rows.plan.astype(np.int64)]
+        usd = catalog.CURRENCIES.index("USD")
+        cents = np.rint(usd_value(rows.mrr[in_usd], row_currency[in_usd]) * 100).astype(np.int64)
+        mrr = rows.mrr.copy()
+        mrr[in_usd] = np.where(rows.mrr[in_usd] > 0, nice_amount(cents), 0)
+        rows = replace(rows, mrr=mrr)
+        row_currency = np.where(in_usd, usd, row_currency)
     columns = [
         _concat("sub_", _number(numbers, SUBSCRIPTION_ID_DIGITS)),
         customer_id.take(pa.array(rows.customer)),

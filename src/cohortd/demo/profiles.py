@@ -19,6 +19,7 @@ _COUNTRY_WEIGHTS = np.array([country.weight for country in catalog.COUNTRIES])
 _COUNTRY_CURRENCY = np.array(
     [catalog.CURRENCIES.index(country.currency) for country in catalog.COUNTRIES]
 )
+_USD = catalog.CURRENCIES.index("USD")
 _FOREIGN_CURRENCY = np.array([catalog.CURRENCIES.index(code) for code in catalog.FOREIGN_BILLING])
 SUFFIXES: tuple[str, ...] = catalog.GENERIC_SUFFIXES + tuple(
     dict.fromkeys(suffix for country in catalog.COUNTRIES for suffix in country.suffixes)
@@ -66,6 +67,7 @@ class Profiles:
     mailbox: np.ndarray
     crm_number: np.ndarray  # NONE = no metadata
     utm_source: np.ndarray
+    second_currency: np.ndarray  # add-ons billed in USD (global-saas only)
 
 
 def _pick(rng: np.random.Generator, weights: tuple[float, ...] | np.ndarray, n: int) -> np.ndarray:
@@ -86,10 +88,14 @@ def _from_padded(
     return picked
 
 
-def draw_profiles(rng: np.random.Generator, n: int) -> Profiles:
-    """Draw the attributes of `n` customers."""
-    country = _pick(rng, _COUNTRY_WEIGHTS, n)
-    foreign = rng.random(n) < 0.05
+def draw_profiles(
+    rng: np.random.Generator, n: int, shape: catalog.Shape = catalog.Shape.default
+) -> Profiles:
+    """Draw the attributes of `n` customers (the default shape draws exactly what it drew
+    before the other shapes existed: same seed, same data)."""
+    is_global = shape is catalog.Shape.global_saas
+    country = _pick(rng, catalog.GLOBAL_COUNTRY_WEIGHTS if is_global else _COUNTRY_WEIGHTS, n)
+    foreign = rng.random(n) < (catalog.GLOBAL_FOREIGN_SHARE if is_global else 0.05)
     currency = np.where(
         foreign,
         _FOREIGN_CURRENCY[rng.integers(0, _FOREIGN_CURRENCY.size, n)],
@@ -138,6 +144,12 @@ def draw_profiles(rng: np.random.Generator, n: int) -> Profiles:
         mailbox=rng.integers(0, len(catalog.EMAIL_MAILBOXES), n),
         crm_number=np.where(with_metadata, rng.integers(100_000, 1_000_000, n), NONE),
         utm_source=rng.integers(0, len(catalog.UTM_SOURCES), n),
+        # drawn last and only for global-saas, so the default shape's draws stay as they were
+        second_currency=(
+            (rng.random(n) < catalog.GLOBAL_SECOND_CURRENCY_SHARE) & (currency != _USD)
+            if is_global
+            else np.zeros(n, dtype=bool)
+        ),
     )
 
 

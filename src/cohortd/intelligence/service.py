@@ -18,13 +18,14 @@ from cohortd.api.bounds import DAY_RANGE, MAX_DAY, MIN_DAY, day_in_range
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
-from cohortd.engine import curves, membership
+from cohortd.engine import curves, membership, movements
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.engine.snapshots import (
     PeriodSnapshot,
     Scores,
     SnapshotQuery,
+    from_movements,
     member_scores,
     rounded,
     snapshot_series,
@@ -262,10 +263,18 @@ def compare(
     rows = repository.cohorts(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_type=kind
     )
-    query = SnapshotQuery(parsed, chosen, chosen, today, currency)
-    snaps = [
-        period_snapshots(session, warehouse, caller, r, query, with_scores=False)[0] for r in rows
-    ]
+    # one batched computation for every cohort of the type (engine.movements)
+    members = cohorts.grouped_members_table(warehouse, caller, rows, today)
+    snaps: list[PeriodSnapshot] = []
+    if members is not None:
+        table = movements.cohort_movements(
+            warehouse,
+            caller.scope,
+            members=members,
+            periods=movements.period_windows(parsed, chosen, chosen, today=today),
+            currency=currency,
+        )
+        snaps = [from_movements(table.series(r.id)[0], member_count=0) for r in rows]
     nrrs = [s.nrr for s in snaps]
     ranks = dense_ranks(nrrs)
     entries = [

@@ -29,12 +29,12 @@ def _safe_next(target: str | None) -> str:
     """Only dashboard paths: a sign-in link must not bounce the browser elsewhere."""
     if target and target.startswith("/app") and not target.startswith("//"):
         return target
-    return "/app/retention"
+    return "/app/overview"
 
 
 @router.get("", include_in_schema=False)
 def home() -> RedirectResponse:
-    return RedirectResponse("/app/retention", status_code=303)
+    return RedirectResponse("/app/overview", status_code=303)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -60,7 +60,7 @@ def sign_in(
     row: SessionRow,
     api_key: Annotated[str, Form(max_length=300)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/app/retention",
+    next: Annotated[str, Form(max_length=2000)] = "/app/overview",
 ) -> Response:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not sessions.same_token(cookie, csrf_token):
@@ -115,7 +115,7 @@ def switch_mode(
     row: SessionRow,
     mode: Annotated[str, Form(pattern="^(live|test)$")],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/app/retention",
+    next: Annotated[str, Form(max_length=2000)] = "/app/overview",
 ) -> Response:
     require_csrf(viewer, csrf_token)
     assert row is not None  # a viewer implies a session

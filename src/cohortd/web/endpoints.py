@@ -10,12 +10,14 @@ from cohortd.web import (
     import_pages,
     intel_pages,
     keys_pages,
+    overview_pages,
     retention_pages,
     webhook_pages,
 )
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router)
+router.include_router(overview_pages.router)
 router.include_router(retention_pages.router)
 router.include_router(keys_pages.router)
 router.include_router(cohort_pages.router)
