@@ -147,6 +147,26 @@ def test_viewer_keys_read_and_openapi_documents_it(api: ApiHarness) -> None:
     assert "/v1/metrics/{metric}" in schema["paths"]
 
 
+def test_answers_come_from_the_cache_until_a_live_change(api: ApiHarness) -> None:
+    _population(api)
+    path = f"/v1/metrics/mrr?interval=month&{RANGE}"
+    first = api.client.get(path, headers=api.headers("test"))
+    again = api.client.get(path, headers=api.headers("test"))
+    assert (first.headers["x-cache"], again.headers["x-cache"]) == ("miss", "hit")
+    assert again.content == first.content
+    assert [e["value"] for e in first.json()["entries"]] == [500.0, 517.5, 517.5]
+    # a1 (100 EUR, paying since 2024-12-01) cancelled on 2025-04-01: April 517.5 − 100
+    cancel = api.client.post(
+        "/v1/subscriptions/a1/cancel",
+        json={"effective_date": "2025-04-01"},
+        headers=api.headers("test"),
+    )
+    assert cancel.status_code == 200, cancel.text
+    after = api.client.get(path, headers=api.headers("test"))
+    assert after.headers["x-cache"] == "miss"
+    assert [e["value"] for e in after.json()["entries"]] == [500.0, 517.5, 417.5]
+
+
 def test_real_http(api: ApiHarness) -> None:
     _population(api)
     with LiveServer(api.app, free_port()) as server:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from cohortd.api.cache import AnswersDep
 from cohortd.api.deps import AuthDep, SessionDep, SettingsDep, WarehouseDep
 from cohortd.metrics import service
 from cohortd.metrics.schemas import Metric, Metrics
@@ -42,10 +42,6 @@ Size = Annotated[Text, _param("Company sizes, space-separated.")]
 CohortId = Annotated[Text, _param("Restrict to a cohort's members (as of end_date).")]
 
 
-def _json(body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
 def _params(**given: str | None) -> service.MetricsParams:
     return service.MetricsParams(**given)
 
@@ -56,6 +52,7 @@ def get_metrics(
     session: SessionDep,
     warehouse: WarehouseDep,
     settings: SettingsDep,
+    answers: AnswersDep,
     start_date: StartDate = None,
     end_date: EndDate = None,
     interval: IntervalParam = None,
@@ -83,10 +80,16 @@ def get_metrics(
         size=size,
         cohort_id=cohort_id,
     )
-    query, series = service.series_for(
-        session, warehouse, principal, params, timeout_seconds=settings.query_timeout_seconds
+
+    def compute() -> dict[str, Any]:
+        query, series = service.series_for(
+            session, warehouse, principal, params, timeout_seconds=settings.query_timeout_seconds
+        )
+        return service.metrics_body(query, series)
+
+    return answers.respond(
+        principal.scope, "metrics", service.request_key(session, principal, params), compute
     )
-    return _json(service.metrics_body(query, series))
 
 
 @router.get("/v1/metrics/{metric}", response_model=Metric, responses=_RESPONSES)
@@ -96,6 +99,7 @@ def get_metric(
     session: SessionDep,
     warehouse: WarehouseDep,
     settings: SettingsDep,
+    answers: AnswersDep,
     start_date: StartDate = None,
     end_date: EndDate = None,
     interval: IntervalParam = None,
@@ -123,7 +127,12 @@ def get_metric(
         size=size,
         cohort_id=cohort_id,
     )
-    query, series = service.series_for(
-        session, warehouse, principal, params, timeout_seconds=settings.query_timeout_seconds
-    )
-    return _json(service.metric_body(name, query, series))
+
+    def compute() -> dict[str, Any]:
+        query, series = service.series_for(
+            session, warehouse, principal, params, timeout_seconds=settings.query_timeout_seconds
+        )
+        return service.metric_body(name, query, series)
+
+    key = (name, service.request_key(session, principal, params))
+    return answers.respond(principal.scope, "metric", key, compute)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy.orm import Session
 
 from cohortd.api.deps import Principal
-from cohortd.cohorts.service import cohort_members_table
+from cohortd.cohorts.service import cohort_members_table, get_cohort_row
 from cohortd.engine import derived, metrics
 from cohortd.engine.fx import UnknownCurrency, require_currencies
 from cohortd.engine.metrics import Granularity, MetricsSeries
@@ -113,6 +114,32 @@ def parse_query(params: MetricsParams, *, default_currency: str, today: date) ->
     return MetricsQuery(granularity, start, end, today, currency, fix_fx, params)
 
 
+def request_key(session: Session, principal: Principal, params: MetricsParams) -> tuple[Any, ...]:
+    """Everything the answer depends on besides the scope's data (the answer cache's
+    key): today, the checked parameters and the definition of ``cohort_id``'s cohort.
+    Bad parameters raise here, before any work."""
+    today = datetime.now(UTC).date()
+    query = parse_query(params, default_currency=principal.base_currency, today=today)
+    cohort = None
+    cohort_id = _given(params.cohort_id)
+    if cohort_id is not None:
+        row = get_cohort_row(session, principal, cohort_id)
+        cohort = (row.id, orjson.dumps(row.definition, option=orjson.OPT_SORT_KEYS))
+    return (today, query, _filters(params), cohort)
+
+
+def _filters(params: MetricsParams) -> Any:
+    return parse_filters(
+        ReportParams(
+            region=params.region,
+            currency=params.currency,
+            industry=params.industry,
+            channel=params.channel,
+            size=params.size,
+        )
+    )
+
+
 def series_for(
     session: Session,
     warehouse: Warehouse,
@@ -125,15 +152,7 @@ def series_for(
     """Parse, restrict to the filters and ``cohort_id``'s members (as of ``end_date``), run."""
     today = today or datetime.now(UTC).date()
     query = parse_query(params, default_currency=principal.base_currency, today=today)
-    filters = parse_filters(
-        ReportParams(
-            region=params.region,
-            currency=params.currency,
-            industry=params.industry,
-            channel=params.channel,
-            size=params.size,
-        )
-    )
+    filters = _filters(params)
     members = None
     cohort_id = _given(params.cohort_id)
     if cohort_id is not None:
