@@ -118,6 +118,7 @@ OPERATIONS = [op for op in _operations() if op not in EXCLUDED]
 CASES: Counter[str] = Counter()  # cases sent per operation (docs/reliability.md's figures)
 
 
+@pytest.mark.timeout(900)  # one operation's 2 x COHORTD_FUZZ_EXAMPLES cases, on a busy machine
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_every_operation(fuzz_schema: Any, method: str, path: str) -> None:
     operation = fuzz_schema[path][method.lower()]
