@@ -137,3 +137,34 @@ def test_cohort_creation_dates_are_rfc3339(api: httpx.Client) -> None:
     )
     assert created.status_code == 201, created.text
     assert created.json()["definition"]["created_from"] == "2021-01-01T00:00:00Z"
+
+
+# -- the import readers' findings (test_import_mutations.py) -------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_column_name_that_is_not_utf8_is_a_file_problem(
+    warehouse: Any, tmp_path: Any, fmt: str
+) -> None:
+    # Found by the mutation test: a flipped byte in a header crashed the import with a
+    # UnicodeDecodeError (pyarrow decodes the names lazily).
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cohortd.warehouse import Scope
+    from tests.imports.helpers import run
+
+    if fmt == "csv":
+        content = b"id,creat\xa4d_at\nc1,2024-01-01\n"
+    else:
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"id": ["c1"], "created_at": ["2024-01-01"]}), sink)
+        content = sink.getvalue().replace(b"created_at", b"creat\x80d_at")
+    scope = Scope(f"org_names_{warehouse.name}_{fmt}", False)
+    outcome = run(warehouse, scope, tmp_path, customers=(f"customers.{fmt}", content))
+    assert not outcome.succeeded
+    reasons = [p.reason for p in outcome.problems]
+    assert reasons in (
+        ["the file is not valid UTF-8 text"],
+        ["the file is not a readable Parquet file"],
+    ), reasons

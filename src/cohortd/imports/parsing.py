@@ -281,7 +281,8 @@ def _csv_header(path: Path, gzipped: bool) -> list[str]:
                 pcsv.ConvertOptions(strings_can_be_null=False, include_columns=[]),
             )
         )
-        return [name.strip() for name in reader.schema.names]
+        names: list[str] = _arrow_call(lambda: reader.schema.names)  # may not be UTF-8
+        return [name.strip() for name in names]
 
 
 def _next_or_none(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
