@@ -224,7 +224,11 @@ class Writers:
         headers = {"Authorization": f"Bearer {self.key}"}
         with httpx.Client(base_url=self.api, headers=headers, timeout=300) as http:
             while not self.stop.is_set():
-                if step(http):
+                try:
+                    ok = step(http)
+                except httpx.HTTPError:  # no answer within the client's 300 s
+                    ok = False
+                if ok:
                     self.done[name] += 1
                 else:
                     self.failed[name] += 1
