@@ -10,6 +10,7 @@ sub-cohort reached month k (the denominator of the customer retention at k).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -110,3 +111,28 @@ def vintage_curve(
     # The report's last row is its ``average``: the pool of every non-empty monthly cohort.
     series = list(report.rows[-1].series)
     return curve_from_series(series, months=months, currency=base_currency)
+
+
+def vintage_curves(
+    warehouse: Warehouse,
+    scope: Scope,
+    relation: ir.Table,
+    cohort_ids: Sequence[str],
+    *,
+    today: date,
+    base_currency: str,
+    months: int = DEFAULT_MONTHS,
+) -> list[Curve]:
+    """The curve of every cohort of ``cohort_ids`` (in that order), its members read from
+    ``relation`` (``cohort_id, customer_id``, as ``engine.batched`` builds it)."""
+    return [
+        vintage_curve(
+            warehouse,
+            scope,
+            relation.filter(relation.cohort_id == cohort_id).select("customer_id"),
+            today=today,
+            base_currency=base_currency,
+            months=months,
+        )
+        for cohort_id in cohort_ids
+    ]
