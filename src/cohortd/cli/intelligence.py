@@ -82,7 +82,9 @@ def snapshot(org: OrgOption, mode: ModeOption = Mode.test, as_json: JsonOption =
         raise typer.Exit(1)
 
 
-def record_with_progress(warehouse: Warehouse, caller: Caller, *, show: bool) -> dict[str, Any]:
+def record_with_progress(
+    warehouse: Warehouse, caller: Caller, *, show: bool, trigger: str = "cli"
+) -> dict[str, Any]:
     """Run a snapshot job here, a progress bar on stderr; its view once it ended (or the
     view of the run already in flight for the organization and mode)."""
     from cohortd.config import get_settings
@@ -97,7 +99,7 @@ def record_with_progress(warehouse: Warehouse, caller: Caller, *, show: bool) ->
             def advance(step: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=f"snapshot run: {step}")
 
-            started = jobs.record(sessions, warehouse, caller, trigger="cli", progress=advance)
+            started = jobs.record(sessions, warehouse, caller, trigger=trigger, progress=advance)
         with sessions() as session:
             (view,) = jobs.views(session, [started.run])
         return view

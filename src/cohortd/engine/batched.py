@@ -94,10 +94,10 @@ def members_by_cohort(
             found = wide.filter(
                 customer_predicate(wide, definition) & state_predicate(wide, definition)
             )
-            parts.append(found.select(cohort_id=label, customer_id=found.id))
+            parts.append(found.select(cohort_id=label, customer_id=found.id.cast("string")))
         else:
             found = customers.filter(customer_predicate(customers, definition))
-            parts.append(found.select(cohort_id=label, customer_id=found.id))
+            parts.append(found.select(cohort_id=label, customer_id=found.id.cast("string")))
     if not parts:
         return ibis.memtable(
             {"cohort_id": [], "customer_id": []},

@@ -382,7 +382,8 @@ def assemble(
     """Exact snapshots from the integer sums (per period, movement and currency)."""
     days = query.measuring_days()
     by_period: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in sums:
+    # a fixed order: Decimal sums round at 28 digits, so the order of the terms shows
+    for row in sorted(sums, key=lambda r: (r["movement"], r["currency"])):
         by_period[int(row["i"])].append(row)
     result = []
     for i, period in enumerate(query.periods(), start=1):
