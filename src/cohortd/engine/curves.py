@@ -124,15 +124,22 @@ def vintage_curves(
     months: int = DEFAULT_MONTHS,
 ) -> list[Curve]:
     """The curve of every cohort of ``cohort_ids`` (in that order), its members read from
-    ``relation`` (``cohort_id, customer_id``, as ``engine.batched`` builds it)."""
+    ``relation`` (``cohort_id, customer_id``, as ``engine.batched`` builds it), all drawn
+    by ONE report: the cohorts are its groups (``ReportQuery.groups``), and each group's
+    row pools its members' monthly sub-cohorts exactly as ``vintage_curve`` pools one
+    member set's."""
+    if not cohort_ids:
+        return []
+    wanted = relation.filter(relation.cohort_id.isin(list(cohort_ids)))
+    query = ReportQuery(
+        as_of=today,
+        interval=Interval.month,
+        base_currency=base_currency,
+        groups=wanted.select("customer_id", grp=wanted.cohort_id),
+    )
+    report = run_report(warehouse, scope, query)
+    by_group = {row.cohort_group: list(row.series) for row in report.rows[:-1]}
     return [
-        vintage_curve(
-            warehouse,
-            scope,
-            relation.filter(relation.cohort_id == cohort_id).select("customer_id"),
-            today=today,
-            base_currency=base_currency,
-            months=months,
-        )
-        for cohort_id in cohort_ids
+        curve_from_series(by_group.get(c, []), months=months, currency=base_currency)
+        for c in cohort_ids
     ]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
-from cohortd.engine import curves, membership
+from cohortd.engine import batched, curves, membership
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.engine.snapshots import (
@@ -259,9 +259,7 @@ def compare(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_type=kind
     )
     query = SnapshotQuery(parsed, chosen, chosen, today, currency)
-    snaps = [
-        period_snapshots(session, warehouse, caller, r, query, with_scores=False)[0] for r in rows
-    ]
+    snaps = [series[0] for series in all_snapshots(warehouse, caller, rows, query, today)]
     nrrs = [s.nrr for s in snaps]
     ranks = dense_ranks(nrrs)
     entries = [
@@ -289,6 +287,27 @@ def compare(
         "currency": currency,
         "data": entries,
     }
+
+
+def all_snapshots(
+    warehouse: Warehouse,
+    caller: Caller,
+    rows: list[CohortRow],
+    query: SnapshotQuery,
+    today: date,
+) -> list[list[PeriodSnapshot]]:
+    """The snapshots (without scores) of every cohort of ``rows``, in their order, all
+    computed together (``engine.batched``: one membership relation, one computation)."""
+    if not rows:
+        return []
+    definitions = [(r.id, cohorts.engine_definition(r)) for r in rows]
+    with batched.member_relation(
+        warehouse, caller.scope, definitions, as_of=today, today=today
+    ) as relation:
+        found = batched.snapshots_by_cohort(
+            warehouse, caller.scope, relation, [r.id for r in rows], query
+        )
+    return [found[r.id] for r in rows]
 
 
 def parse_cohort_type(value: str | None) -> str | None:
