@@ -23,6 +23,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+@pytest.mark.timeout(600)  # generates, imports and records a run: minutes on a loaded machine
 def test_demo_has_cohorts_a_run_and_a_comparison(data_dir: Path) -> None:
     info = prepare_demo(customers=150, seed=7, base_url="http://127.0.0.1:1", show=False)
     app = create_app(make_settings(data_dir), configure_logs=False)
