@@ -22,6 +22,7 @@ from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
 from cohortd.events import outbox
 from cohortd.idempotency.store import IdempotencyStore, expires_after
+from cohortd.intelligence.jobs import fail_stale as fail_stale_runs
 from cohortd.intelligence.schedule import start as start_snapshot_schedule
 from cohortd.logs import configure_logging
 from cohortd.reports.warm import start as start_warming
@@ -113,6 +114,8 @@ def create_app(
         app.state.warehouse = connect(
             settings.resolved_warehouse_url, readers=settings.warehouse_readers
         )
+        with sessions.begin() as session:  # runs whose process died: failed
+            fail_stale_runs(session)
         warming = start_warming(settings, sessions, app.state.warehouse)
         snapshots = start_snapshot_schedule(
             settings.snapshot_schedule, sessions, lambda: app.state.warehouse

@@ -19,7 +19,7 @@ from cohortd.warehouse import Scope
 
 def _anomalies(api: ApiHarness, kind: str) -> list[dict[str, Any]]:
     run = api.client.post("/v1/snapshots/run", headers=api.headers("test"))
-    assert run.status_code == 201, run.text
+    assert run.status_code == 202, run.text
     listed = api.client.get(f"/v1/anomalies?type={kind}", headers=api.headers("test"))
     return list(listed.json()["data"])
 

@@ -58,9 +58,15 @@ def cohort(api: ApiHarness) -> str:
 
 
 def _run(api: ApiHarness) -> Any:
+    """Start a run and read it once done (the test client returns after the answer's
+    background task, the run, has ended)."""
     response = api.client.post("/v1/snapshots/run", headers=api.headers("test"))
-    assert response.status_code == 201, response.text
-    return response.json()
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    run_id = response.json()["id"]
+    done = api.client.get(f"/v1/snapshots/runs/{run_id}", headers=api.headers("test")).json()
+    assert done["status"] == "succeeded", done
+    return done
 
 
 def _sql(api: ApiHarness, statement: str) -> None:

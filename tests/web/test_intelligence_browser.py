@@ -93,7 +93,12 @@ def test_anomalies_after_a_run_link_to_their_snapshot(page: Page, dashboard: Das
     # A run records every cohort (generated ones included): allow it minutes, not seconds.
     page.set_default_timeout(240_000)
     page.get_by_role("button", name="Record snapshots now").click()
-    page.wait_for_url("**/app/anomalies")
+    # the run is a job: the page follows it (refreshing itself) until it ended
+    page.wait_for_url("**/app/anomalies?run=snaprun_*")
+    expect(page.locator("#snapshot-run")).to_have_attribute(
+        "data-status", "succeeded", timeout=240_000
+    )
+    expect(page.locator("#snapshot-run")).to_contain_text("cohorts recorded")
     api = dashboard.api("/v1/anomalies", limit="100")["data"]
     rows = page.locator("#anomalies-table tbody tr[data-anomaly-id]")
     expect(rows).to_have_count(len(api))

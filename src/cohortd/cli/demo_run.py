@@ -2,7 +2,9 @@
 
 Sets up the embedded default (SQLite + DuckDB in the data dir), creates a demo
 organization with realistic generated data in test mode (once; later runs reuse it),
-issues a fresh test key, prints it with a working ``curl``, and serves on localhost.
+generates its auto cohorts and records a first snapshot run (so that the dashboard's
+Cohorts, Compare and Anomalies pages have content at once), issues a fresh test key,
+prints it with a working ``curl``, and serves on localhost.
 """
 
 from __future__ import annotations
@@ -58,8 +60,35 @@ def _create_demo(settings: Settings, *, customers: int, seed: int, show: bool) -
     )
     if job["status"] != "succeeded":
         raise RuntimeError(f"the demo import failed: {job.get('errors')}")
+    _record_intelligence(settings, str(org["id"]), show=show)
     (settings.data_dir / DEMO_FILE).write_text(json.dumps({"org_id": org["id"]}))
     return str(org["id"])
+
+
+def _record_intelligence(settings: Settings, org_id: str, *, show: bool) -> None:
+    """The demo's auto cohorts (Pillar's definitions) and a first snapshot run."""
+    from cohortd.cli.intelligence import record_with_progress
+    from cohortd.db import make_engine, make_sessionmaker
+    from cohortd.intelligence import definitions, repository
+    from cohortd.intelligence.service import Caller
+    from cohortd.warehouse import connect
+
+    engine = make_engine(settings.resolved_database_url)
+    warehouse = connect(settings.resolved_warehouse_url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            org = repository.organization(session, org_id)
+            assert org is not None
+            caller = Caller(org_id, False, org.base_currency)
+            made = definitions.generate(session, warehouse, caller)
+        if show:
+            err_console.print(f"generated {made.inserted} cohorts; recording a snapshot run ...")
+        run = record_with_progress(warehouse, caller, show=show, trigger="demo")
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"the demo snapshot run failed: {run['error']}")
+    finally:
+        warehouse.close()
+        engine.dispose()
 
 
 def _issue_demo_key(settings: Settings, org_id: str) -> str:

@@ -11,13 +11,14 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cohortd.cli.output import console, emit_json, err_console
 from cohortd.cli.planes import open_planes
 from cohortd.errors import AppError, NotFound
-from cohortd.intelligence import repository, runs, service
+from cohortd.intelligence import jobs, repository, runs, service
 from cohortd.intelligence.models import Anomaly
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
@@ -64,21 +65,46 @@ def _print_anomalies(rows: list[dict[str, Any]]) -> None:
 
 
 def snapshot(org: OrgOption, mode: ModeOption = Mode.test, as_json: JsonOption = False) -> None:
-    """Record a snapshot run of every cohort now and detect anomalies."""
-    view = _run(
-        org,
-        mode,
-        lambda s, w, c: runs.run_view(runs.record_run(s, w, c, trigger="cli")),
-    )
+    """Record a snapshot run of every cohort now and detect anomalies (waits for it)."""
+    view = _run(org, mode, lambda s, w, c: record_with_progress(w, c, show=not as_json))
     if as_json:
         emit_json(view)
-        return
-    console.print(
-        f"run {view['id']}: {view['cohort_count']} cohorts recorded, "
-        f"{view['anomaly_count']} new anomalies"
-    )
-    if view["anomalies"]:
-        _print_anomalies(view["anomalies"])
+    elif view["status"] != "succeeded":
+        err_console.print(f"run {view['id']}: {view['status']} {view['error'] or ''}".rstrip())
+    else:
+        console.print(
+            f"run {view['id']}: {view['cohort_count']} cohorts recorded, "
+            f"{view['anomaly_count']} new anomalies"
+        )
+        if view["anomalies"]:
+            _print_anomalies(view["anomalies"])
+    if view["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def record_with_progress(
+    warehouse: Warehouse, caller: Caller, *, show: bool, trigger: str = "cli"
+) -> dict[str, Any]:
+    """Run a snapshot job here, a progress bar on stderr; its view once it ended (or the
+    view of the run already in flight for the organization and mode)."""
+    from cohortd.config import get_settings
+    from cohortd.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with Progress(console=err_console, transient=True, disable=not show) as bar:
+            task = bar.add_task("snapshot run", total=len(runs.STEPS))
+
+            def advance(step: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=f"snapshot run: {step}")
+
+            started = jobs.record(sessions, warehouse, caller, trigger=trigger, progress=advance)
+        with sessions() as session:
+            (view,) = jobs.views(session, [started.run])
+        return view
+    finally:
+        engine.dispose()
 
 
 def anomalies(

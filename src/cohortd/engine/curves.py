@@ -10,6 +10,7 @@ sub-cohort reached month k (the denominator of the customer retention at k).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -110,3 +111,35 @@ def vintage_curve(
     # The report's last row is its ``average``: the pool of every non-empty monthly cohort.
     series = list(report.rows[-1].series)
     return curve_from_series(series, months=months, currency=base_currency)
+
+
+def vintage_curves(
+    warehouse: Warehouse,
+    scope: Scope,
+    relation: ir.Table,
+    cohort_ids: Sequence[str],
+    *,
+    today: date,
+    base_currency: str,
+    months: int = DEFAULT_MONTHS,
+) -> list[Curve]:
+    """The curve of every cohort of ``cohort_ids`` (in that order), its members read from
+    ``relation`` (``cohort_id, customer_id``, as ``engine.batched`` builds it), all drawn
+    by ONE report: the cohorts are its groups (``ReportQuery.groups``), and each group's
+    row pools its members' monthly sub-cohorts exactly as ``vintage_curve`` pools one
+    member set's."""
+    if not cohort_ids:
+        return []
+    wanted = relation.filter(relation.cohort_id.isin(list(cohort_ids)))
+    query = ReportQuery(
+        as_of=today,
+        interval=Interval.month,
+        base_currency=base_currency,
+        groups=wanted.select("customer_id", grp=wanted.cohort_id),
+    )
+    report = run_report(warehouse, scope, query)
+    by_group = {row.cohort_group: list(row.series) for row in report.rows[:-1]}
+    return [
+        curve_from_series(by_group.get(c, []), months=months, currency=base_currency)
+        for c in cohort_ids
+    ]

@@ -105,7 +105,7 @@ def report_cells(query: ReportQuery, first_periods: dict[str, int]) -> int:
     current = query.current
     if not first_periods:
         return 0
-    if query.breakdown is None:
+    if not query.grouped:
         cohorts = current - min(first_periods.values()) + 1
         return cohorts * (cohorts + 1) // 2 + cohorts
     longest = current - min(first_periods.values()) + 1
@@ -157,7 +157,7 @@ def _report(
         first_periods[grp] = min(p0, first_periods.get(grp, p0))
     _check_size(query, first_periods, max_cells)
     computed: tuple[CohortRow, ...] | TimeCells
-    if customers and query.breakdown is None:  # column by column (engine.time_cells)
+    if customers and not query.grouped:  # column by column (engine.time_cells)
         result = _measure(warehouse, scope, query, min(first_periods.values()))
         computed = time_cells(
             result,
@@ -274,7 +274,7 @@ def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, buil
 def _key(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str
 ) -> tuple[Any, ...] | None:
-    if query.members is not None:
+    if query.members is not None or query.groups is not None:
         return None
     return (
         "report",
@@ -385,7 +385,7 @@ def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:
 def _assemble(query: ReportQuery, sums: _Sums) -> list[CohortRow]:
     if not sums.customers:
         return [average_row(())]
-    if query.breakdown is None:
+    if not query.grouped:
         start = min(p0 for _, p0 in sums.customers)
         series = [_series(query, sums, NO_GROUP, p0) for p0 in range(start, query.current + 1)]
         rows = [

@@ -50,6 +50,14 @@ class ReportQuery:
     fix_fx: bool = False
     filters: Filters = field(default_factory=Filters)
     members: ir.Table | None = None  # optional restriction: a table with ``customer_id``
+    # optional breakdown by given groups: ``customer_id, grp`` (only these customers; one
+    # row per group, as a breakdown's); ``engine.curves.vintage_curves`` draws with it
+    groups: ir.Table | None = None
+
+    @property
+    def grouped(self) -> bool:
+        """One row per group (a breakdown, or given groups) rather than per period."""
+        return self.breakdown is not None or self.groups is not None
 
     @property
     def current(self) -> int:

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 from cohortd.engine.money import round_half_away
 from cohortd.engine.movements import Movement, PeriodMovements, cohort_movements, period_windows
 from cohortd.engine.periods import Interval, period_of
+from cohortd.engine.scores import average, score_sums
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMERS
 
@@ -182,14 +183,12 @@ def member_scores(warehouse: Warehouse, scope: Scope, members: ir.Table) -> Scor
     """Today's average health and risk scores of ``members`` (customers without one are
     left out of that average; None when nobody has one)."""
     customers = scoped(warehouse, CUSTOMERS, scope)
-    mine = customers.semi_join(members, customers.id == members.customer_id)
-    averages = mine.aggregate(health=mine.health_score.mean(), risk=mine.risk_score.mean())
-    (row,) = warehouse.to_pyarrow(averages).to_pylist()
-    return Scores(health=_decimal(row["health"]), risk=_decimal(row["risk"]))
-
-
-def _decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(repr(value))
+    distinct = members.select("customer_id").distinct()
+    (row,) = warehouse.to_pyarrow(score_sums(distinct, customers, [])).to_pylist()
+    return Scores(
+        health=average(row["health_sum"], row["health_n"]),
+        risk=average(row["risk_sum"], row["risk_n"]),
+    )
 
 
 def member_ids(warehouse: Warehouse, members: ir.Table) -> list[str]:

@@ -153,7 +153,12 @@ def _restricted(warehouse: Warehouse, scope: Scope, name: str, query: ReportQuer
             group = table.country.fill_null(UNKNOWN)
         case Breakdown.currency:
             group = billing.fill_null(UNKNOWN)
-    return table.mutate(grp=group, p0=stored_period(table, "0", query.interval))
+    if query.groups is not None:  # given groups: a customer's row once per group it is in
+        given = query.groups.select(given_id=query.groups.customer_id, given_grp=query.groups.grp)
+        table = table.join(given, table.customer_id == given.given_id)
+        group = table.given_grp.cast("string")
+    marked = table.mutate(grp=group, p0=stored_period(table, "0", query.interval))
+    return marked.drop("given_id", "given_grp") if query.groups is not None else marked
 
 
 def cohort_sizes(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> ir.Table:
@@ -473,7 +478,7 @@ def triangle(
 
     # retained customers: the paid spells covering each evaluation day
     # the group is a key only with a breakdown (a constant one still costs hashing)
-    group = [] if query.breakdown is None else ["grp"]
+    group = ["grp"] if query.grouped else []
     keys = [*group, "p0"]
     counts = _deltas([(ranged_periods(spells, query), {"n": ibis.literal(1)})], keys, current)
     counts = _dense(counts, keys, current)
@@ -555,7 +560,7 @@ def _result(parts: list[ir.Table]) -> ir.Table:
 def whole_scope(query: ReportQuery) -> bool:
     """No filter, breakdown or cohort restriction: ``triangle`` starts from
     ``cohort_deltas`` (``engine.derived``) instead of the segments."""
-    return query.members is None and query.breakdown is None and query.filters == Filters()
+    return query.members is None and not query.grouped and query.filters == Filters()
 
 
 def _scope_deltas(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from cohortd.api.cache import AnswersDep
@@ -27,7 +27,7 @@ from cohortd.cohorts.schemas import CohortType
 from cohortd.engine import membership
 from cohortd.engine.anomalies import AnomalyType, Severity
 from cohortd.errors import InvalidParameter
-from cohortd.intelligence import definitions, repository, runs, service
+from cohortd.intelligence import definitions, jobs, repository, runs, service
 from cohortd.intelligence import settings as anomaly_settings
 from cohortd.intelligence.models import Anomaly as AnomalyRow
 from cohortd.intelligence.schemas import (
@@ -217,14 +217,39 @@ def membership_changes(
     return ListResource(data=data, has_more=found.has_more, next_cursor=found.next_cursor)
 
 
-@router.post("/v1/snapshots/run", status_code=201, response_model=SnapshotRun, responses=_ERRORS)
+@router.post("/v1/snapshots/run", status_code=202, response_model=SnapshotRun, responses=_ERRORS)
 def run_snapshots(
-    principal: WriteAuth, session: SessionDep, warehouse: WarehouseDep, settings: SettingsDep
+    request: Request, principal: WriteAuth, warehouse: WarehouseDep, background: BackgroundTasks
 ) -> dict[str, Any]:
-    """Record every cohort now and detect anomalies."""
-    with analytic(warehouse, principal.scope, settings):
-        result = runs.record_run(session, warehouse, _caller(principal), trigger="api")
-    return runs.run_view(result)
+    """Start a run recording every cohort and detecting anomalies; it runs after this
+    answer (poll ``GET /v1/snapshots/runs/{id}``). While one is queued or running for this
+    organization and mode, that one is answered instead of starting another."""
+    sessions = request.app.state.sessions
+    started = jobs.start(sessions, _caller(principal), trigger="api")
+    if started.created:
+        background.add_task(jobs.execute, sessions, warehouse, started.run.id)
+    return jobs.view(started.run, [])
+
+
+@router.get("/v1/snapshots/runs", response_model=ListResource[SnapshotRun], responses=_ERRORS)
+def list_runs(principal: AuthDep, session: SessionDep, page: PageDep) -> ListResource[SnapshotRun]:
+    """Snapshot runs, oldest first."""
+    jobs.fail_stale(session)
+    found = jobs.page(session, _caller(principal), page)
+    data = [SnapshotRun.model_validate(v) for v in jobs.views(session, found.items)]
+    return ListResource(data=data, has_more=found.has_more, next_cursor=found.next_cursor)
+
+
+@router.get(
+    "/v1/snapshots/runs/{run_id}",
+    response_model=SnapshotRun,
+    responses={**_ERRORS, 404: {"description": "No such run in this mode"}},
+)
+def get_run(run_id: str, principal: AuthDep, session: SessionDep) -> dict[str, Any]:
+    """One run: its status, progress and, once succeeded, counts and new anomalies."""
+    jobs.fail_stale(session)
+    (found,) = jobs.views(session, [jobs.get(session, _caller(principal), run_id)])
+    return found
 
 
 @router.get("/v1/anomalies", response_model=ListResource[Anomaly], responses=_ERRORS)

@@ -28,10 +28,20 @@ from cohortd.db.types import UTCDateTime
 
 
 class SnapshotRun(Base):
-    """One recorded snapshot run over every cohort of an organization and mode."""
+    """One snapshot run over every cohort of an organization and mode, as a job.
+
+    ``status`` goes queued → running → succeeded | failed. ``active_key`` holds
+    ``org_id:livemode`` while the run is queued or running and is null after: its
+    uniqueness is what allows one run at a time per organization and mode (several nulls
+    are allowed on SQLite and PostgreSQL alike). ``heartbeat_at`` is touched while the run
+    works; a run whose heartbeat stopped is marked failed (``intelligence.jobs``).
+    """
 
     __tablename__ = "snapshot_runs"
-    __table_args__ = (Index("ix_snapshot_runs_org_mode", "org_id", "livemode"),)
+    __table_args__ = (
+        Index("ix_snapshot_runs_org_mode", "org_id", "livemode"),
+        UniqueConstraint("active_key", name="uq_snapshot_runs_active_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -40,14 +50,25 @@ class SnapshotRun(Base):
     trigger: Mapped[str] = mapped_column(String(20))
     cohort_count: Mapped[int] = mapped_column(Integer, default=0)
     anomaly_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="succeeded")
+    step: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    active_key: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CohortRecording(Base):
     """What a run recorded for one cohort: size, average scores and the member set.
 
-    ``members`` is the sorted member ids, newline-joined and zlib-compressed, so that
-    the entered/exited diff between two runs needs no per-member rows.
+    The member set is kept compactly (``intelligence.member_sets``): ``entered`` and
+    ``exited`` are the diff against the cohort's previous recording (null on its first),
+    and ``members`` is the whole sorted set, kept only on a cohort's first recording and
+    then every ``FULL_EVERY``-th one; any recording's set is the last full set with the
+    later diffs applied.
     """
 
     __tablename__ = "cohort_recordings"
@@ -64,7 +85,9 @@ class CohortRecording(Base):
     member_count: Mapped[int] = mapped_column(Integer)
     avg_health_score: Mapped[str | None] = mapped_column(String(40), nullable=True)
     avg_risk_score: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    members: Mapped[bytes] = mapped_column(LargeBinary)
+    members: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    entered: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    exited: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

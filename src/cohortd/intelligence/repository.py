@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from cohortd.cohorts.models import Cohort
@@ -38,25 +38,39 @@ def organization_ids(session: Session) -> list[str]:
     return list(session.scalars(select(Organization.id).order_by(Organization.id)))
 
 
-def latest_recordings(
+def cohort_ids(session: Session, *, org_id: str, livemode: bool) -> set[str]:
+    """The ids of the organization's cohorts in one mode."""
+    stmt = select(Cohort.id).where(Cohort.org_id == org_id, Cohort.livemode == livemode)
+    return set(session.scalars(stmt))
+
+
+def recording_chains(
     session: Session, *, org_id: str, livemode: bool, cohort_ids: Sequence[str]
-) -> dict[str, CohortRecording]:
-    """Each cohort's most recent recording (ids are time ordered), if it has one."""
+) -> dict[str, list[CohortRecording]]:
+    """Per cohort that has recordings: its recordings from the last one holding the whole
+    member set onwards, oldest first (ids are time ordered)."""
     if not cohort_ids:
         return {}
-    stmt = (
-        select(CohortRecording)
-        .where(
-            CohortRecording.org_id == org_id,
-            CohortRecording.livemode == livemode,
-            CohortRecording.cohort_id.in_(list(cohort_ids)),
-        )
-        .order_by(CohortRecording.id)
+    scoped = (
+        CohortRecording.org_id == org_id,
+        CohortRecording.livemode == livemode,
+        CohortRecording.cohort_id.in_(list(cohort_ids)),
     )
-    latest: dict[str, CohortRecording] = {}
-    for row in session.scalars(stmt):
-        latest[row.cohort_id] = row
-    return latest
+    marks = session.execute(
+        select(CohortRecording.cohort_id, func.max(CohortRecording.id))
+        .where(*scoped, CohortRecording.members.is_not(None))
+        .group_by(CohortRecording.cohort_id)
+    )
+    since = {cohort_id: first for cohort_id, first in marks}
+    if not since:
+        return {}
+    stmt = select(CohortRecording).where(*scoped, CohortRecording.id >= min(since.values()))
+    chains: dict[str, list[CohortRecording]] = {}
+    for row in session.scalars(stmt.order_by(CohortRecording.id)):
+        first = since.get(row.cohort_id)
+        if first is not None and row.id >= first:
+            chains.setdefault(row.cohort_id, []).append(row)
+    return chains
 
 
 def recordings(
@@ -100,6 +114,42 @@ def anomalies_query(
 
 def settings(session: Session, *, org_id: str, livemode: bool) -> AnomalySettings | None:
     return session.get(AnomalySettings, (org_id, livemode))
+
+
+def runs_query(*, org_id: str, livemode: bool) -> Select[Any]:
+    """The snapshot runs of one organization and mode (for paging)."""
+    return select(SnapshotRun).where(SnapshotRun.org_id == org_id, SnapshotRun.livemode == livemode)
+
+
+def run_by_id(session: Session, run_id: str) -> SnapshotRun | None:
+    """A run by id alone: for the job that runs it (the id came from a scoped insert)."""
+    return session.get(SnapshotRun, run_id)
+
+
+def active_run(session: Session, *, active_key: str) -> SnapshotRun | None:
+    """The queued or running run holding ``active_key`` (``org_id:livemode``)."""
+    return session.scalars(select(SnapshotRun).where(SnapshotRun.active_key == active_key)).first()
+
+
+def fail_stale(session: Session, *, heard_before: Any, error: str, now: Any) -> int:
+    """Mark failed every queued or running run not heard of since ``heard_before`` (its
+    heartbeat, or its creation when it never started); returns how many."""
+    heard = func.coalesce(SnapshotRun.heartbeat_at, SnapshotRun.created_at)
+    result = session.execute(
+        update(SnapshotRun)
+        .where(SnapshotRun.active_key.is_not(None), heard < heard_before)
+        .values(status="failed", error=error, active_key=None, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def run_anomalies(session: Session, run_ids: Sequence[str]) -> list[Anomaly]:
+    """The anomalies first detected by these runs, oldest first."""
+    if not run_ids:
+        return []
+    stmt = select(Anomaly).where(Anomaly.run_id.in_(list(run_ids))).order_by(Anomaly.id)
+    return list(session.scalars(stmt))
 
 
 def run(session: Session, *, org_id: str, livemode: bool, run_id: str) -> SnapshotRun | None:

@@ -1,9 +1,8 @@
-"""Recorded snapshot runs (SPEC §4): record every cohort, then detect and store anomalies.
+"""What a snapshot run computes (SPEC §4) and how it is stored.
 
-A run is made by ``POST /v1/snapshots/run``, ``cohortd snapshot`` or the daily schedule.
-Per cohort it keeps the member count, today's average health and risk scores and the
-member set (so ``membership_changes`` can list who entered and left between consecutive
-runs). Then the rules of ``engine.anomalies`` run on:
+A run records, per cohort, the member count, today's average health and risk scores and
+the member set (kept compactly: ``intelligence.member_sets``), then the rules of
+``engine.anomalies`` run on:
 
 - the last three complete months (NRR of the latest: ``low_nrr``; churn counts of the
   three: ``accelerating_churn``);
@@ -11,18 +10,21 @@ runs). Then the rules of ``engine.anomalies`` run on:
 - vintage cohorts, oldest quarter first: each at the latest month k its curve has
   complete, against the four previous vintages at k (``lagging_vintage``).
 
+``compute`` reads the warehouse only, for all cohorts together (``engine.batched``: one
+membership relation, one snapshot computation over it); ``store`` writes its outcome in
+the caller's (short) transaction. ``intelligence.jobs`` runs the two as a job.
+
 An anomaly is stored once per (cohort, type, period): a later run that sees it again
 does not repeat it.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from itertools import pairwise
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -31,27 +33,18 @@ from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
 from cohortd.engine import anomalies as rules
-from cohortd.engine import curves, membership
+from cohortd.engine import batched, curves
 from cohortd.engine.money import round_half_away
 from cohortd.engine.periods import Interval, period_of
-from cohortd.engine.snapshots import SnapshotQuery, member_ids, member_scores
-from cohortd.events.run_events import record_run_events
+from cohortd.engine.snapshots import PeriodSnapshot, Scores, SnapshotQuery
 from cohortd.ids import new_id
-from cohortd.intelligence import repository
-from cohortd.intelligence import settings as thresholds_store
+from cohortd.intelligence import member_sets, repository
 from cohortd.intelligence.models import Anomaly, CohortRecording, SnapshotRun
-from cohortd.intelligence.service import Caller, period_snapshots
+from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
 
-RULE_PERIODS = 3  # accelerating churn looks at three consecutive complete months
-
-
-def pack_members(ids: list[str]) -> bytes:
-    return zlib.compress(json.dumps(ids).encode("utf-8"))
-
-
-def unpack_members(blob: bytes) -> list[str]:
-    return list(json.loads(zlib.decompress(blob).decode("utf-8")))
+RULE_PERIODS: Final = 3  # accelerating churn looks at three consecutive complete months
+STEPS: Final = ("membership", "snapshots", "curves", "storing")
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -59,89 +52,118 @@ def _text(value: Decimal | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class RunResult:
-    run: SnapshotRun
-    anomalies: list[Anomaly]
+class Previous:
+    """What a run needs of a cohort's earlier recordings: the last one's set and health,
+    and how many recordings followed the last whole set."""
+
+    members: frozenset[str]
+    health: Decimal | None
+    since_full: int
 
 
-def record_run(
-    session: Session, warehouse: Warehouse, caller: Caller, *, trigger: str
-) -> RunResult:
-    """Record every cohort of the caller's organization and mode, then detect anomalies."""
-    today = membership.utc_today()
-    limits = thresholds_store.thresholds(session, caller)
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a run reads from the control plane, read before it computes."""
+
+    cohorts: Sequence[CohortRow]
+    previous: Mapping[str, Previous]
+    thresholds: rules.Thresholds
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One cohort's recording, computed."""
+
+    cohort_id: str
+    member_ids: list[str]
+    scores: Scores
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run's results, before storing: recordings and findings (in detection order)."""
+
+    recordings: list[Recorded]
+    findings: list[tuple[str, rules.Finding]]
+
+
+def read_inputs(session: Session, caller: Caller) -> Inputs:
+    """The cohorts, thresholds and the previous recordings' sets (read-only)."""
+    from cohortd.intelligence import settings as thresholds_store
+
     rows = repository.cohorts(session, org_id=caller.org_id, livemode=caller.livemode)
-    previous = repository.latest_recordings(
+    chains = repository.recording_chains(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_ids=[r.id for r in rows]
     )
-    run = SnapshotRun(
-        id=new_id("snaprun"),
-        org_id=caller.org_id,
-        livemode=caller.livemode,
-        run_date=today,
-        trigger=trigger,
-        cohort_count=len(rows),
-        anomaly_count=0,
-    )
-    repository.add(session, run)
-    findings: list[tuple[str, rules.Finding]] = []
-    for row in rows:
-        findings.extend(
-            (row.id, f)
-            for f in _record_cohort(
-                session, warehouse, caller, run, row, previous.get(row.id), limits
-            )
+    previous: dict[str, Previous] = {}
+    for cohort_id, chain in chains.items():
+        *_, last = member_sets.replay(chain)
+        health = chain[-1].avg_health_score
+        previous[cohort_id] = Previous(
+            last.members,
+            None if health is None else Decimal(health),
+            member_sets.since_full(chain),
         )
-    findings.extend(_lagging_vintages(session, warehouse, caller, rows, limits))
-    stored = _store(session, caller, run, findings)
-    run.anomaly_count = len(stored)
-    session.flush()
-    record_run_events(session, RunResult(run, stored), previous)  # events, same transaction
-    return RunResult(run, stored)
+    return Inputs(rows, previous, thresholds_store.thresholds(session, caller))
 
 
-def _record_cohort(
-    session: Session,
+def compute(
     warehouse: Warehouse,
     caller: Caller,
-    run: SnapshotRun,
-    row: CohortRow,
-    previous: CohortRecording | None,
-    limits: rules.Thresholds,
-) -> list[rules.Finding]:
-    members = cohorts.cohort_members_table(session, warehouse, caller, row.id)
-    ids = member_ids(warehouse, members)
-    scores = member_scores(warehouse, caller.scope, members)
-    repository.add(
-        session,
-        CohortRecording(
-            id=new_id("rec"),
-            run_id=run.id,
-            org_id=caller.org_id,
-            livemode=caller.livemode,
-            cohort_id=row.id,
-            run_date=run.run_date,
-            member_count=len(ids),
-            avg_health_score=_text(scores.health),
-            avg_risk_score=_text(scores.risk),
-            members=pack_members(ids),
-        ),
+    inputs: Inputs,
+    *,
+    today: date,
+    step: Callable[[str], None] = lambda _: None,
+) -> Outcome:
+    """Record every cohort of ``inputs`` as of ``today`` and detect anomalies; reads the
+    warehouse only. ``step`` is told each step's name as it starts (``STEPS``)."""
+    rows, limits = inputs.cohorts, inputs.thresholds
+    definitions = [(r.id, cohorts.engine_definition(r)) for r in rows]
+    current = period_of(today, Interval.month)
+    query = SnapshotQuery(
+        Interval.month, current - RULE_PERIODS, current - 1, today, caller.base_currency
     )
+    step(STEPS[0])
+    with batched.member_relation(
+        warehouse, caller.scope, definitions, as_of=today, today=today
+    ) as relation:
+        ids = batched.ids_by_cohort(warehouse, relation)
+        scores = batched.scores_by_cohort(warehouse, caller.scope, relation)
+        step(STEPS[1])
+        series = batched.snapshots_by_cohort(
+            warehouse, caller.scope, relation, [r.id for r in rows], query
+        )
+        step(STEPS[2])
+        lagging = _lagging_vintages(warehouse, caller, relation, rows, limits, today)
+    recordings: list[Recorded] = []
+    findings: list[tuple[str, rules.Finding]] = []
+    for row in rows:
+        recorded = Recorded(row.id, ids.get(row.id, []), scores.get(row.id, Scores()))
+        recordings.append(recorded)
+        found = _cohort_findings(
+            recorded, inputs.previous.get(row.id), series[row.id], limits, today
+        )
+        findings.extend((row.id, f) for f in found)
+    findings.extend(lagging)
+    step(STEPS[3])
+    return Outcome(recordings, findings)
+
+
+def _cohort_findings(
+    recorded: Recorded,
+    previous: Previous | None,
+    series: list[PeriodSnapshot],
+    limits: rules.Thresholds,
+    today: date,
+) -> list[rules.Finding]:
     found: list[rules.Finding | None] = []
-    if previous is not None and previous.avg_health_score is not None:
+    if previous is not None and previous.health is not None:
         found.append(
             rules.health_decline(
-                Decimal(previous.avg_health_score),
-                scores.health,
-                period=run.run_date.isoformat(),
+                previous.health, recorded.scores.health, period=today.isoformat(),
                 thresholds=limits,
             )
-        )
-    current = period_of(run.run_date, Interval.month)
-    query = SnapshotQuery(
-        Interval.month, current - RULE_PERIODS, current - 1, run.run_date, caller.base_currency
-    )
-    series = period_snapshots(session, warehouse, caller, row, query, with_scores=False)
+        )  # fmt: skip
     latest = series[-1].period_start.isoformat()
     found.append(rules.low_nrr(series[-1].nrr, period=latest, thresholds=limits))
     found.append(
@@ -151,11 +173,12 @@ def _record_cohort(
 
 
 def _lagging_vintages(
-    session: Session,
     warehouse: Warehouse,
     caller: Caller,
-    rows: list[CohortRow],
+    relation: Any,
+    rows: Sequence[CohortRow],
     limits: rules.Thresholds,
+    today: date,
 ) -> list[tuple[str, rules.Finding]]:
     vintages = sorted(
         (r for r in rows if r.cohort_type == CohortType.vintage and r.grouping_value),
@@ -163,18 +186,15 @@ def _lagging_vintages(
     )
     if len(vintages) <= limits.vintage_peers:
         return []
-    today = membership.utc_today()
-    drawn = [
-        curves.vintage_curve(
-            warehouse,
-            caller.scope,
-            cohorts.cohort_members_table(session, warehouse, caller, r.id),
-            today=today,
-            base_currency=caller.base_currency,
-            months=curves.MAX_MONTHS,
-        )
-        for r in vintages
-    ]
+    drawn = curves.vintage_curves(
+        warehouse,
+        caller.scope,
+        relation,
+        [r.id for r in vintages],
+        today=today,
+        base_currency=caller.base_currency,
+        months=curves.MAX_MONTHS,
+    )
     found: list[tuple[str, rules.Finding]] = []
     for index, (row, curve) in enumerate(zip(vintages, drawn, strict=True)):
         complete = [p.month for p in curve.points if p.pooled.complete]
@@ -194,20 +214,45 @@ def _lagging_vintages(
     return found
 
 
-def _store(
-    session: Session, caller: Caller, run: SnapshotRun, findings: list[tuple[str, rules.Finding]]
-) -> list[Anomaly]:
-    seen = repository.anomaly_keys(session, org_id=caller.org_id, livemode=caller.livemode)
+def store(session: Session, run: SnapshotRun, inputs: Inputs, outcome: Outcome) -> list[Anomaly]:
+    """Write the recordings and the new anomalies of ``run`` (the caller's transaction).
+
+    A cohort deleted while the run computed is left out."""
+    scope: dict[str, Any] = {"org_id": run.org_id, "livemode": run.livemode}
+    alive = repository.cohort_ids(session, org_id=run.org_id, livemode=run.livemode)
+    for recorded in outcome.recordings:
+        if recorded.cohort_id not in alive:
+            continue
+        before = inputs.previous.get(recorded.cohort_id)
+        blobs = member_sets.encode(
+            None if before is None else set(before.members),
+            0 if before is None else before.since_full,
+            recorded.member_ids,
+        )
+        session.add(
+            CohortRecording(
+                id=new_id("rec"),
+                run_id=run.id,
+                cohort_id=recorded.cohort_id,
+                run_date=run.run_date,
+                member_count=len(recorded.member_ids),
+                avg_health_score=_text(recorded.scores.health),
+                avg_risk_score=_text(recorded.scores.risk),
+                members=blobs.members,
+                entered=blobs.entered,
+                exited=blobs.exited,
+                **scope,
+            )
+        )
+    seen = repository.anomaly_keys(session, org_id=run.org_id, livemode=run.livemode)
     stored: list[Anomaly] = []
-    for cohort_id, finding in findings:
+    for cohort_id, finding in outcome.findings:
         key = (cohort_id, finding.type.value, finding.period)
-        if key in seen:
+        if key in seen or cohort_id not in alive:
             continue
         seen.add(key)
         row = Anomaly(
             id=new_id("anom"),
-            org_id=caller.org_id,
-            livemode=caller.livemode,
             cohort_id=cohort_id,
             run_id=run.id,
             type=finding.type.value,
@@ -216,9 +261,11 @@ def _store(
             value=str(finding.value),
             threshold=str(finding.threshold),
             message=finding.message,
+            **scope,
         )
-        repository.add(session, row)
+        session.add(row)
         stored.append(row)
+    session.flush()
     return stored
 
 
@@ -239,21 +286,6 @@ def anomaly_view(row: Anomaly) -> dict[str, Any]:
     }
 
 
-def run_view(result: RunResult) -> dict[str, Any]:
-    run = result.run
-    return {
-        "id": run.id,
-        "object": "snapshot_run",
-        "livemode": run.livemode,
-        "run_date": run.run_date.isoformat(),
-        "trigger": run.trigger,
-        "cohort_count": run.cohort_count,
-        "anomaly_count": run.anomaly_count,
-        "anomalies": [anomaly_view(a) for a in result.anomalies],
-        "created_at": run.created_at,
-    }
-
-
 # -- membership changes -----------------------------------------------------------------
 
 
@@ -270,9 +302,12 @@ def membership_changes(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_id=cohort_id
     )
     changes: list[dict[str, Any]] = []
-    for before, after in pairwise(history):
-        old, new = set(unpack_members(before.members)), set(unpack_members(after.members))
-        for change, ids in (("entered", new - old), ("exited", old - new)):
+    before: CohortRecording | None = None
+    for after, step in zip(history, member_sets.replay(history), strict=True):
+        previous, before = before, after
+        if previous is None or step.entered is None or step.exited is None:
+            continue
+        for change, ids in (("entered", step.entered), ("exited", step.exited)):
             changes.extend(
                 {
                     "id": f"mchg_{after.id}_{change}_{customer_id}",
@@ -282,7 +317,7 @@ def membership_changes(
                     "customer_id": customer_id,
                     "change": change,
                     "run_id": after.run_id,
-                    "previous_run_id": before.run_id,
+                    "previous_run_id": previous.run_id,
                     "run_date": after.run_date.isoformat(),
                 }
                 for customer_id in ids

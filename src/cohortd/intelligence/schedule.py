@@ -1,7 +1,9 @@
 """The built-in daily snapshot run (``COHORTD_SNAPSHOT_SCHEDULE`` = "HH:MM", UTC).
 
 A daemon thread sleeps until the next HH:MM, then records every organization in both
-modes (one transaction each: one failing organization does not stop the others). Off
+modes, each as a run job executed in the thread (``intelligence.jobs``: a failing
+organization's run is marked failed and the others go on; one already in flight is left
+to finish). Off
 when the setting is unset. ``start`` returns a handle whose ``stop`` ends the thread at
 application shutdown.
 """
@@ -16,8 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cohortd.errors import AppError
-from cohortd.intelligence import repository, runs
+from cohortd.intelligence import jobs, repository
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
 
@@ -49,14 +50,12 @@ def record_all(sessions: sessionmaker[Session], warehouse: Warehouse, *, trigger
                 org = repository.organization(session, org_id)
                 if org is None:
                     continue
-                try:
-                    caller = Caller(org_id, livemode, org.base_currency)
-                    runs.record_run(session, warehouse, caller, trigger=trigger)
-                    session.commit()
-                    done += 1
-                except AppError as error:  # e.g. a currency without rates: log, go on
-                    session.rollback()
-                    log.warning("snapshot run failed for %s: %s", org_id, error.detail)
+                caller = Caller(org_id, livemode, org.base_currency)
+            started = jobs.record(sessions, warehouse, caller, trigger=trigger)
+            if started.created and started.run.status == "succeeded":
+                done += 1
+            elif started.created:  # e.g. a currency without rates: logged, go on
+                log.warning("snapshot run %s failed: %s", started.run.id, started.run.error)
     return done
 
 

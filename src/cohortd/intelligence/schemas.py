@@ -68,16 +68,27 @@ class Anomaly(ReadSchema):
     created_at: datetime
 
 
+class RunProgress(ReadSchema):
+    step: str | None = Field(description="membership, snapshots, curves or storing")
+    steps_done: int
+    steps: int
+
+
 class SnapshotRun(ReadSchema):
     id: str
     object: Literal["snapshot_run"] = "snapshot_run"
     livemode: bool
+    status: Literal["queued", "running", "succeeded", "failed"]
     run_date: str
     trigger: str
-    cohort_count: int
-    anomaly_count: int
+    progress: RunProgress
+    cohort_count: int | None = Field(description="Cohorts recorded (once succeeded).")
+    anomaly_count: int | None = Field(description="New anomalies (once succeeded).")
     anomalies: list[Anomaly]
+    error: str | None
     created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
 
 
 class MembershipChange(ReadSchema):

@@ -18,14 +18,13 @@ from cohortd.api.bounds import DAY_RANGE, MAX_DAY, MIN_DAY, day_in_range
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
-from cohortd.engine import curves, membership, movements
+from cohortd.engine import batched, curves, membership
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.engine.snapshots import (
     PeriodSnapshot,
     Scores,
     SnapshotQuery,
-    from_movements,
     member_scores,
     rounded,
     snapshot_series,
@@ -263,18 +262,8 @@ def compare(
     rows = repository.cohorts(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_type=kind
     )
-    # one batched computation for every cohort of the type (engine.movements)
-    members = cohorts.grouped_members_table(warehouse, caller, rows, today)
-    snaps: list[PeriodSnapshot] = []
-    if members is not None:
-        table = movements.cohort_movements(
-            warehouse,
-            caller.scope,
-            members=members,
-            periods=movements.period_windows(parsed, chosen, chosen, today=today),
-            currency=currency,
-        )
-        snaps = [from_movements(table.series(r.id)[0], member_count=0) for r in rows]
+    query = SnapshotQuery(parsed, chosen, chosen, today, currency)
+    snaps = [series[0] for series in all_snapshots(warehouse, caller, rows, query, today)]
     nrrs = [s.nrr for s in snaps]
     ranks = dense_ranks(nrrs)
     entries = [
@@ -302,6 +291,27 @@ def compare(
         "currency": currency,
         "data": entries,
     }
+
+
+def all_snapshots(
+    warehouse: Warehouse,
+    caller: Caller,
+    rows: list[CohortRow],
+    query: SnapshotQuery,
+    today: date,
+) -> list[list[PeriodSnapshot]]:
+    """The snapshots (without scores) of every cohort of ``rows``, in their order, all
+    computed together (``engine.batched``: one membership relation, one computation)."""
+    if not rows:
+        return []
+    definitions = [(r.id, cohorts.engine_definition(r)) for r in rows]
+    with batched.member_relation(
+        warehouse, caller.scope, definitions, as_of=today, today=today
+    ) as relation:
+        found = batched.snapshots_by_cohort(
+            warehouse, caller.scope, relation, [r.id for r in rows], query
+        )
+    return [found[r.id] for r in rows]
 
 
 def parse_cohort_type(value: str | None) -> str | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.api.deps import Principal
 from cohortd.api.paging import Page, PageParams, paginate_select
-from cohortd.intelligence import repository, runs, service
+from cohortd.errors import NotFound
+from cohortd.intelligence import jobs, repository, runs, service
 from cohortd.intelligence.models import Anomaly as AnomalyRow
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
@@ -98,8 +99,16 @@ def comparison(
         )
 
 
-def run_snapshots(session: Session, warehouse: Warehouse, principal: Principal) -> dict[str, Any]:
-    """Record every cohort now and detect anomalies (``POST /v1/snapshots/run``)."""
-    return runs.run_view(
-        runs.record_run(session, warehouse, caller(principal), trigger="dashboard")
-    )
+def start_run(sessions: sessionmaker[Session], principal: Principal) -> jobs.Started:
+    """Start a snapshot run as ``POST /v1/snapshots/run`` does (or find the one in flight)."""
+    return jobs.start(sessions, caller(principal), trigger="dashboard")
+
+
+def run_status(session: Session, principal: Principal, run_id: str) -> dict[str, Any] | None:
+    """The run's view, or None for an unknown id (the page then shows no run)."""
+    try:
+        jobs.fail_stale(session)
+        (found,) = jobs.views(session, [jobs.get(session, caller(principal), run_id)])
+    except NotFound:
+        return None
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cohortd.api.deps import SessionDep, WarehouseDep
@@ -13,6 +13,7 @@ from cohortd.api.paging import PageParams
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.schemas import CohortType
 from cohortd.errors import AppError
+from cohortd.intelligence import jobs
 from cohortd.web import insights
 from cohortd.web.deps import ViewerDep, page, require_csrf, require_writer
 
@@ -64,7 +65,9 @@ def anomaly_list(
     session: SessionDep,
     severity: str = "",
     starting_after: str | None = None,
+    run: str = "",
 ) -> Response:
+    followed = insights.run_status(session, viewer.principal, run[:40]) if run else None
     chosen = severity if severity in ("warning", "critical") else None
     found = insights.anomalies(
         session, viewer.principal, severity=chosen, limit=100, starting_after=starting_after
@@ -79,7 +82,8 @@ def anomaly_list(
         names=names,
         severity=chosen or "",
         next_cursor=found.next_cursor if found.has_more else None,
-        run=None,
+        run=followed,
+        refresh=followed is not None and followed["status"] in ("queued", "running"),
     )
 
 
@@ -101,12 +105,17 @@ def _cohort_names(session: SessionDep, viewer: ViewerDep, ids: set[str]) -> dict
 
 @router.post("/anomalies/run")
 def run_snapshots(
+    request: Request,
     viewer: ViewerDep,
-    session: SessionDep,
     warehouse: WarehouseDep,
+    background: BackgroundTasks,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    """Start a run (as ``POST /v1/snapshots/run``) and follow it on the Anomalies page."""
     require_csrf(viewer, csrf_token)
     require_writer(viewer)
-    insights.run_snapshots(session, warehouse, viewer.principal)
-    return RedirectResponse("/app/anomalies", status_code=303)
+    sessions = request.app.state.sessions
+    started = insights.start_run(sessions, viewer.principal)
+    if started.created:
+        background.add_task(jobs.execute, sessions, warehouse, started.run.id)
+    return RedirectResponse(f"/app/anomalies?run={started.run.id}", status_code=303)
