@@ -11,8 +11,8 @@ from alembic import op
 
 import cohortd.db.types
 
-revision = "0006_snapshot_runs"
-down_revision = "0005_web"
+revision = "0007_snapshot_runs"
+down_revision = "0006_events_webhooks"
 branch_labels = None
 depends_on = None
 
