@@ -1,7 +1,7 @@
 """intelligence: snapshot runs as jobs, member sets kept as diffs
 
-Revision ID: 0006_snapshot_runs
-Revises: 0005_web
+Revision ID: 0007_snapshot_runs
+Revises: 0006_events_webhooks
 """
 
 from __future__ import annotations
