@@ -215,8 +215,8 @@ def cohort_movements(
         book = RateBook.load(
             warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
         )
-        factors = temp("factors", _factor_rows(book, currencies, currency, rate_days))
-        bounds = temp("bounds", _bound_rows(periods))
+        factors = ibis.memtable(_factor_rows(book, currencies, currency, rate_days))
+        bounds = ibis.memtable(_bound_rows(periods))
         moved = warehouse.to_pyarrow(_changed_sums(ranged, factors, bounds, n)).to_pylist()
     return _assemble(periods, rate_days, currency, book, levels, paying, moved)
 
