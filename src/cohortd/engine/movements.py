@@ -201,7 +201,8 @@ def cohort_movements(
     days = measuring_days(periods)
     n = len(periods)
     with _temp_tables(warehouse) as temp:
-        buckets = temp("buckets", _bucket_rows(days))
+        # only the general path joins against the measuring days
+        buckets = temp("buckets", _bucket_rows(days)) if numbered is None else None
         segments = _ranged(
             scoped(warehouse, MRR_SEGMENTS, scope), members, buckets, periods, numbered
         )
@@ -214,8 +215,8 @@ def cohort_movements(
         book = RateBook.load(
             warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
         )
-        factors = temp("factors", _factor_rows(book, currencies, currency, rate_days))
-        bounds = temp("bounds", _bound_rows(periods))
+        factors = ibis.memtable(_factor_rows(book, currencies, currency, rate_days))
+        bounds = ibis.memtable(_bound_rows(periods))
         moved = warehouse.to_pyarrow(_changed_sums(ranged, factors, bounds, n)).to_pylist()
     return _assemble(periods, rate_days, currency, book, levels, paying, moved)
 
@@ -333,7 +334,7 @@ def _bucket_expr(
 def _ranged(
     table: ir.Table,
     members: ir.Table | None,
-    buckets: ir.Table,
+    buckets: ir.Table | None,
     periods: Sequence[Window],
     numbered: Numbering | None,
 ) -> ir.Table:
@@ -357,6 +358,7 @@ def _ranged(
             hi=_bucket_expr(grouped.end_date, numbered, n, end),
         )
     else:
+        assert buckets is not None, "the general path needs the buckets table"
         past = ibis.literal(n + 1, "int64")
         with_lo = _bucket_of(grouped, "start_date", buckets, "lo")
         with_hi = _bucket_of(with_lo, "end_date", buckets, "hi")
