@@ -110,11 +110,7 @@ def _operations() -> list[tuple[str, str]]:
     ]
 
 
-# until the snapruns branch lands: a snapshot run and the comparison of every cohort
-# take seconds each here (50 cases and their shrinking would take minutes);
-# tests/reliability/test_regressions.py sends them their bounded inputs.
-EXCLUDED = frozenset({("GET", "/v1/cohorts/compare"), ("POST", "/v1/snapshots/run")})
-OPERATIONS = [op for op in _operations() if op not in EXCLUDED]
+OPERATIONS = _operations()
 CASES: Counter[str] = Counter()  # cases sent per operation (docs/reliability.md's figures)
 
 
