@@ -154,9 +154,25 @@ def test_other_errors_match_the_api(both: Both) -> None:
         both.ws.cohorts(cohort_type="galaxy")
 
 
-def test_metrics_say_which_feature_is_missing(both: Both) -> None:
-    with pytest.raises(NotImplementedError, match=r"GET /v1/metrics \(SPEC §8\)"):
-        both.ws.metrics(interval="month")
+def test_metrics_are_the_apis(both: Both) -> None:
+    metrics = both.ws.metrics(
+        interval="month", start_date="2024-01-01", end_date="2025-06-30", base_currency="EUR"
+    )
+    _, api = both.get(
+        "/v1/metrics",
+        interval="month",
+        start_date="2024-01-01",
+        end_date="2025-06-30",
+        baseCurrency="EUR",
+    )
+    assert metrics.body == api
+    assert len(metrics.to_arrow()) == len(api["entries"]) == 18
+    bad = both.harness.client.get(
+        "/v1/metrics", params={"interval": "fortnight"}, headers=both.harness.headers()
+    )
+    with pytest.raises(BadRequestError) as raised:
+        both.ws.metrics(interval="fortnight")
+    assert raised.value.status == bad.status_code == 400
 
 
 def test_an_unknown_organization_or_mode_is_refused(tmp_path: Path) -> None:

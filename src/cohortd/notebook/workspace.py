@@ -26,6 +26,7 @@ from cohortd.config import Settings
 from cohortd.errors import AppError, FieldError, ValidationFailed
 from cohortd.intelligence import service as intelligence
 from cohortd.keys.models import Role
+from cohortd.metrics import service as metrics_service
 from cohortd.notebook.answers import Cohorts, Curve, Members, Metrics, Report, Snapshots
 from cohortd.reports import service as reports
 from cohortd.warehouse import Warehouse
@@ -202,10 +203,31 @@ class Workspace:
         cohort_id: str | None = None,
     ) -> Metrics:
         """SaaS metrics per period (``GET /v1/metrics``, SPEC §8)."""
-        raise NotImplementedError(
-            "metrics() needs the metrics engine behind GET /v1/metrics (SPEC §8), which this "
-            "build of cohortd does not include yet"
+        params = metrics_service.MetricsParams(
+            start_date=_text(start_date),
+            end_date=_text(end_date),
+            interval=interval,
+            baseCurrency=base_currency,
+            fix_fx=_text(fix_fx),
+            region=_text(region),
+            currency=_text(currency),
+            industry=_text(industry),
+            channel=_text(channel),
+            size=_text(size),
+            cohort_id=cohort_id,
         )
+
+        def computed(session: Session) -> dict[str, Any]:
+            query, series = metrics_service.series_for(
+                session,
+                self.warehouse,
+                self._principal,
+                params,
+                timeout_seconds=self.settings.query_timeout_seconds,
+            )
+            return metrics_service.metrics_body(query, series)
+
+        return Metrics(self._run(computed))
 
     # -- cohorts --------------------------------------------------------------------------
 
