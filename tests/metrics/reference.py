@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 
-from tests.engine.state_rows import Sub
-
 from cohortd.engine.money import exponent
 from cohortd.engine.movements import Window
+from tests.engine.state_rows import Sub
 
 Rates = dict[str, list[tuple[date, Decimal]]]
 

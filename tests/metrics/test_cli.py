@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.engine.state_rows import load
-from tests.metrics.test_scenarios import CUSTOMERS, SUBS, add_rates
 from typer.testing import CliRunner
 
 from cohortd.cli.main import app
 from cohortd.config import get_settings
 from cohortd.warehouse import Scope, connect
+from tests.engine.state_rows import load
+from tests.metrics.test_scenarios import CUSTOMERS, SUBS, add_rates
 
 runner = CliRunner()
 RANGE = ["--start-date", "2025-02-01", "--end-date", "2025-04-15"]

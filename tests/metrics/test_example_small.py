@@ -9,14 +9,13 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tests.engine.state_rows import Sub
-from tests.fixtures.example_small import SMALL, load, small_dataset
-from tests.metrics.reference import Rates, reference_period
-
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.engine.money import round_half_away, to_minor_units
 from cohortd.engine.movements import Movement
 from cohortd.warehouse import Scope, Warehouse
+from tests.engine.state_rows import Sub
+from tests.fixtures.example_small import SMALL, load, small_dataset
+from tests.metrics.reference import Rates, reference_period
 
 
 def _from_csv() -> tuple[list[str], list[Sub], Rates]:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.engine.state_rows import Cust, Sub, load
-from tests.fixtures.api import ApiHarness
-from tests.fixtures.live import LiveServer, free_port
-from tests.metrics.test_scenarios import CUSTOMERS, SUBS, add_rates
 
+from cohortd.app import create_app
 from cohortd.keys.models import Role
 from cohortd.warehouse import Scope
+from tests.engine.state_rows import Cust, Sub, load
+from tests.fixtures.api import ApiHarness, make_settings, new_org
+from tests.fixtures.live import LiveServer, free_port
+from tests.metrics.test_scenarios import CUSTOMERS, SUBS, add_rates
 
 RANGE = "start_date=2025-02-01&end_date=2025-04-15&baseCurrency=EUR"
 
@@ -167,11 +169,14 @@ def test_answers_come_from_the_cache_until_a_live_change(api: ApiHarness) -> Non
     assert [e["value"] for e in after.json()["entries"]] == [500.0, 517.5, 417.5]
 
 
-def test_real_http(api: ApiHarness) -> None:
-    _population(api)
-    with LiveServer(api.app, free_port()) as server:
+def test_real_http(tmp_path: Path) -> None:
+    # an app of its own: a server's shutdown closes its app's warehouse
+    app = create_app(make_settings(tmp_path), configure_logs=False)
+    with LiveServer(app, free_port()) as server:
+        harness = new_org(app)
+        _population(harness)
         response = httpx.get(
-            f"{server.url}/v1/metrics?{RANGE}", headers=api.headers("test"), timeout=60
+            f"{server.url}/v1/metrics?{RANGE}", headers=harness.headers("test"), timeout=60
         )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")

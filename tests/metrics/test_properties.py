@@ -17,15 +17,15 @@ from itertools import pairwise
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.engine.state_rows import Cust, Sub, load
-from tests.metrics.reference import Rates, reference_period
-from tests.metrics.test_scenarios import add_rates
 
 from cohortd.engine.metrics import Granularity, MetricsEntry, metrics_series, universe, windows
 from cohortd.engine.money import round_half_away
 from cohortd.engine.movements import Movement, cohort_movements, numbering
 from cohortd.engine.retention import Filters
 from cohortd.warehouse import Scope, Warehouse
+from tests.engine.state_rows import Cust, Sub, load
+from tests.metrics.reference import Rates, reference_period
+from tests.metrics.test_scenarios import add_rates
 
 TODAY = date(2025, 6, 20)
 CURRENCIES = ("EUR", "ARS", "CLP", "KWD")  # none but EUR has an ECB rate: ours are all

@@ -24,11 +24,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import FX_RATES, SCHEMAS
+from tests.engine.state_rows import Cust, Sub, load
 
 TODAY = date(2025, 4, 15)
 

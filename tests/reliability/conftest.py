@@ -78,7 +78,18 @@ def _seed(server: LiveServer, app: Any, log_file: Path) -> Seeded:
         seeded.ids["spare_cohort_id"] = spare_cohort["id"]  # deleted by the fuzzer
         motion = {"type": "winback", "cohort_id": cohort["id"], "name": "Win back"}
         seeded.ids["motion_id"] = _ok(api.post("/v1/motions", json=motion), 201)["id"]
-        _ok(api.post("/v1/snapshots/run"), 201)
+        run = _ok(api.post("/v1/snapshots/run"), 202)  # a job: wait for its end
+        for _ in range(600):
+            if run["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.1)
+            run = _ok(api.get(f"/v1/snapshots/runs/{run['id']}"), 200)
+        assert run["status"] == "succeeded", run
+        seeded.ids["run_id"] = run["id"]
+        hook = {"url": "http://127.0.0.1:9/hooks", "description": "nobody listens"}
+        seeded.ids["destination_id"] = _ok(api.post("/v1/destinations", json=hook), 201)["id"]
+        events = _ok(api.get("/v1/events", params={"limit": 1}), 200)["data"]
+        seeded.ids["event_id"] = events[0]["id"]
         subscribers = _ok(api.get("/v1/subscribers", params={"limit": 1}), 200)["data"]
         seeded.ids["subscriber_id"] = subscribers[0]["id"]
         seeded.ids["subscription_id"] = "sub_000000002"

@@ -86,6 +86,9 @@ def fuzz_schema(seeded: Seeded) -> Any:
                 "path.subscription_id": ids["subscription_id"],
                 "path.import_id": ids["import_id"],
                 "path.key_id": ids["key_id"],
+                "path.run_id": ids["run_id"],
+                "path.destination_id": ids["destination_id"],
+                "path.event_id": ids["event_id"],
             },
             "operations": [
                 {
