@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -175,5 +176,22 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in _routers():
         app.include_router(router)
+    _build_routes(app)
     install_openapi(app)
     return app
+
+
+def _build_routes(app: FastAPI) -> None:
+    """Build every route's request model now, in one thread. FastAPI builds an included
+    router's routes on its first request; requests arriving together at a fresh server
+    raced in pydantic's schema building and some answered 500."""
+    unmatched: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/_cohortd_routes_built",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+    }
+    for route in app.router.routes:
+        route.matches(dict(unmatched))

@@ -209,3 +209,31 @@ def test_the_database_holds_no_secret_in_clear(hooks: ApiHarness) -> None:
     assert dest["id"].encode() in raw  # the row is there ...
     assert secret.encode() not in raw  # ... its secret is not, nor its key bytes
     assert secret.removeprefix("whsec_").encode() not in raw
+
+
+def test_a_secret_the_keys_cannot_open_fails_its_attempts_and_the_loop_goes_on(
+    hooks: ApiHarness, receiver: Receiver
+) -> None:
+    """A destination sealed with a key no longer configured (another data dir's, a key
+    rotated away): its attempts fail naming the setting; other destinations still get
+    theirs."""
+    from cryptography.fernet import Fernet
+    from sqlalchemy import update
+
+    from cohortd.webhooks.models import Destination
+
+    lost = create_destination(hooks, receiver.url, event_types=["cohort.*"])
+    kept = create_destination(hooks, receiver.url, event_types=["cohort.*"])
+    foreign = Fernet(Fernet.generate_key()).encrypt(b"whsec_AAAA").decode()
+    with hooks.app.state.sessions.begin() as session:
+        session.execute(
+            update(Destination).where(Destination.id == lost["id"]).values(secret=foreign)
+        )
+    cohort(hooks, name="Sealed elsewhere")
+    [arrived] = receiver.wait_for(1)
+    Webhook(kept["signing_secret"]).verify(arrived.body, arrived.headers)
+    deadline = time.monotonic() + 20
+    while not (found := deliveries(hooks, lost["id"])) or found[0]["error"] is None:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+    assert "COHORTD_SECRET_KEY" in found[0]["error"] and found[0]["status"] != "succeeded"

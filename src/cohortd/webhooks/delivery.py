@@ -67,7 +67,7 @@ class Job:
     url: str
     schema_version: str
     body: bytes
-    secrets: list[str]
+    secrets: list[str] | None  # None: the stored secret cannot be decrypted
 
 
 @dataclass
@@ -166,7 +166,7 @@ class DeliveryLoop:
             destinations = repository.destinations_by_id(
                 session, list({d.destination_id for d in claimed})
             )
-            secrets = {d.id: signing_secrets(d, self.settings, now) for d in destinations.values()}
+            secrets = {d.id: _secrets_or_none(d, self.settings, now) for d in destinations.values()}
             return [
                 Job(
                     delivery_id=d.id,
@@ -215,6 +215,9 @@ class DeliveryLoop:
             )
         except UnsafeUrl as error:
             return AttemptResult(False, None, 0, f"refused: {error}", None)
+        if job.secrets is None:
+            reason = "refused: the signing secret cannot be decrypted with COHORTD_SECRET_KEY"
+            return AttemptResult(False, None, 0, reason, None)
         timestamp = int(utcnow().timestamp())
         headers = delivery_headers(
             job.secrets,
@@ -289,6 +292,18 @@ def apply_outcome(
         delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
     else:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.pending.value, next_at
+
+
+def _secrets_or_none(
+    destination: Destination, settings: Settings, now: datetime
+) -> list[str] | None:
+    """The destination's signing secrets, or None when the configured keys cannot decrypt
+    them (a key rotated away): its attempts fail and retry, the loop goes on."""
+    try:
+        return signing_secrets(destination, settings, now)
+    except RuntimeError:
+        log.error("webhook loop: destination %s: signing secret not decryptable", destination.id)
+        return None
 
 
 def _retrying(work: Callable[[], T], tries: int = 10) -> T:
