@@ -168,3 +168,28 @@ def test_a_column_name_that_is_not_utf8_is_a_file_problem(
         ["the file is not valid UTF-8 text"],
         ["the file is not a readable Parquet file"],
     ), reasons
+
+
+# -- an empty key: it read as absent and reached the warehouse's NOT NULL, 500 ------------
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/subscribers", {"id": ""}, "id"),
+        (
+            "/v1/subscriptions",
+            {
+                "id": "",
+                "customer_id": "c1",
+                "mrr": "1.00",
+                "currency": "USD",
+                "start_date": "2025-01-01",
+            },
+            "id",
+        ),
+    ],
+)
+def test_an_empty_key_is_422_naming_it(
+    api: httpx.Client, path: str, body: dict[str, str], field: str
+) -> None:
+    found = _problem(api.post(path, json=body), 422)
+    assert ["body", field] in _names(found)

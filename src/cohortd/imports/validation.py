@@ -127,6 +127,15 @@ def validate_record(kind: ImportKind, record: Mapping[str, object]) -> CheckedRe
     if checked.good.num_rows == 0:  # nothing given at all: a blank row
         return CheckedRecord(None, (FieldProblem(spec.required[0], "required value is missing"),))
     values = checked.good.drop_columns([ROW_COLUMN]).to_pylist()[0]
+    # an empty key reads as absent; a file's row has it checked with the keys, a single
+    # record here
+    missing = tuple(
+        FieldProblem(name, "required value is missing")
+        for name in spec.required
+        if values.get(name) in (None, "")
+    )
+    if missing:
+        return CheckedRecord(None, missing)
     return CheckedRecord(values)
 
 
