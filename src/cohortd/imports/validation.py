@@ -132,7 +132,7 @@ def validate_record(kind: ImportKind, record: Mapping[str, object]) -> CheckedRe
     missing = tuple(
         FieldProblem(name, "required value is missing")
         for name in spec.required
-        if values.get(name) in (None, "")
+        if record.get(name) is None or str(record.get(name)).strip() == ""
     )
     if missing:
         return CheckedRecord(None, missing)
