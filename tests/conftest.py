@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -38,12 +39,12 @@ def _admin_url(url: str, database: str) -> str:
     return urlunparse(parsed._replace(path="/" + database))
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+@contextmanager
+def fresh_postgres_database(label: str = "test") -> Iterator[str]:
+    """A new PostgreSQL database (its URL), dropped on exit."""
     import psycopg
 
-    name = f"cohortd_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"cohortd_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True)
     except psycopg.Error as error:
@@ -51,9 +52,18 @@ def postgres_database() -> Iterator[str]:
         raise
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    yield _admin_url(POSTGRES_URL, name)
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _admin_url(POSTGRES_URL, name)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

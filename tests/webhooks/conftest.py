@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cohortd.app import create_app
+from tests.conftest import fresh_postgres_database
 from tests.fixtures.api import ApiHarness, _harness, make_settings
 from tests.webhooks.receiver import Receiver, start_receiver
 
@@ -17,7 +18,6 @@ SHORT = {
     "webhook_retry_window_hours": 0.002,  # 7.2 s after the first attempt: then failed
     "webhook_timeout_s": 2.0,
     "webhook_lease_s": 5.0,
-    "secret_key": None,
 }
 
 
@@ -32,17 +32,17 @@ def hooks_sqlite_app(
 
 @pytest.fixture(scope="session")
 def hooks_postgres_app(
-    tmp_path_factory: pytest.TempPathFactory, postgres_database: str
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[FastAPI, TestClient]]:
-    settings = make_settings(
-        tmp_path_factory.mktemp("hookspg"),
-        database_url=postgres_database,
-        warehouse_url=postgres_database,
-        **SHORT,
-    )
-    app = create_app(settings, configure_logs=False)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield app, client
+    """On a database of its own: no other app's delivery loop (with the default retry
+    schedule) takes these deliveries, so the short schedule's timings hold."""
+    with fresh_postgres_database("hooks") as url:
+        settings = make_settings(
+            tmp_path_factory.mktemp("hookspg"), database_url=url, warehouse_url=url, **SHORT
+        )
+        app = create_app(settings, configure_logs=False)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield app, client
 
 
 @pytest.fixture

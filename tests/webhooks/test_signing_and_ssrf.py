@@ -122,6 +122,21 @@ def test_secret_box_encrypts_and_rotates_keys(tmp_path) -> None:  # type: ignore
         SecretBox([new_key]).open(sealed)
 
 
+def test_without_a_configured_key_one_is_generated_into_the_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cohortd.config import Settings
+    from cohortd.webhooks.secrets import KEY_FILE, secret_box
+
+    settings = Settings(data_dir=tmp_path, secret_key=None)
+    sealed = secret_box(settings).seal("whsec_abc")
+    key_file = tmp_path / KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # the next start reads the same file: what it sealed still opens
+    assert secret_box(Settings(data_dir=tmp_path, secret_key=None)).open(sealed) == "whsec_abc"
+    # another data dir is another key
+    with pytest.raises(RuntimeError, match="COHORTD_SECRET_KEY"):
+        secret_box(Settings(data_dir=tmp_path / "other", secret_key=None)).open(sealed)
+
+
 # -- SSRF --------------------------------------------------------------------------------
 def _fixed(*addresses: str):  # type: ignore[no-untyped-def]
     return lambda host, port: list(addresses)
