@@ -25,7 +25,9 @@ def cohort(api: ApiHarness, name: str = "VIPs", mode: str = "test") -> dict[str,
 
 
 def deliveries(api: ApiHarness, dest_id: str, mode: str = "test") -> list[dict[str, Any]]:
-    answer = api.client.get(f"/v1/destinations/{dest_id}/deliveries", headers=api.headers(mode))
+    answer = api.client.get(
+        f"/v1/destinations/{dest_id}/deliveries?limit=100", headers=api.headers(mode)
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["data"]  # type: ignore[no-any-return]
 
@@ -59,20 +61,31 @@ def test_a_failing_receiver_gets_the_retry_with_the_same_body(
     body = json.loads(both[1].body)
     assert body["type"] == "cohort.created" and body["data"]["id"] == made["id"]
     assert body["livemode"] is False and body["tenant"]["id"] == hooks.org_id
-    [delivery] = settled(hooks, dest["id"])
-    assert delivery["status"] == "succeeded" and delivery["attempt"] == 2
-    assert delivery["response_status"] == 200 and delivery["response_body"] == "thanks"
+    # one row per attempt, newest first: the failure and its retry
+    retried, first_attempt = settled(hooks, dest["id"])
+    assert retried["status"] == "succeeded" and retried["attempt"] == 2
+    assert retried["response_status"] == 200 and retried["response_body"] == "thanks"
+    assert retried["next_attempt_at"] is None
+    assert first_attempt["status"] == "failed" and first_attempt["attempt"] == 1
+    assert first_attempt["response_status"] == 500 and first_attempt["error"] == "answered 500"
+    assert first_attempt["next_attempt_at"] is not None  # when the retry was due
+    assert retried["event_id"] == first_attempt["event_id"] == body["id"]
 
 
 def test_retries_end_in_failed_after_the_window(hooks: ApiHarness, receiver: Receiver) -> None:
     dest = create_destination(hooks, receiver.url)
     receiver.behave = "fail"
     cohort(hooks)
-    [delivery] = settled(hooks, dest["id"], timeout=30)
+    rows = settled(hooks, dest["id"], timeout=30)
     # schedule 0.3 s (±10 %), window 7.2 s after the first attempt: ~20 attempts, then failed
-    assert delivery["status"] == "failed", delivery
-    assert delivery["attempt"] >= 3 and delivery["response_status"] == 500
-    assert delivery["error"] == "answered 500" and delivery["next_attempt_at"] is None
+    last = rows[0]
+    assert last["status"] == "failed", last
+    assert last["attempt"] >= 3 and last["response_status"] == 500
+    assert last["error"] == "answered 500" and last["next_attempt_at"] is None
+    # every attempt is a row: numbered down to 1, each earlier one failed with its retry due
+    assert [r["attempt"] for r in rows] == list(range(len(rows), 0, -1))
+    assert len({r["event_id"] for r in rows}) == 1
+    assert all(r["status"] == "failed" and r["next_attempt_at"] for r in rows[1:])
 
 
 def test_410_disables_the_destination_and_cancels_pending(
@@ -96,7 +109,8 @@ def test_410_disables_the_destination_and_cancels_pending(
     cohort(hooks, "Later")
     time.sleep(1.0)
     assert len(receiver.received()) == sent
-    assert len(deliveries(hooks, dest["id"])) == 3
+    assert deliveries(hooks, dest["id"]) == found
+    assert len({d["event_id"] for d in found}) == 3
     enabled = hooks.client.patch(
         f"/v1/destinations/{dest['id']}", headers=hooks.headers(), json={"disabled": False}
     )
@@ -112,8 +126,8 @@ def test_429_retry_after_is_honoured(hooks: ApiHarness, receiver: Receiver) -> N
     both = receiver.wait_for(2)
     # the schedule says 0.3 s; Retry-After: 2 wins (clamped to step .. 24 h)
     assert both[1].at - first[0].at >= 1.9
-    [delivery] = settled(hooks, dest["id"])
-    assert delivery["status"] == "succeeded"
+    retried, busy = settled(hooks, dest["id"])
+    assert retried["status"] == "succeeded" and busy["response_status"] == 429
 
 
 def test_hanging_huge_garbage_and_redirect_answers_fail_fast_and_keep_2kb(
@@ -128,8 +142,9 @@ def test_hanging_huge_garbage_and_redirect_answers_fail_fast_and_keep_2kb(
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             found = deliveries(hooks, dest["id"])
-            if found and found[0]["attempt"] >= 1:
-                results[behave] = found[0]
+            made = [d for d in found if d["status"] != "pending"]
+            if made:
+                results[behave] = made[-1]  # the first attempt
                 break
             time.sleep(0.1)
         hooks.client.delete(f"/v1/destinations/{dest['id']}", headers=hooks.headers())

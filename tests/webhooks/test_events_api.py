@@ -184,3 +184,35 @@ def test_replay_window_errors(hooks: ApiHarness) -> None:
     answer = hooks.client.post("/v1/replay", headers=hooks.headers(), json=unknown)
     assert answer.status_code == 422 and "destination_id" in answer.json()["errors"][0]["loc"]
     assert deliveries(hooks, dest["id"]) == []
+
+
+def test_a_replay_counts_each_delivery_at_its_latest_attempt(
+    hooks: ApiHarness, receiver: Receiver
+) -> None:
+    """A replayed delivery that failed once and then succeeded is delivered, not failed:
+    the failed attempt's row is followed by its retry's."""
+    dest = create_destination(hooks, receiver.url, event_types=["cohort.*"])
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    cohort(hooks, "Once")
+    receiver.wait_for(1)
+    settled(hooks, dest["id"])
+    receiver.behave = "fail"
+    replay = hooks.client.post(
+        "/v1/replay",
+        headers=hooks.headers(),
+        json={
+            "destination_id": dest["id"],
+            "from": start.isoformat(),
+            "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+            "dedupe_strategy": "force_redeliver",
+        },
+    ).json()
+    receiver.wait_for(2)  # the replay's first attempt, failed
+    receiver.behave = "ok"
+    receiver.wait_for(3)  # its retry
+    rows = settled(hooks, dest["id"])
+    replayed = [r for r in rows if r["attempt"] > 1 or r["status"] == "failed"]
+    assert [(r["attempt"], r["status"]) for r in replayed][-2:] == [(2, "succeeded"), (1, "failed")]
+    shown = hooks.client.get(f"/v1/replay/{replay['id']}", headers=hooks.headers()).json()
+    assert (shown["delivered_count"], shown["failed_count"], shown["pending_count"]) == (1, 0, 0)
+    assert shown["status"] == "completed"

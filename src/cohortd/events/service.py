@@ -106,7 +106,7 @@ def delivery_row(
     *,
     replay_id: str | None = None,
 ) -> dict[str, Any]:
-    """A pending delivery, due now."""
+    """The first attempt of a delivery, pending and due now."""
     return {
         "id": new_id("dlv"),
         "org_id": org_id,
@@ -115,7 +115,7 @@ def delivery_row(
         "destination_id": destination_id,
         "replay_id": replay_id,
         "status": DeliveryStatus.pending.value,
-        "attempt": 0,
+        "attempt": 1,
         "next_attempt_at": now,
         "created_at": now,
     }

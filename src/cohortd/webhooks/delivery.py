@@ -29,6 +29,7 @@ from cohortd.config import Settings
 from cohortd.db import utcnow
 from cohortd.events import envelope
 from cohortd.events import service as events
+from cohortd.ids import new_id
 from cohortd.webhooks import repository
 from cohortd.webhooks.models import Delivery, DeliveryStatus, Destination
 from cohortd.webhooks.sender import AttemptResult, attempt
@@ -245,7 +246,11 @@ class DeliveryLoop:
                 if delivery is None:
                     continue
                 destination = session.get(Destination, delivery.destination_id)
-                apply_outcome(delivery, destination, result, now=now, settings=self.settings)
+                retry = apply_outcome(
+                    delivery, destination, result, now=now, settings=self.settings
+                )
+                if retry is not None:
+                    session.add(retry)
                 if destination is not None and destination.disabled_reason == "gone":
                     gone.add(destination.id)
             session.flush()
@@ -261,9 +266,13 @@ def apply_outcome(
     now: datetime,
     settings: Settings,
     jitter: Callable[[], float] = lambda: random.uniform(0.9, 1.1),
-) -> None:
-    """The delivery's state after one attempt (SPEC §7's retry and disabling rules)."""
-    delivery.attempt += 1
+) -> Delivery | None:
+    """Record one attempt on its row (SPEC §7's retry and disabling rules) and return the
+    next attempt's row, pending, when a retry follows (None when none does).
+
+    Each row is one attempt: ``attempt`` is its number, ``status`` what it came to
+    (``succeeded``, ``failed``), and a failed row's ``next_attempt_at`` says when the
+    retry (the returned row) is due."""
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_attempt_at = now
     delivery.response_status = result.status
@@ -275,7 +284,8 @@ def apply_outcome(
         delivery.status, delivery.next_attempt_at = DeliveryStatus.succeeded.value, None
         if destination is not None:
             destination.failing_since = None
-        return
+        return None
+    delivery.status = DeliveryStatus.failed.value
     if destination is not None:
         destination.failing_since = destination.failing_since or now
         if result.status == 410:
@@ -289,9 +299,22 @@ def apply_outcome(
     window_ends = delivery.first_attempt_at + timedelta(hours=settings.webhook_retry_window_hours)
     next_at = now + timedelta(seconds=wait)
     if result.status == 410 or next_at > window_ends:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.failed.value, None
-    else:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.pending.value, next_at
+        delivery.next_attempt_at = None
+        return None
+    delivery.next_attempt_at = next_at
+    return Delivery(
+        id=new_id("dlv"),
+        org_id=delivery.org_id,
+        livemode=delivery.livemode,
+        event_id=delivery.event_id,
+        destination_id=delivery.destination_id,
+        replay_id=delivery.replay_id,
+        status=DeliveryStatus.pending.value,
+        attempt=delivery.attempt + 1,
+        next_attempt_at=next_at,
+        first_attempt_at=delivery.first_attempt_at,
+        created_at=now,
+    )
 
 
 def _secrets_or_none(

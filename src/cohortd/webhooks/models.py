@@ -53,8 +53,9 @@ class Destination(Base):
 
 
 class Delivery(Base):
-    """One (event, destination) pair: the outbox row, written in the event's transaction,
-    and the state of its attempts (the last attempt's answer is kept)."""
+    """One attempt to deliver an event to a destination. The first is the outbox row,
+    written in the event's transaction; a failed attempt that is retried is followed by
+    the next one's row (``attempt`` + 1, pending), written with the failure."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (

@@ -183,9 +183,16 @@ def get_replay(session: Session, *, org_id: str, livemode: bool, replay_id: str)
 
 
 def replay_progress(session: Session, replay_id: str) -> dict[str, int]:
-    """status -> count of the replay's deliveries."""
+    """status -> count of the replay's deliveries, each at its latest attempt (a failed
+    attempt with a retry due is followed by that retry's row)."""
     rows = session.execute(
-        select(Delivery.status, Delivery.id).where(Delivery.replay_id == replay_id)
+        select(Delivery.status, Delivery.id).where(
+            Delivery.replay_id == replay_id,
+            or_(
+                Delivery.status != DeliveryStatus.failed.value,
+                Delivery.next_attempt_at.is_(None),
+            ),
+        )
     )
     counts: dict[str, int] = {}
     for row in rows:

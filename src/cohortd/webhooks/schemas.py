@@ -87,8 +87,11 @@ class Delivery(ReadSchema):
     livemode: bool
     destination_id: str
     event_id: str
-    attempt: int = Field(description="Attempts made so far.")
-    status: str = Field(description="pending, succeeded, failed or cancelled")
+    attempt: int = Field(description="This attempt's number: 1 for the first, then each retry.")
+    status: str = Field(
+        description="pending (not made yet; due at next_attempt_at), succeeded, failed "
+        "(next_attempt_at: when the retry is due, null when none follows) or cancelled"
+    )
     response_status: int | None
     duration_ms: int | None
     error: str | None

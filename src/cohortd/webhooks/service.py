@@ -173,7 +173,7 @@ def list_destinations(session: Session, tenant: Tenant, page: PageParams) -> Pag
 def list_deliveries(
     session: Session, tenant: Tenant, destination_id: str, page: PageParams
 ) -> Page[Delivery]:
-    """The destination's deliveries, newest first."""
+    """The destination's delivery attempts (one row per attempt), newest first."""
     get_destination(session, tenant, destination_id)
     stmt = repository.deliveries_query(
         org_id=tenant.org_id, livemode=tenant.livemode, destination_id=destination_id
