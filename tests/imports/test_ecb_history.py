@@ -266,3 +266,25 @@ def test_billing_currencies_stay_strict(warehouse: Warehouse, tmp_path: Path) ->
         ("subscriptions", 3, "mrr", "more decimals than the currency allows (0)"),
         ("subscriptions", 4, "currency", "not an ISO 4217 currency code"),
     ]
+
+
+def test_an_archive_that_inflates_past_the_cap_is_refused(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip (or gzipped Parquet) bomb is refused while inflating, naming the cap,
+    before it fills the disk; nothing is written."""
+    from cohortd.imports import parsing
+
+    monkeypatch.setattr(parsing, "_INFLATION_FLOOR", 0)  # the cap alone: 200 x the archive
+    scope = Scope(f"org_bomb_{warehouse.name}", False)
+    rows = "date,currency,rate\n" + "2024-01-01,USD,1.1\n" * 200_000  # 3.8 MB of one line
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("rates.csv", rows)
+    assert len(rows) > 200 * len(bomb.getvalue())  # it compresses more than 200 times
+    outcome = run(warehouse, scope, tmp_path, exchange_rates=("rates.zip", bomb.getvalue()))
+    [problem] = outcome.problems
+    assert "inflates to more than 200 times its size" in problem.reason
+    assert len(stored(warehouse, scope, FX_RATES)) == 0
+    # the ECB's own archive (imported whole by the tests above) is far under the cap
+    assert len(ecb_csv()) < 20 * len(ecb_zip()) < parsing.MAX_INFLATION * len(ecb_zip())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import tempfile
 import zipfile
 import zlib
@@ -19,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 import pyarrow as pa
@@ -163,6 +162,27 @@ def read_batches(
                 yield from _parquet_batches(path, spec, batch_rows or _PARQUET_BATCH_ROWS)
 
 
+# An archive inflated to disk may grow at most this many times its own size (plus a
+# floor): CSV and Parquet compress 3-20 times, the ECB's history about 7 times; a
+# "zip bomb" grows a thousand times and more, and would fill the disk first.
+MAX_INFLATION = 200
+_INFLATION_FLOOR = 64 << 20
+
+
+def _inflate(source: BinaryIO, target: BinaryIO, compressed_size: int) -> None:
+    """Copy ``source`` (an inflating reader) to ``target``, refusing past the cap."""
+    cap = compressed_size * MAX_INFLATION + _INFLATION_FLOOR
+    written = 0
+    while piece := source.read(1 << 20):
+        written += len(piece)
+        if written > cap:
+            raise FileProblem(
+                f"the archive inflates to more than {MAX_INFLATION} times its size "
+                f"({cap:,} bytes): refused as a likely zip bomb"
+            )
+        target.write(piece)
+
+
 def _unzipped(source: ImportSource, stack: ExitStack) -> ImportSource:
     """A zip archive of one file (as the ECB publishes ``eurofxref-hist.zip``) as that
     file, inflated to a temp file; any other file as it is."""
@@ -180,7 +200,7 @@ def _unzipped(source: ImportSource, stack: ExitStack) -> ImportSource:
             suffix = "".join(Path(members[0].filename).suffixes[-2:])
             target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix))  # noqa: SIM115
             with archive.open(members[0]) as inner:
-                shutil.copyfileobj(inner, target, 1 << 20)
+                _inflate(inner, target, source.path.stat().st_size)
             target.flush()
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         raise FileProblem("the file is not a readable zip archive") from None
@@ -325,7 +345,10 @@ def _gunzip_to_temp(path: Path, stack: ExitStack) -> Path:
     # Parquet needs random access; a gzipped one is inflated to a temp file, not memory.
     target = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".parquet"))  # noqa: SIM115
     with gzip.open(path, "rb") as source:
-        shutil.copyfileobj(source, target, 1 << 20)
+        try:
+            _inflate(source, target, path.stat().st_size)
+        except (OSError, EOFError, zlib.error):
+            raise FileProblem("the file is not a readable gzip file") from None
     target.flush()
     return Path(target.name)
 
