@@ -73,3 +73,44 @@ def test_a_crash_between_relay_commit_and_outbox_delete_is_repaired(
     assert _outbox_rows(api) == 0
     again = _events(api, type="subscription.*")
     assert sorted(e["id"] for e in again) == sorted(e["id"] for e in first)  # no duplicate
+
+
+def test_two_relays_reading_the_same_rows_record_each_event_once(
+    hooks_any: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relays of two processes (a CLI import beside a server) read the same outbox rows:
+    the slower one's insert conflicts with the faster one's, and it reads again instead
+    of failing. Two processes are played in one: the in-process lock is lifted, and the
+    first recording lets a whole other relay run before it inserts."""
+    import contextlib
+
+    from cohortd.events import service as event_service
+
+    api = hooks_any
+    scope = Scope(api.org_id, False)
+    monkeypatch.setattr(outbox, "_forget", lambda *args, **kwargs: None)
+    import_files(api, {"customers": CUSTOMERS, "subscriptions": SUBS_FILE})
+    monkeypatch.undo()
+    assert _outbox_rows(api) == 4  # recorded, not yet removed from the outbox
+    # make the outbox rows new to the log again: as if not relayed yet
+    recorded = sorted(e["id"] for e in _events(api, type="subscription.*"))
+    with api.app.state.sessions.begin() as session:
+        from sqlalchemy import delete
+
+        from cohortd.events.models import Event
+
+        session.execute(delete(Event).where(Event.id.in_(recorded)))
+    monkeypatch.setattr(outbox, "_RELAYING", contextlib.nullcontext())
+    real = event_service.record_many
+    raced: list[int] = []
+
+    def record_after_another_relay(session: Any, **kwargs: Any) -> list[str]:
+        if not raced:
+            raced.append(outbox.relay(api.app.state.sessions, api.warehouse, scope))
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(outbox, "record_many", record_after_another_relay)
+    outbox.relay(api.app.state.sessions, api.warehouse, scope)
+    assert raced == [4]  # the other relay moved them first ...
+    assert _outbox_rows(api) == 0  # ... and this one, after its conflict, found them recorded
+    assert sorted(e["id"] for e in _events(api, type="subscription.*")) == recorded

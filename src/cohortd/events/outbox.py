@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.engine import changes
@@ -40,6 +42,7 @@ from cohortd.warehouse.tables import CUSTOMERS, EVENT_OUTBOX, SCHEMAS, SUBSCRIPT
 log = logging.getLogger(__name__)
 
 _RELAY_CHUNK = 5_000
+_RELAY_CONFLICTS = 3  # conflicts past which one relay gives up (the next one goes on)
 
 
 @dataclass
@@ -250,27 +253,45 @@ def _customers(warehouse: Warehouse, scope: Scope, owners: ir.Table) -> dict[str
     return found
 
 
+_RELAYING = threading.Lock()
+
+
 def relay(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope | None = None) -> int:
     """Copy outbox rows (of ``scope``, or all) into the event log, then delete them from
-    the outbox. Returns how many rows were moved."""
-    moved = 0
-    while True:
-        table = warehouse.table(EVENT_OUTBOX)
-        if scope is not None:
-            table = scoped(warehouse, EVENT_OUTBOX, scope)
-        chunk = warehouse.to_pyarrow(table.order_by("id").limit(_RELAY_CHUNK)).to_pylist()
-        if not chunk:
-            return moved
-        by_scope: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
-        for row in chunk:
-            by_scope[(row["org_id"], row["livemode"])].append(row)
-        for (org_id, livemode), rows in by_scope.items():
-            with sessions.begin() as session:
-                record_many(
-                    session, org_id=org_id, livemode=livemode, drafts=[_draft(r) for r in rows]
-                )
-            _forget(warehouse, Scope(org_id, livemode), [r["id"] for r in rows])
-            moved += len(rows)
+    the outbox. Returns how many rows were moved.
+
+    One relay at a time per process (the import's and the delivery loop's take turns).
+    Relays of two processes (a CLI import beside a server) may read the same rows: the
+    slower one's insert meets the faster one's events (a unique-key conflict), rolls back
+    and reads again, and then finds them recorded (events are recorded by id once)."""
+    with _RELAYING:
+        moved, conflicts = 0, 0
+        while True:
+            table = warehouse.table(EVENT_OUTBOX)
+            if scope is not None:
+                table = scoped(warehouse, EVENT_OUTBOX, scope)
+            chunk = warehouse.to_pyarrow(table.order_by("id").limit(_RELAY_CHUNK)).to_pylist()
+            if not chunk:
+                return moved
+            by_scope: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
+            for row in chunk:
+                by_scope[(row["org_id"], row["livemode"])].append(row)
+            for (org_id, livemode), rows in by_scope.items():
+                try:
+                    with sessions.begin() as session:
+                        record_many(
+                            session,
+                            org_id=org_id,
+                            livemode=livemode,
+                            drafts=[_draft(r) for r in rows],
+                        )
+                except IntegrityError:
+                    conflicts += 1
+                    if conflicts > _RELAY_CONFLICTS:
+                        raise
+                    break  # another process recorded them meanwhile: read the outbox again
+                _forget(warehouse, Scope(org_id, livemode), [r["id"] for r in rows])
+                moved += len(rows)
 
 
 def _draft(row: dict[str, Any]) -> EventDraft:
