@@ -79,38 +79,47 @@ def test_two_relays_reading_the_same_rows_record_each_event_once(
     hooks_any: ApiHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Relays of two processes (a CLI import beside a server) read the same outbox rows:
-    the slower one's insert conflicts with the faster one's, and it reads again instead
-    of failing. Two processes are played in one: the in-process lock is lifted, and the
-    first recording lets a whole other relay run before it inserts."""
-    import contextlib
+    the slower one's insert conflicts with the faster one's commit, and it reads again
+    instead of failing. Two processes are played in one thread: this test holds the
+    relay lock (the server's own relay passes wait) and a reentrant stand-in for it, and
+    the slower relay's insert lets a whole other relay run just before it."""
+    import threading
 
-    from cohortd.events import service as event_service
+    from sqlalchemy import delete
+
+    from cohortd.events import repository as event_repository
+    from cohortd.events.models import Event
 
     api = hooks_any
     scope = Scope(api.org_id, False)
-    monkeypatch.setattr(outbox, "_forget", lambda *args, **kwargs: None)
+    real_forget = outbox._forget
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed before the outbox delete")
+
+    monkeypatch.setattr(outbox, "_forget", crash)
     import_files(api, {"customers": CUSTOMERS, "subscriptions": SUBS_FILE})
-    monkeypatch.undo()
-    assert _outbox_rows(api) == 4  # recorded, not yet removed from the outbox
-    # make the outbox rows new to the log again: as if not relayed yet
-    recorded = sorted(e["id"] for e in _events(api, type="subscription.*"))
-    with api.app.state.sessions.begin() as session:
-        from sqlalchemy import delete
+    lock, stand_in = outbox._RELAYING, threading.RLock()
+    with lock, stand_in:  # a relay pass in flight ends first; later ones wait
+        monkeypatch.setattr(outbox, "_RELAYING", stand_in)
+        monkeypatch.setattr(outbox, "_forget", real_forget)
+        assert _outbox_rows(api) == 4  # recorded, still in the outbox
+        # the log forgets them: the outbox rows are new to it again, as before a relay
+        recorded = sorted(e["id"] for e in _events(api, type="subscription.*"))
+        with api.app.state.sessions.begin() as session:
+            session.execute(delete(Event).where(Event.id.in_(recorded)))
+        real_add = event_repository.add_events
+        raced: list[int] = []
 
-        from cohortd.events.models import Event
+        def add_after_another_relay(session: Any, rows: Any) -> None:
+            if rows and not raced:
+                raced.append(-1)  # the other relay's own insert goes straight through
+                raced[0] = outbox.relay(api.app.state.sessions, api.warehouse, scope)
+            real_add(session, rows)
 
-        session.execute(delete(Event).where(Event.id.in_(recorded)))
-    monkeypatch.setattr(outbox, "_RELAYING", contextlib.nullcontext())
-    real = event_service.record_many
-    raced: list[int] = []
-
-    def record_after_another_relay(session: Any, **kwargs: Any) -> list[str]:
-        if not raced:
-            raced.append(outbox.relay(api.app.state.sessions, api.warehouse, scope))
-        return real(session, **kwargs)
-
-    monkeypatch.setattr(outbox, "record_many", record_after_another_relay)
-    outbox.relay(api.app.state.sessions, api.warehouse, scope)
+        monkeypatch.setattr(event_repository, "add_events", add_after_another_relay)
+        moved = outbox.relay(api.app.state.sessions, api.warehouse, scope)
     assert raced == [4]  # the other relay moved them first ...
-    assert _outbox_rows(api) == 0  # ... and this one, after its conflict, found them recorded
+    assert moved == 0  # ... and this one, after its conflict, found nothing left to move
+    assert _outbox_rows(api) == 0
     assert sorted(e["id"] for e in _events(api, type="subscription.*")) == recorded

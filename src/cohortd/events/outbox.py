@@ -28,7 +28,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.engine import changes
@@ -262,8 +262,10 @@ def relay(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope | 
 
     One relay at a time per process (the import's and the delivery loop's take turns).
     Relays of two processes (a CLI import beside a server) may read the same rows: the
-    slower one's insert meets the faster one's events (a unique-key conflict), rolls back
-    and reads again, and then finds them recorded (events are recorded by id once)."""
+    slower one's insert meets the faster one's events (a unique-key conflict on
+    PostgreSQL, "database is locked" on SQLite), rolls back and reads the outbox again,
+    where the faster one has left nothing or rows it now finds recorded (events are
+    recorded by id once)."""
     with _RELAYING:
         moved, conflicts = 0, 0
         while True:
@@ -285,7 +287,7 @@ def relay(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope | 
                             livemode=livemode,
                             drafts=[_draft(r) for r in rows],
                         )
-                except IntegrityError:
+                except (IntegrityError, OperationalError):
                     conflicts += 1
                     if conflicts > _RELAY_CONFLICTS:
                         raise
