@@ -8,21 +8,28 @@ For each control plane (SQLite file; PostgreSQL, a fresh database, for both plan
 customers each activated within the backfill window are imported (one
 ``subscription.activated`` event each, written with the data to the warehouse outbox
 and relayed to the event log), then one in-process delivery loop delivers them to a
-threaded HTTP receiver on 127.0.0.1 (a process of its own). Reported: the import (with its events), events/s
-from the first event to the last delivery, p50/p99 from an event's creation to its first
-attempt, and the same number of bare httpx POSTs (same body size, same concurrency) to
-the same receiver, with the ratio. Prints a Markdown table (docs/benchmarks.md).
+threaded HTTP receiver on 127.0.0.1 (a process of its own). Reported: the import (with
+its events), events/s from the first event to the last delivery, p50/p99 from an
+event's creation to its first attempt, and the same number of bare httpx POSTs (same
+body size, same concurrency) to the same receiver, with the ratio. Prints a Markdown
+table (docs/benchmarks.md).
+
+    uv run python benchmarks/webhooks.py --steady [--rate 100] [--seconds 30]
+
+The steady run records events one at a time (each in its own transaction, as live
+changes arrive) at a fixed rate while one loop delivers them: p50/p99/max from each
+event's creation to its first attempt when the receiver keeps up.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import platform
 import statistics
 import tempfile
-import multiprocessing
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -37,6 +44,7 @@ from sqlalchemy import select
 from cohortd.config import Settings
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
+from cohortd.events import service as events
 from cohortd.events.models import Event
 from cohortd.imports import service as imports
 from cohortd.imports.columns import ImportKind
@@ -197,14 +205,125 @@ def run_backend(
     }
 
 
+def run_steady(
+    name: str, control_url: str, rate: float, seconds: float, tmp: Path
+) -> dict[str, Any]:
+    """Events recorded one at a time at ``rate`` per second for ``seconds`` (as changes
+    arrive in a live system: each in its own transaction, like a cohort change or a live
+    write), delivered by one loop as they come: the time from each event to its first
+    attempt when the receiver keeps up."""
+    server, url = receiver()
+    upgrade(control_url)
+    settings = Settings(
+        data_dir=tmp, database_url=control_url, warehouse_url="duckdb://", delivery="external"
+    )
+    engine = make_engine(control_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        org = keys.create_organization(session, name="Steady", base_currency="USD")
+        scope = Scope(org.id, False)
+        hooks.create_destination(session, scope, DestinationCreate(url=url), settings=settings)
+    total = int(rate * seconds)
+    loop = DeliveryLoop(sessions, settings)
+
+    def produce() -> None:
+        began = time.perf_counter()
+        for i in range(total):
+            wait = began + i / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            with sessions.begin() as session:
+                events.record(
+                    session,
+                    org_id=scope.org_id,
+                    livemode=False,
+                    draft=events.EventDraft(type="cohort.updated", data={"id": f"cohort_{i}"}),
+                )
+
+    def delivered() -> int:
+        with sessions() as session:
+            return len(
+                session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all()
+            )
+
+    async def deliver() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(loop.run(stop))
+        await asyncio.to_thread(produce)
+        while await asyncio.to_thread(delivered) < total:
+            await asyncio.sleep(0.25)
+        stop.set()
+        await task
+
+    asyncio.run(deliver())
+    with sessions() as session:
+        rows = session.execute(
+            select(Event.created_at, Delivery.first_attempt_at)
+            .join(Delivery, Delivery.event_id == Event.id)
+            .where(Delivery.attempt == 1)
+        ).all()
+    lags = sorted((r.first_attempt_at - r.created_at).total_seconds() for r in rows)
+    engine.dispose()
+    server.terminate()
+    server.join()
+    return {
+        "backend": name,
+        "events": total,
+        "rate": rate,
+        "p50_s": lags[len(lags) // 2],
+        "p99_s": lags[int(len(lags) * 0.99)],
+        "max_s": lags[-1],
+    }
+
+
+def steady_main(args: argparse.Namespace) -> None:
+    results = []
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp / 'control.sqlite3'}"
+                results.append(run_steady("SQLite", url, args.rate, args.seconds, tmp))
+            else:
+                database = f"cohortd_bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(args.postgres, autocommit=True) as admin:
+                    admin.execute(f'CREATE DATABASE "{database}"')
+                url = args.postgres.rsplit("/", 1)[0] + "/" + database
+                try:
+                    results.append(run_steady("PostgreSQL", url, args.rate, args.seconds, tmp))
+                finally:
+                    with psycopg.connect(args.postgres, autocommit=True) as admin:
+                        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print(f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores\n")
+    print("| control plane | events | rate (/s) | p50 first attempt (s) | p99 (s) | max (s) |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['backend']} | {r['events']:,} | {r['rate']:.0f} | {r['p50_s']:.3f} | "
+            f"{r['p99_s']:.3f} | {r['max_s']:.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="instead: events one at a time at --rate per second for --seconds",
+    )
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
+    if args.steady:
+        steady_main(args)
+        return
     results = []
     for backend in args.backends.split(","):
+        if results:
+            print("done:", results[-1], flush=True)
         with tempfile.TemporaryDirectory() as folder:
             tmp = Path(folder)
             if backend == "sqlite":
