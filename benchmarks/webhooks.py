@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -32,6 +33,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,6 +135,49 @@ def bare_posts(url: str, n: int, body: bytes, concurrency: int) -> float:
     return asyncio.run(main())
 
 
+def delivered(sessions: Any) -> int:
+    """How many deliveries have succeeded."""
+    with sessions() as session:
+        return len(session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all())
+
+
+def first_attempt_lags(sessions: Any) -> tuple[list[float], list[int]]:
+    """Seconds from each event's creation to its first attempt (sorted), and the
+    events' envelope sizes."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Event.created_at, Delivery.first_attempt_at, Event.envelope)
+            .join(Delivery, Delivery.event_id == Event.id)
+            .where(Delivery.attempt == 1)
+        ).all()
+    lags = sorted((r.first_attempt_at - r.created_at).total_seconds() for r in rows)
+    return lags, [len(r.envelope) for r in rows]
+
+
+@contextlib.contextmanager
+def control_plane(backend: str, postgres: str) -> Iterator[tuple[str, str, str, Path]]:
+    """(name, control-plane URL, warehouse URL, temp folder) of a fresh ``backend``."""
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if backend == "sqlite":
+            yield (
+                "SQLite + DuckDB",
+                f"sqlite:///{tmp / 'control.sqlite3'}",
+                f"duckdb:///{tmp / 'warehouse.duckdb'}",
+                tmp,
+            )
+            return
+        database = f"cohortd_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
+        url = postgres.rsplit("/", 1)[0] + "/" + database
+        try:
+            yield "PostgreSQL", url, url, tmp
+        finally:
+            with psycopg.connect(postgres, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 def run_backend(
     name: str, control_url: str, warehouse_url: str, n: int, tmp: Path
 ) -> dict[str, Any]:
@@ -161,17 +206,11 @@ def run_backend(
     assert job.status == "succeeded", job.errors
     loop = DeliveryLoop(sessions, settings)
 
-    def delivered() -> int:
-        with sessions() as session:
-            return len(
-                session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all()
-            )
-
     async def deliver() -> float:
         stop = asyncio.Event()
         task = asyncio.create_task(loop.run(stop))
         began = time.perf_counter()
-        while await asyncio.to_thread(delivered) < n + 1:  # + import.completed
+        while await asyncio.to_thread(delivered, sessions) < n + 1:  # + import.completed
             await asyncio.sleep(0.25)
         took = time.perf_counter() - began
         stop.set()
@@ -179,14 +218,8 @@ def run_backend(
         return took
 
     delivering = asyncio.run(deliver())
-    with sessions() as session:
-        rows = session.execute(
-            select(Event.created_at, Delivery.first_attempt_at, Event.envelope)
-            .join(Delivery, Delivery.event_id == Event.id)
-            .where(Delivery.attempt == 1)
-        ).all()
-    lags = sorted((r.first_attempt_at - r.created_at).total_seconds() for r in rows)
-    body_size = int(statistics.median(len(r.envelope) for r in rows))
+    lags, sizes = first_attempt_lags(sessions)
+    body_size = int(statistics.median(sizes))
     baseline = bare_posts(url, n + 1, b"x" * body_size, settings.webhook_concurrency)
     warehouse.close()
     engine.dispose()
@@ -240,29 +273,17 @@ def run_steady(
                     draft=events.EventDraft(type="cohort.updated", data={"id": f"cohort_{i}"}),
                 )
 
-    def delivered() -> int:
-        with sessions() as session:
-            return len(
-                session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all()
-            )
-
     async def deliver() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(loop.run(stop))
         await asyncio.to_thread(produce)
-        while await asyncio.to_thread(delivered) < total:
+        while await asyncio.to_thread(delivered, sessions) < total:
             await asyncio.sleep(0.25)
         stop.set()
         await task
 
     asyncio.run(deliver())
-    with sessions() as session:
-        rows = session.execute(
-            select(Event.created_at, Delivery.first_attempt_at)
-            .join(Delivery, Delivery.event_id == Event.id)
-            .where(Delivery.attempt == 1)
-        ).all()
-    lags = sorted((r.first_attempt_at - r.created_at).total_seconds() for r in rows)
+    lags, _ = first_attempt_lags(sessions)
     engine.dispose()
     server.terminate()
     server.join()
@@ -279,21 +300,8 @@ def run_steady(
 def steady_main(args: argparse.Namespace) -> None:
     results = []
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as folder:
-            tmp = Path(folder)
-            if backend == "sqlite":
-                url = f"sqlite:///{tmp / 'control.sqlite3'}"
-                results.append(run_steady("SQLite", url, args.rate, args.seconds, tmp))
-            else:
-                database = f"cohortd_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(args.postgres, autocommit=True) as admin:
-                    admin.execute(f'CREATE DATABASE "{database}"')
-                url = args.postgres.rsplit("/", 1)[0] + "/" + database
-                try:
-                    results.append(run_steady("PostgreSQL", url, args.rate, args.seconds, tmp))
-                finally:
-                    with psycopg.connect(args.postgres, autocommit=True) as admin:
-                        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        with control_plane(backend, args.postgres) as (name, url, _, tmp):
+            results.append(run_steady(name, url, args.rate, args.seconds, tmp))
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores\n")
     print("| control plane | events | rate (/s) | p50 first attempt (s) | p99 (s) | max (s) |")
     print("|---|---|---|---|---|---|")
@@ -322,30 +330,9 @@ def main() -> None:
         return
     results = []
     for backend in args.backends.split(","):
-        if results:
-            print("done:", results[-1], flush=True)
-        with tempfile.TemporaryDirectory() as folder:
-            tmp = Path(folder)
-            if backend == "sqlite":
-                results.append(
-                    run_backend(
-                        "SQLite + DuckDB",
-                        f"sqlite:///{tmp / 'control.sqlite3'}",
-                        f"duckdb:///{tmp / 'warehouse.duckdb'}",
-                        args.events,
-                        tmp,
-                    )
-                )
-            else:
-                database = f"cohortd_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(args.postgres, autocommit=True) as admin:
-                    admin.execute(f'CREATE DATABASE "{database}"')
-                url = args.postgres.rsplit("/", 1)[0] + "/" + database
-                try:
-                    results.append(run_backend("PostgreSQL", url, url, args.events, tmp))
-                finally:
-                    with psycopg.connect(args.postgres, autocommit=True) as admin:
-                        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        with control_plane(backend, args.postgres) as (name, control_url, warehouse_url, tmp):
+            results.append(run_backend(name, control_url, warehouse_url, args.events, tmp))
+        print("done:", results[-1], flush=True)
     print(
         f"\n{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}\n"
