@@ -154,6 +154,30 @@ def test_the_deadline_cancels_the_readers_statement(warehouse: Warehouse) -> Non
     assert warehouse.fetch_rows("SELECT 2 AS x") == [{"x": 2}]
 
 
+@pytest.mark.postgres
+def test_the_databases_own_limit_met_first_is_the_same_deadline(
+    postgres_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the deadline's watcher thread can wake late; PostgreSQL's
+    ``statement_timeout`` (set with the deadline) then ends the statement first. That is
+    the same deadline: the caller gets its timeout, not the driver's error."""
+    from cohortd.warehouse import backends
+
+    class LateWatcher(backends.Deadline):
+        def __init__(self, seconds: float, cancel: object) -> None:
+            super().__init__(seconds * 20, cancel)  # type: ignore[arg-type]
+
+    warehouse = postgres_warehouse  # DuckDB sets no limit of its own
+    monkeypatch.setattr(backends, "Deadline", LateWatcher)
+    fired_before = warehouse.deadlines_fired
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout), warehouse.reading(0.3, QueryTimeout("past it")):
+        warehouse.fetch_rows(HEAVY[warehouse.name])
+    assert time.monotonic() - started < WAIT
+    assert warehouse.deadlines_fired == fired_before + 1
+    assert warehouse.readers_in_flight == 0
+
+
 def test_temp_tables_are_the_readers_own(warehouse: Warehouse) -> None:
     """Two readers make a temp table of the same name (the report's factor tables are
     named by the query): each sees its own rows."""

@@ -60,3 +60,40 @@ def test_live_mode_has_no_test_banner(api: ApiHarness) -> None:
     assert 'data-testid="test-banner"' not in page
     _sign_in(api, api.keys["test"])
     assert 'data-testid="test-banner"' in api.client.get("/app/cohorts").text
+
+
+def test_pages_past_the_deadline_show_503_naming_the_setting(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's analytic pages (Compare, the cohort list's member counts, a
+    cohort's page) read under the same request deadline as the API: past it the work is
+    cancelled and the page says so, naming the setting."""
+    from typing import Any
+
+    from cohortd.cohorts import service as cohorts
+    from cohortd.intelligence import service as intelligence
+    from tests.concurrency.test_readers import HEAVY
+    from tests.reports.test_http import settings_changed
+
+    created = api.client.post(
+        "/v1/cohorts", json={"name": "Everyone", "definition": {}}, headers=api.headers()
+    ).json()
+    _sign_in(api, api.keys["test"])
+    heavy = HEAVY[api.warehouse.name]
+
+    def heavy_read(*args: Any, **kwargs: Any) -> Any:
+        api.warehouse.fetch_rows(heavy)  # minutes of work on the page's own reader
+        raise AssertionError("the deadline should have stopped the query")
+
+    fired = api.warehouse.deadlines_fired
+    with settings_changed(api, query_timeout_seconds=0.5):
+        monkeypatch.setattr(intelligence, "compare", heavy_read)
+        monkeypatch.setattr(cohorts, "views", heavy_read)
+        for path in ("/app/compare", "/app/cohorts", f"/app/cohorts/{created['id']}"):
+            page = api.client.get(path)
+            assert page.status_code == 503, path
+            assert "COHORTD_QUERY_TIMEOUT_SECONDS" in page.text, path
+    assert api.warehouse.deadlines_fired == fired + 3
+    assert api.warehouse.readers_in_flight == 0
+    monkeypatch.undo()
+    assert api.client.get("/app/compare").status_code == 200

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import IO, Any, Final, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -169,7 +169,11 @@ MAX_INFLATION = 200
 _INFLATION_FLOOR = 64 << 20
 
 
-def _inflate(source: BinaryIO, target: BinaryIO, compressed_size: int) -> None:
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _inflate(source: _Reader, target: IO[bytes], compressed_size: int) -> None:
     """Copy ``source`` (an inflating reader) to ``target``, refusing past the cap."""
     cap = compressed_size * MAX_INFLATION + _INFLATION_FLOOR
     written = 0

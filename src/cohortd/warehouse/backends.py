@@ -105,6 +105,13 @@ class Warehouse(ABC):
                 try:
                     with deadline.armed(timeout):
                         yield
+                except Exception as error:
+                    if not self._statement_timed_out(error):
+                        raise
+                    # the database's own limit (set with the deadline) ended the statement
+                    # before the deadline's cancel did: the same deadline, met
+                    deadline.fired.set()
+                    raise timeout from None
                 finally:
                     if deadline.fired.is_set():
                         broken = True
@@ -129,6 +136,11 @@ class Warehouse(ABC):
 
     def _begin_reader(self, backend: ibis.BaseBackend, seconds: float | None) -> None:  # noqa: B027
         """Start the reader's snapshot (a no-op by default)."""
+
+    def _statement_timed_out(self, error: BaseException) -> bool:
+        """Whether ``error`` is the database ending a statement at the reader's own time
+        limit (a backend that sets one says how it reports it)."""
+        return False
 
     @abstractmethod
     def _cancel_reader(self, backend: ibis.BaseBackend) -> None:

@@ -45,6 +45,18 @@ class PostgresWarehouse(Warehouse):
     def _cancel_reader(self, backend: ibis.BaseBackend) -> None:
         backend.con.cancel_safe(timeout=1.0)
 
+    def _statement_timed_out(self, error: BaseException) -> bool:
+        """``statement_timeout`` (57014, query_canceled) ended the statement: under load
+        the server's limit can fire before the deadline's own cancel."""
+        import psycopg
+
+        seen: BaseException | None = error
+        while seen is not None:
+            if isinstance(seen, psycopg.errors.QueryCanceled):
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
     def _close_reader(self, backend: ibis.BaseBackend, *, broken: bool) -> None:
         raw = backend.con
         try:

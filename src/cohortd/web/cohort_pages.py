@@ -8,13 +8,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from cohortd.api.deps import SessionDep, WarehouseDep
+from cohortd.api.deps import SessionDep, SettingsDep, WarehouseDep
 from cohortd.api.paging import PageParams
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.schemas import CohortType, CohortUpdate
-from cohortd.errors import NotFound
+from cohortd.errors import AppError, NotFound
 from cohortd.web import cohort_form
-from cohortd.web.deps import ViewerDep, page, problem_page, require_csrf, require_writer
+from cohortd.web.deps import (
+    ViewerDep,
+    deadline_reading,
+    page,
+    problem_page,
+    require_csrf,
+    require_writer,
+)
 from cohortd.web.insights import cohort_insights
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -28,6 +35,7 @@ def cohort_list(
     viewer: ViewerDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     cohort_type: CohortType | None = None,
     starting_after: str | None = None,
 ) -> Response:
@@ -37,8 +45,11 @@ def cohort_list(
         PageParams(limit=50, starting_after=starting_after),
         cohort_type=cohort_type,
     )
-    with warehouse.reading():  # member counts: a reader of its own
-        items = cohorts.views(session, warehouse, viewer.principal, found.items)
+    try:
+        with deadline_reading(warehouse, settings):  # member counts: a reader of its own
+            items = cohorts.views(session, warehouse, viewer.principal, found.items)
+    except AppError as problem:
+        return problem_page(request, viewer, problem, back="/app")
     return page(
         request,
         "cohorts.html",
@@ -136,6 +147,7 @@ def cohort_detail(
     viewer: ViewerDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     starting_after: str | None = None,
     interval: Literal["month", "quarter"] = "month",
 ) -> Response:
@@ -143,15 +155,21 @@ def cohort_detail(
         row = cohorts.get_cohort_row(session, viewer.principal, cohort_id)
     except NotFound as missing:
         return problem_page(request, viewer, missing, back="/app/cohorts")
-    with warehouse.reading():
-        cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
-        members = cohorts.members_page(
-            session,
-            warehouse,
-            viewer.principal,
-            cohort_id,
-            PageParams(limit=_MEMBERS_PER_PAGE, starting_after=starting_after),
+    try:
+        with deadline_reading(warehouse, settings):
+            cohort = cohorts.views(session, warehouse, viewer.principal, [row])[0]
+            members = cohorts.members_page(
+                session,
+                warehouse,
+                viewer.principal,
+                cohort_id,
+                PageParams(limit=_MEMBERS_PER_PAGE, starting_after=starting_after),
+            )
+        found_insights = cohort_insights(
+            session, warehouse, viewer.principal, cohort_id, interval=interval, settings=settings
         )
+    except AppError as problem:
+        return problem_page(request, viewer, problem, back="/app/cohorts")
     return page(
         request,
         "cohort.html",
@@ -163,7 +181,5 @@ def cohort_detail(
         next_cursor=members.next_cursor if members.has_more else None,
         interval=interval,
         paged=starting_after is not None,
-        insights=cohort_insights(
-            session, warehouse, viewer.principal, cohort_id, interval=interval
-        ),
+        insights=found_insights,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import quote
@@ -12,7 +13,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from cohortd.api.deps import SessionDep
+from cohortd.api.reads import timeout_error
+from cohortd.config import Settings
 from cohortd.errors import AppError, Forbidden
+from cohortd.warehouse import Warehouse
 from cohortd.web import sessions
 from cohortd.web.models import WebSession
 
@@ -70,6 +74,13 @@ def page(
     return templates.TemplateResponse(
         request, name, {"viewer": viewer, **context}, status_code=status_code
     )
+
+
+def deadline_reading(warehouse: Warehouse, settings: Settings) -> AbstractContextManager[None]:
+    """A page's analytic reads: one reader under the request deadline, as the API's
+    (``COHORTD_QUERY_TIMEOUT_SECONDS``); past it the page shows the 503 problem."""
+    seconds = settings.query_timeout_seconds
+    return warehouse.reading(seconds, timeout_error(seconds))
 
 
 def problem_page(

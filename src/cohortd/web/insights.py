@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.api.deps import Principal
 from cohortd.api.paging import Page, PageParams, paginate_select
+from cohortd.config import Settings
 from cohortd.errors import NotFound
 from cohortd.intelligence import jobs, repository, runs, service
 from cohortd.intelligence.models import Anomaly as AnomalyRow
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
+from cohortd.web.deps import deadline_reading
 
 
 def caller(principal: Principal) -> Caller:
@@ -31,10 +33,17 @@ class CohortInsights:
 
 
 def cohort_insights(
-    session: Session, warehouse: Warehouse, principal: Principal, cohort_id: str, *, interval: str
+    session: Session,
+    warehouse: Warehouse,
+    principal: Principal,
+    cohort_id: str,
+    *,
+    interval: str,
+    settings: Settings,
 ) -> CohortInsights:
     who = caller(principal)
-    with warehouse.reading():  # a reader of its own: never waits for another or a write
+    # a reader of its own (never waits for another or a write), under the deadline
+    with deadline_reading(warehouse, settings):
         snapshots = service.cohort_snapshots(
             session,
             warehouse,
@@ -86,8 +95,9 @@ def comparison(
     cohort_type: str | None,
     interval: str | None,
     period: str | None,
+    settings: Settings,
 ) -> dict[str, Any]:
-    with warehouse.reading():
+    with deadline_reading(warehouse, settings):
         return service.compare(
             session,
             warehouse,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cohortd.api.deps import SessionDep, WarehouseDep
+from cohortd.api.deps import SessionDep, SettingsDep, WarehouseDep
 from cohortd.api.paging import PageParams
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.schemas import CohortType
@@ -26,6 +26,7 @@ def compare(
     viewer: ViewerDep,
     session: SessionDep,
     warehouse: WarehouseDep,
+    settings: SettingsDep,
     cohort_type: str = "vintage",
     interval: str = "month",
     period: str = "",
@@ -40,6 +41,7 @@ def compare(
             cohort_type=cohort_type or None,
             interval=interval,
             period=period or None,
+            settings=settings,
         )
     except AppError as error:
         problem = error
