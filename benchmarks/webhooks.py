@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cohortd.config import Settings
 from cohortd.db import make_engine, make_sessionmaker
@@ -138,7 +138,10 @@ def bare_posts(url: str, n: int, body: bytes, concurrency: int) -> float:
 def delivered(sessions: Any) -> int:
     """How many deliveries have succeeded."""
     with sessions() as session:
-        return len(session.scalars(select(Delivery.id).where(Delivery.status == "succeeded")).all())
+        found = session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded")
+        )
+        return int(found or 0)
 
 
 def first_attempt_lags(sessions: Any) -> tuple[list[float], list[int]]:

@@ -46,6 +46,7 @@ _POLL_S = 0.2
 _PURGE_EVERY_S = 3600.0
 _RELAY_EVERY_S = 5.0
 _RECORD_BATCH = 500
+_RECORD_GATHER_S = 0.05  # how long outcomes are gathered into one recording
 _DONE = object()  # tells the recording task to finish
 
 
@@ -102,7 +103,11 @@ class DeliveryLoop:
             while not stop.is_set():
                 await self._chores(chores)
                 room = self.settings.webhook_concurrency - len(inflight)
-                jobs = await asyncio.to_thread(self.claim, room) if room > 0 else []
+                # claim in batches: a claim is a write transaction of its own, so a few
+                # large ones beat one per finished attempt (at least a quarter of the
+                # room, or whatever is due when nothing is in flight)
+                claiming = room > 0 and (not inflight or room >= self._claim_batch)
+                jobs = await asyncio.to_thread(self.claim, room) if claiming else []
                 for job in jobs:
                     gate = per_destination.setdefault(
                         job.destination_id,
@@ -111,8 +116,11 @@ class DeliveryLoop:
                     task = asyncio.create_task(self._deliver(client, job, total, gate, outcomes))
                     inflight.add(task)
                     task.add_done_callback(inflight.discard)
-                if len(inflight) >= self.settings.webhook_concurrency:
-                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                if inflight and (jobs or not claiming):
+                    # attempts are running: come back when one ends (or to poll)
+                    await asyncio.wait(
+                        inflight, timeout=_POLL_S, return_when=asyncio.FIRST_COMPLETED
+                    )
                 elif not jobs:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=_POLL_S)
@@ -131,12 +139,24 @@ class DeliveryLoop:
             chores.purged = now
             await _quietly(asyncio.to_thread(self.purge), "purge")
 
+    @property
+    def _claim_batch(self) -> int:
+        return max(1, self.settings.webhook_concurrency // 4)
+
     async def _recorder(self, outcomes: asyncio.Queue[tuple[Job, AttemptResult]]) -> None:
         done = False
         while not done:
             batch = [await outcomes.get()]
-            while not outcomes.empty() and len(batch) < _RECORD_BATCH:
-                batch.append(outcomes.get_nowait())
+            # gather what ends meanwhile (briefly): one write transaction for many
+            gathering = asyncio.get_running_loop().time() + _RECORD_GATHER_S
+            while len(batch) < _RECORD_BATCH and _DONE not in batch:
+                left = gathering - asyncio.get_running_loop().time()
+                if outcomes.empty() and left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(outcomes.get(), max(left, 0.001)))
+                except TimeoutError:
+                    break
             done = _DONE in batch
             batch = [item for item in batch if item is not _DONE]
             if batch:
