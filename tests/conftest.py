@@ -7,8 +7,10 @@ visible reason; with ``CI=true`` it fails loudly instead.
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
@@ -80,7 +82,35 @@ def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareh
     warehouse.close()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def spark_url(folder: object) -> str:
+    """A local Spark warehouse in ``folder``: two cores, few shuffle partitions (the
+    machine is shared), one session for the whole test run."""
+    return f"spark://local?path={folder}&cores=2&partitions=4"
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as error:  # the `spark` extra: uv sync --extra spark
+        require_service("PySpark (the spark extra)", error)
+    with warnings.catch_warnings():
+        # py4j leaves the socket of the gateway's handshake to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        warehouse = connect(spark_url(tmp_path_factory.mktemp("lake")))
+        gc.collect()
+    yield warehouse
+    warehouse.close()
+
+
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+SPARK = pytest.param("spark", marks=pytest.mark.spark)
+# the engine's own suites (tests/engine, tests/reports, tests/metrics) add Spark in their
+# conftest.py; the other suites run on DuckDB and PostgreSQL (docs/spark.md says why)
+ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
+
+
+@pytest.fixture(params=["duckdb", POSTGRES])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """One test body, every backend: the session's DuckDB and PostgreSQL warehouses.
 
