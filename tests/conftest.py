@@ -7,10 +7,8 @@ visible reason; with ``CI=true`` it fails loudly instead.
 
 from __future__ import annotations
 
-import gc
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
@@ -94,19 +92,15 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareho
         import pyspark  # noqa: F401
     except ImportError as error:  # the `spark` extra: uv sync --extra spark
         require_service("PySpark (the spark extra)", error)
-    with warnings.catch_warnings():
-        # py4j leaves the socket of the gateway's handshake to the garbage collector
-        warnings.simplefilter("ignore", ResourceWarning)
-        warehouse = connect(spark_url(tmp_path_factory.mktemp("lake")))
-        gc.collect()
+    warehouse = connect(spark_url(tmp_path_factory.mktemp("lake")))
     yield warehouse
     warehouse.close()
 
 
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 SPARK = pytest.param("spark", marks=pytest.mark.spark)
-# the engine's own suites (tests/engine, tests/reports, tests/metrics) add Spark in their
-# conftest.py; the other suites run on DuckDB and PostgreSQL (docs/spark.md says why)
+# the tests that run on Spark too take their warehouse from these; the others run on
+# DuckDB and PostgreSQL (docs/spark.md lists which, and why)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
 
 

@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -526,8 +527,19 @@ class SparkWarehouse(Warehouse):
     def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
         if self._remote:
             return super().files_view(name, paths)
+        # Spark skips files whose names start with "_" or "." (the staged files' do):
+        # each is linked into a part of this warehouse under a plain name
+        part = self._new_part("scratch")
+        folder = self.root / part
+        folder.mkdir(parents=True)
+        for number, path in enumerate(paths):
+            target = folder / f"part-{number:07d}.parquet"
+            try:
+                os.link(path, target)
+            except OSError:  # another file system
+                shutil.copyfile(path, target)
         with self._hold() as backend:
-            self._put_temp(self._state_of(backend), name, [str(p) for p in paths], owned=False)
+            self._put_temp(self._state_of(backend), name, [part], owned=True)
             return backend.table(name)
 
     def drop_files_view(self, name: str) -> None:
@@ -635,6 +647,12 @@ def connect_spark(url: str) -> SparkWarehouse:
         ) from None
     if parsed.scheme == "sc":
         remote = f"sc://{parsed.netloc}"
+        try:  # the Connect client retries for minutes: a closed port is told at once
+            socket.create_connection((parsed.hostname or "", parsed.port or 15002), 10).close()
+        except OSError as error:
+            raise SparkUnavailable(
+                f"{SETTING}={url!r}: cannot reach Spark Connect ({error})"
+            ) from None
         try:
             session = SparkSession.builder.remote(remote).getOrCreate()
             session.sql("SELECT 1").collect()
