@@ -370,6 +370,8 @@ class SparkWarehouse(Warehouse):
 
     def run_statement(self, statement: Any) -> None:
         """An ``UPDATE`` (the only statement cohortd runs so) as a rewrite of the table."""
+        if isinstance(statement, str):
+            statement = sg.parse_one(statement, read=self._main.compiler.dialect)
         if not isinstance(statement, sge.Update):
             raise NotImplementedError(f"Spark warehouse cannot run {type(statement).__name__}")
         name = statement.this.name
