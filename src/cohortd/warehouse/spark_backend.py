@@ -477,7 +477,6 @@ class SparkWarehouse(Warehouse):
             spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
         for name in list(session.temps):
             self._drop_temp(session, name)
-        backend._memtables.clear() if hasattr(backend, "_memtables") else None
         with self._idle_lock:
             if not broken and session.serial == self._serial and len(self._idle) < _IDLE_READERS:
                 self._idle.append(session)
