@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, types (all of src/cohortd), every test on SQLite/DuckDB and PostgreSQL.
+# The whole test suite, as CI runs it: lint, types (all of src/cohortd), every test on
+# SQLite/DuckDB and PostgreSQL, and the engine's tests on Spark (the `spark` extra, Java 17).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=scripts/uv.sh
 
-"$UV" sync --frozen
+"$UV" sync --frozen --extra spark
 scripts/ensure-chromium.sh
-"$UV" run ruff check src tests benchmarks
-"$UV" run ruff format --check src tests benchmarks
-"$UV" run mypy src/cohortd
-"$UV" run pytest "$@"
+"$UV" run --extra spark ruff check src tests benchmarks
+"$UV" run --extra spark ruff format --check src tests benchmarks
+"$UV" run --extra spark mypy src/cohortd
+"$UV" run --extra spark pytest "$@"

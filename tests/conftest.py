@@ -80,7 +80,31 @@ def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareh
     warehouse.close()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def spark_url(folder: object) -> str:
+    """A local Spark warehouse in ``folder``: two cores, few shuffle partitions (the
+    machine is shared), one session for the whole test run."""
+    return f"spark://local?path={folder}&cores=2&partitions=4"
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as error:  # the `spark` extra: uv sync --extra spark
+        require_service("PySpark (the spark extra)", error)
+    warehouse = connect(spark_url(tmp_path_factory.mktemp("lake")))
+    yield warehouse
+    warehouse.close()
+
+
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+SPARK = pytest.param("spark", marks=pytest.mark.spark)
+# the tests that run on Spark too take their warehouse from these; the others run on
+# DuckDB and PostgreSQL (docs/spark.md lists which, and why)
+ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
+
+
+@pytest.fixture(params=["duckdb", POSTGRES])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """One test body, every backend: the session's DuckDB and PostgreSQL warehouses.
 

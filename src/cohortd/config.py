@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     )
     warehouse_url: str | None = Field(
         default=None,
-        description="Data-plane URL (duckdb:///path or postgresql://...); default: DuckDB file "
-        "in the data dir.",
+        description="Data-plane URL (duckdb:///path, postgresql://..., spark://local?path=DIR "
+        "or sc://HOST:PORT?path=DIR); default: DuckDB file in the data dir.",
     )
     redis_url: str | None = Field(
         default=None,

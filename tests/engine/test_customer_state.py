@@ -9,11 +9,19 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.customer_state import customer_state, mrr_by_currency
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMERS, SUBSCRIPTIONS
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
 
 D = date(2025, 6, 15)
 TODAY = date(2025, 7, 1)

@@ -7,10 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from tests.conftest import ENGINE_BACKENDS
 from tests.fixtures.example_small import Dataset, load
 
 from cohortd.engine.fx import RateBook, UnknownCurrency, require_currencies
 from cohortd.warehouse import Warehouse
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 def _book(warehouse: Warehouse, scope, pairs):  # type: ignore[no-untyped-def]

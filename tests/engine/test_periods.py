@@ -8,6 +8,7 @@ import ibis
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import ENGINE_BACKENDS
 
 from cohortd.engine.periods import (
     Interval,
@@ -18,6 +19,12 @@ from cohortd.engine.periods import (
     period_of_expr,
 )
 from cohortd.warehouse import Warehouse
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 @pytest.mark.parametrize(

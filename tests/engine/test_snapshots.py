@@ -25,12 +25,20 @@ from decimal import Decimal
 import ibis
 import pyarrow as pa
 import pytest
+from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.snapshots import Movement, SnapshotQuery, snapshot_series
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import FX_RATES, SCHEMAS
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
 
 TODAY = date(2025, 4, 15)
 SIGNUP = datetime(2024, 6, 1)

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 from datetime import date as d
 
+import pytest
+from tests.conftest import ENGINE_BACKENDS
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load
 from tests.reports.helpers import period, run
 
 from cohortd.warehouse import Warehouse
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 def S(cid: str, mrr: str, start: d, end: d | None = None, currency: str = "USD") -> Stretch:

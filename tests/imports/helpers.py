@@ -91,12 +91,26 @@ def assert_derived_true(warehouse: Warehouse, scope: Scope) -> None:
 each_backend = pytest.mark.parametrize(
     "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
+# the import's atomicity, Spark included
+every_backend = pytest.mark.parametrize(
+    "backend",
+    [
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ],
+)
 
 
 def backend_url(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
-    """A warehouse URL of its own: a DuckDB file in ``folder``, or the test PostgreSQL."""
+    """A warehouse URL of its own: a DuckDB file or a Spark lake in ``folder``, or the
+    test PostgreSQL."""
     if backend == "duckdb":
         return f"duckdb:///{folder / 'kill.duckdb'}"
+    if backend == "spark":
+        from tests.conftest import spark_url
+
+        return spark_url(folder / "lake")
     return str(request.getfixturevalue("postgres_database"))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cohortd.warehouse import Scope, Warehouse
-from tests.conftest import require_service
+from tests.conftest import ENGINE_BACKENDS, require_service
 from tests.fixtures.api import ApiHarness
 from tests.fixtures.example_small import (
     SHARED_SMALL,
@@ -21,6 +21,12 @@ from tests.fixtures.example_small import (
 from tests.reports.helpers import differences, run
 
 EXPECTED = expected()
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark: the same answers to the cent on each."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 @pytest.fixture(scope="module")

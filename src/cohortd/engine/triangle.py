@@ -422,7 +422,9 @@ def _dense(summed: ir.Table, keys: list[str], current: int) -> ir.Table:
     )
     nonzero = ibis.or_(*(levels[c] != 0 for c in sums))
     levels = levels.filter(nonzero)
-    return levels.mutate(p=levels.p + ibis.range(0, levels.until - levels.p).unnest()).drop("until")
+    # the unnest is a column of its own: Spark refuses a generator nested in an expression
+    offsets = levels.mutate(offset=ibis.range(0, levels.until - levels.p).unnest())
+    return offsets.mutate(p=offsets.p + offsets.offset).drop("until", "offset")
 
 
 def _part(
@@ -453,7 +455,8 @@ def _expanded(ranged: ir.Table) -> ir.Table:
     """One row per (range, period it covers)."""
     # range(0, n) + first: ibis 12 renders range(a, b) wrongly on PostgreSQL
     width = ranged.hi - ranged.first + 1
-    return ranged.mutate(p=ranged.first + ibis.range(0, width).unnest())
+    offsets = ranged.mutate(offset=ibis.range(0, width).unnest())
+    return offsets.mutate(p=offsets.first + offsets.offset).drop("offset")
 
 
 def triangle(

@@ -234,6 +234,11 @@ class Warehouse(ABC):
     def _create_table(self, name: str, schema: ibis.Schema) -> None:
         self._main.create_table(name, schema=schema)
 
+    def _recreate_table(self, name: str) -> None:
+        """Drop ``name`` and create it empty, with its current schema."""
+        self._main.drop_table(name, force=True)
+        self._main.create_table(name, schema=SCHEMAS[name])
+
     def schema_version(self) -> int:
         return int(self.execute(self.table(_META).schema_version.max()))
 
@@ -248,8 +253,7 @@ class Warehouse(ABC):
         scopes = self.to_pyarrow(customers.select("org_id", "livemode").distinct()).to_pylist()
         with self.transaction():
             for name in DERIVED_TABLES:
-                self._main.drop_table(name, force=True)
-                self._main.create_table(name, schema=SCHEMAS[name])
+                self._recreate_table(name)
                 self._tables.pop(name, None)
             for row in scopes:
                 derived.refresh(self, Scope(row["org_id"], row["livemode"]))
@@ -451,8 +455,9 @@ class Warehouse(ABC):
 
 def connect(url: str, *, readers: int = DEFAULT_READERS) -> Warehouse:
     """Open the data plane named by ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
-    ``postgresql://user@host:port/db``) and make sure its tables exist. On PostgreSQL,
-    readers hold at most ``readers`` connections (DuckDB's cursors are not pooled)."""
+    ``postgresql://user@host:port/db``, ``spark://local?path=DIR``, ``sc://HOST:PORT``)
+    and make sure its tables exist. On PostgreSQL, readers hold at most ``readers``
+    connections (DuckDB's cursors are not pooled)."""
     from cohortd.warehouse.duckdb_backend import DuckDBWarehouse
     from cohortd.warehouse.postgres_backend import PostgresWarehouse
 
@@ -478,6 +483,10 @@ def connect(url: str, *, readers: int = DEFAULT_READERS) -> Warehouse:
                 )
 
             warehouse = PostgresWarehouse(connect_postgres(), url, connect_postgres, readers)
+        case "spark" | "sc":
+            from cohortd.warehouse.spark_backend import connect_spark
+
+            warehouse = connect_spark(url)
         case _:
             raise ValueError(f"unsupported warehouse URL scheme {parsed.scheme!r}")
     warehouse.ensure_schema()
