@@ -344,26 +344,13 @@ class Warehouse(ABC):
         the values go into the statement, quoted by sqlglot."""
         if not rows:
             return
-
-        def equal(column: str, value: Any) -> sge.Expression:
-            target = sg.column(column, quoted=True)
-            return target.is_(sge.null()) if value is None else target.eq(sge.convert(value))
-
-        matches = [sg.and_(*(equal(k, row[k]) for k in key)) for row in rows]
-        condition = sg.and_(
-            sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
-            sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
-            sg.or_(*matches) if len(matches) > 1 else matches[0],
-        )
+        condition = sg.and_(scope_condition(scope), keys_condition(key, rows))
         with self._lock:
             self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
     def delete_scope(self, name: str, scope: Any) -> None:
         """Delete every row of ``name`` that belongs to ``scope``."""
-        condition = sg.and_(
-            sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
-            sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
-        )
+        condition = scope_condition(scope)
         with self._writing():
             self._execute_statement(sge.delete(sge.table_(name, quoted=True), where=condition))
 
@@ -524,3 +511,23 @@ def ecb_reference_rates() -> pa.Table:
             "rate": pa.array(rates, pa.decimal128(24, 10)),
         }
     )
+
+
+def scope_condition(scope: Any) -> sge.Condition:
+    """``org_id`` and ``livemode`` equal to the scope's (a statement's WHERE part)."""
+    return sg.and_(
+        sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
+        sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
+    )
+
+
+def keys_condition(key: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> sge.Condition:
+    """Rows whose ``key`` columns equal one of ``rows``' (a ``None`` matches a null), the
+    values quoted by sqlglot."""
+
+    def equal(column: str, value: Any) -> sge.Expression:
+        target = sg.column(column, quoted=True)
+        return target.is_(sge.null()) if value is None else target.eq(sge.convert(value))
+
+    matches = [sg.and_(*(equal(k, row[k]) for k in key)) for row in rows]
+    return sg.or_(*matches) if len(matches) > 1 else matches[0]

@@ -40,7 +40,13 @@ import pyarrow.parquet as pq
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cohortd.warehouse.backends import _META, Warehouse, ecb_reference_rates
+from cohortd.warehouse.backends import (
+    _META,
+    Warehouse,
+    ecb_reference_rates,
+    keys_condition,
+    scope_condition,
+)
 from cohortd.warehouse.tables import DATA_VERSIONS, FX_ECB, GLOBAL_ORG, SCHEMA_VERSION, SCHEMAS
 
 SETTING = "COHORTD_WAREHOUSE_URL"
@@ -345,7 +351,7 @@ class SparkWarehouse(Warehouse):
         self._main._run_pre_execute_hooks(keys)
         subquery = sg.parse_one(self.compile(keys), read=self._main.compiler.dialect)
         condition = sg.and_(
-            _scope_condition(scope),
+            scope_condition(scope),
             sge.Tuple(expressions=[sg.column(k, quoted=True) for k in key]).isin(
                 query=subquery.subquery()  # type: ignore[attr-defined]
             ),
@@ -357,16 +363,10 @@ class SparkWarehouse(Warehouse):
     ) -> None:
         if not rows:
             return
-
-        def equal(column: str, value: Any) -> sge.Expression:
-            target = sg.column(column, quoted=True)
-            return target.is_(sge.null()) if value is None else target.eq(sge.convert(value))
-
-        matches = [sg.and_(*(equal(k, row[k]) for k in key)) for row in rows]
-        self._delete(name, sg.and_(_scope_condition(scope), sg.or_(*matches)))
+        self._delete(name, sg.and_(scope_condition(scope), keys_condition(key, rows)))
 
     def delete_scope(self, name: str, scope: Any) -> None:
-        self._delete(name, _scope_condition(scope))
+        self._delete(name, scope_condition(scope))
 
     def run_statement(self, statement: Any) -> None:
         """An ``UPDATE`` (the only statement cohortd runs so) as a rewrite of the table."""
@@ -612,13 +612,6 @@ class SparkWarehouse(Warehouse):
                 self._drop_temp(session, name)
         if self._owns_session:
             self._session.stop()
-
-
-def _scope_condition(scope: Any) -> sge.Condition:
-    return sg.and_(
-        sg.column("org_id", quoted=True).eq(sge.convert(scope.org_id)),
-        sg.column("livemode", quoted=True).eq(sge.convert(scope.livemode)),
-    )
 
 
 def connect_spark(url: str) -> SparkWarehouse:
