@@ -40,6 +40,16 @@ class Seeded:
         return httpx.Client(base_url=self.url, headers=self.headers(role), timeout=60)
 
 
+def _finished(api: Any, path: str) -> dict[str, Any]:
+    """The job at ``path`` once it succeeded or failed (a minute at most)."""
+    for _ in range(600):
+        found = _ok(api.get(path), 200)
+        if found["status"] in ("succeeded", "failed"):
+            return found
+        time.sleep(0.1)
+    return found
+
+
 def _ok(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, (response.request.url, response.text)
     return response.json()
@@ -63,12 +73,7 @@ def _seed(server: LiveServer, app: Any, log_file: Path) -> Seeded:
             )
         }
         job = _ok(api.post("/v1/imports", files=files), 202)
-        done = _ok(api.get(f"/v1/imports/{job['id']}"), 200)
-        for _ in range(600):
-            if done["status"] in ("succeeded", "failed"):
-                break
-            time.sleep(0.1)
-            done = _ok(api.get(f"/v1/imports/{job['id']}"), 200)
+        done = _finished(api, f"/v1/imports/{job['id']}")
         assert done["status"] == "succeeded", done
         seeded.ids["import_id"] = job["id"]
         members = {"name": "Enterprise", "definition": {"sizes": ["1001+"]}}
@@ -79,11 +84,7 @@ def _seed(server: LiveServer, app: Any, log_file: Path) -> Seeded:
         motion = {"type": "winback", "cohort_id": cohort["id"], "name": "Win back"}
         seeded.ids["motion_id"] = _ok(api.post("/v1/motions", json=motion), 201)["id"]
         run = _ok(api.post("/v1/snapshots/run"), 202)  # a job: wait for its end
-        for _ in range(600):
-            if run["status"] in ("succeeded", "failed"):
-                break
-            time.sleep(0.1)
-            run = _ok(api.get(f"/v1/snapshots/runs/{run['id']}"), 200)
+        run = _finished(api, f"/v1/snapshots/runs/{run['id']}")
         assert run["status"] == "succeeded", run
         seeded.ids["run_id"] = run["id"]
         hook = {"url": "http://127.0.0.1:9/hooks", "description": "nobody listens"}

@@ -373,7 +373,10 @@ class SparkWarehouse(Warehouse):
         if isinstance(statement, str):
             statement = sg.parse_one(statement, read=self._main.compiler.dialect)
         if not isinstance(statement, sge.Update):
-            raise NotImplementedError(f"Spark warehouse cannot run {type(statement).__name__}")
+            raise TypeError(
+                f"the Spark warehouse runs UPDATE statements only (as a rewrite of the "
+                f"table), not {type(statement).__name__}"
+            )
         name = statement.this.name
         assigned = {eq.this.name: eq.expression for eq in statement.expressions}
         where = statement.args["where"].this
