@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 from functools import partial
 from itertools import pairwise
@@ -62,6 +62,10 @@ from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import MRR_SEGMENTS, PAID_SPELLS
 
 ZERO: Final = Decimal(0)
+# digits that hold a sum of (integer minor units x a 50-digit factor) exactly, so the
+# totals do not depend on the order the warehouse returns rows in (DuckDB's and Spark's
+# differ); rounding happens once, at the edge
+EXACT_PRECISION: Final = 120
 WHOLE_SCOPE: Final = ""  # the group id when ``members`` is None
 _EPOCH: Final = date(1970, 1, 1)
 
@@ -479,6 +483,20 @@ def _running(deltas: list[dict[str, Any]], key: str, n: int) -> dict[tuple[Any, 
 
 
 def _assemble(
+    periods: Sequence[Window],
+    rate_days: list[date],
+    target: str,
+    book: RateBook,
+    levels: list[dict[str, Any]],
+    paying: list[dict[str, Any]],
+    moved: list[dict[str, Any]],
+) -> MovementTable:
+    with localcontext() as ctx:  # every product and sum exact: the rows' order is free
+        ctx.prec = EXACT_PRECISION
+        return _assembled(periods, rate_days, target, book, levels, paying, moved)
+
+
+def _assembled(
     periods: Sequence[Window],
     rate_days: list[date],
     target: str,
