@@ -92,21 +92,57 @@ class Statements:
             SparkSession.sql = original  # type: ignore[method-assign]
 
 
+class Jobs:
+    """Spark jobs and stages run between two probes: each probe runs a one-task job in
+    a job group of its own and reads its job and stage ids (both count up from 0)."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.context = getattr(warehouse, "_session", None)
+        self.context = self.context.sparkContext if self.context is not None else None
+        self.last = self._probe()
+
+    def _probe(self) -> tuple[int, int]:
+        if self.context is None:
+            return (0, 0)
+        self.context.setJobGroup("cohortd-bench-probe", "probe")
+        try:
+            self.context.parallelize([1], 1).count()
+        finally:
+            self.context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        tracker = self.context.statusTracker()
+        job = max(tracker.getJobIdsForGroup("cohortd-bench-probe"))
+        info = tracker.getJobInfo(job)
+        return job, max(info.stageIds) if info is not None else 0
+
+    def since(self) -> tuple[int, int]:
+        """(jobs, stages) since the last call."""
+        now = self._probe()
+        ran = (now[0] - self.last[0] - 1, now[1] - self.last[1] - 1)
+        self.last = now
+        return ran
+
+
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = action()
     return time.perf_counter() - start, result
 
 
-def _measure(action: Callable[[], Any], runs: int) -> tuple[float, int, Any]:
-    """Median seconds of ``runs`` after one unmeasured call, statements per call, result."""
+def _measure(
+    action: Callable[[], Any], runs: int, jobs: Jobs
+) -> tuple[float, tuple[int, int, int], Any]:
+    """Median seconds of ``runs`` after one unmeasured call; statements, Spark jobs and
+    stages per call; the result."""
     result = action()
+    jobs.since()
     before = Statements.count
     times = []
     for _ in range(runs):
         seconds, result = _timed(action)
         times.append(seconds)
-    return statistics.median(times), (Statements.count - before) // runs, result
+    ran = jobs.since()
+    counts = ((Statements.count - before) // runs, ran[0] // runs, ran[1] // runs)
+    return statistics.median(times), counts, result
 
 
 def _report(warehouse: Warehouse, caller: Caller, params: ReportParams) -> bytes:
@@ -165,7 +201,9 @@ def bench(name: str, url: str, root: Path, files: Any, runs: int) -> dict[str, A
     found: dict[str, Any] = {"rows": {}, "bodies": {}}
     start_s, warehouse = _timed(lambda: connect(url))
     found["start"] = start_s
+    counter = Jobs(warehouse)
     with Statements.counting():
+        before = Statements.count
         import_s, outcome = _timed(
             lambda: run_import(
                 warehouse,
@@ -181,25 +219,30 @@ def bench(name: str, url: str, root: Path, files: Any, runs: int) -> dict[str, A
             )
         )
         assert outcome.succeeded, outcome.problems[:3]
-        found["rows"]["import (customers + subscriptions, derived tables)"] = (import_s, None)
-        found["ping"] = _measure(lambda: warehouse.fetch_rows("SELECT 1 AS one"), max(runs, 3))[0]
+        found["rows"]["import (customers + subscriptions, derived tables)"] = (
+            import_s,
+            (Statements.count - before, *counter.since()),
+        )
+        ping = _measure(lambda: warehouse.fetch_rows("SELECT 1 AS one"), max(runs, 3), counter)
+        found["ping"] = ping[0]
         for label, params in REPORTS.items():
-            seconds, statements, body = _measure(
-                lambda p=params: _report(warehouse, caller, p), runs
+            seconds, counts, body = _measure(
+                lambda p=params: _report(warehouse, caller, p), runs, counter
             )
-            found["rows"][label] = (seconds, statements)
+            found["rows"][label] = (seconds, counts)
             found["bodies"][label] = body
-        seconds, statements, body = _measure(lambda: _metrics(warehouse, caller), runs)
-        found["rows"]["metrics, monthly over 5 years"] = (seconds, statements)
+        seconds, counts, body = _measure(lambda: _metrics(warehouse, caller), runs, counter)
+        found["rows"]["metrics, monthly over 5 years"] = (seconds, counts)
         found["bodies"]["metrics"] = body
         with sessions.begin() as session:
             made = definitions.generate(session, warehouse, caller)
+        counter.since()
         before = Statements.count
         run_s, started = _timed(lambda: jobs.record(sessions, warehouse, caller, trigger="bench"))
         assert started.run.status == "succeeded", started.run.error
         found["rows"][f"snapshot run, {made.inserted} auto cohorts"] = (
             run_s,
-            Statements.count - before,
+            (Statements.count - before, *counter.since()),
         )
         found["recorded"] = _recorded(sessions, started.run.id)
     warehouse.close()
@@ -240,15 +283,15 @@ def run(customers: int, seed: int, runs: int) -> str:
         f"every answer byte-identical on both warehouses, both snapshot runs recorded the "
         f"same {len(duck['recorded']):,} recordings and anomalies.",
         "",
-        "| operation | DuckDB s | Spark s | Spark / DuckDB | Spark statements |",
+        "| operation | DuckDB s | Spark s | Spark / DuckDB | Spark statements, jobs, stages |",
         "|---|---:|---:|---:|---:|",
         f"| open the warehouse | {duck['start']:.2f} | {spark['start']:.2f} | | |",
     ]
     for label, (duck_s, _) in duck["rows"].items():
-        spark_s, statements = spark["rows"][label]
+        spark_s, (statements, jobs_run, stages) = spark["rows"][label]
         lines.append(
             f"| {label} | {duck_s:,.2f} | {spark_s:,.2f} | {spark_s / duck_s:,.1f}x | "
-            f"{'' if statements is None else statements} |"
+            f"{statements:,}, {jobs_run:,}, {stages:,} |"
         )
     lines += [
         "",
