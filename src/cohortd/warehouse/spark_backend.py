@@ -676,7 +676,8 @@ def connect_spark(url: str) -> SparkWarehouse:
             f"{SETTING}={url!r} needs PySpark: pip install 'cohortd[spark]'"
         ) from None
     if parsed.scheme == "sc":
-        return _connect_remote(url, parsed.hostname or "", parsed.port or 15002, root, query)
+        address = (parsed.hostname or "", parsed.port or 15002)
+        return _connect_remote(url, f"sc://{parsed.netloc}", address, root, query)
     if parsed.netloc != "local":
         raise SparkUnavailable(f"{SETTING}={url!r}: use spark://local?path=DIR or sc://HOST:PORT")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -695,15 +696,14 @@ def connect_spark(url: str) -> SparkWarehouse:
 
 
 def _connect_remote(
-    url: str, host: str, port: int, root: Path, query: dict[str, str]
+    url: str, remote: str, address: tuple[str, int], root: Path, query: dict[str, str]
 ) -> SparkWarehouse:
     """A warehouse on a Spark Connect server: a session of its own (not the process's
     default one, which another warehouse or ``SparkSession.builder`` may hold)."""
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-    remote = f"sc://{host}:{port}"
     try:  # the Connect client retries for minutes: a closed port is told at once
-        socket.create_connection((host, port), 10).close()
+        socket.create_connection(address, 10).close()
     except OSError as error:
         raise SparkUnavailable(f"{SETTING}={url!r}: cannot reach Spark Connect ({error})") from None
     session = ConnectSession(connection=remote)
