@@ -8,9 +8,14 @@ visible reason; with ``CI=true`` it fails loudly instead.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -97,8 +102,95 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareho
     warehouse.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def spark_connect_server(log: Path, *, wait: float = 120.0) -> Iterator[int]:
+    """A real Spark Connect server (pyspark's bundled jars, ``local[2]``, no UI) on a free
+    loopback port, stopped on exit; its log is shown if it does not listen in time."""
+    import pyspark
+
+    home = os.path.dirname(pyspark.__file__)
+    port = _free_port()
+    command = [
+        os.path.join(home, "bin", "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        "local[2]",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.sql.shuffle.partitions=4",
+        "--conf",
+        f"spark.sql.warehouse.dir={log.parent / 'spark-warehouse'}",  # a database's folder
+        "spark-internal",
+    ]
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            command,
+            env={**os.environ, "SPARK_HOME": home},
+            cwd=log.parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its JVM child is stopped with it
+        )
+    try:
+        started = time.monotonic()
+        while not _listening(port):
+            if server.poll() is not None or time.monotonic() - started > wait:
+                raise RuntimeError(
+                    f"the Spark Connect server did not listen on 127.0.0.1:{port} "
+                    f"(exit code {server.poll()}); its log:\n{log.read_text()[-5000:]}"
+                )
+            time.sleep(0.5)
+        yield port
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def spark_connect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """A warehouse on a real Spark Connect server, one for the whole test run
+    (``sc://127.0.0.1:PORT?path=DIR``; the server and the tests share the folder)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as error:
+        require_service("PySpark (the spark extra)", error)
+    folder = tmp_path_factory.mktemp("connect")
+    with ExitStack() as stack:
+        try:
+            port = stack.enter_context(spark_connect_server(folder / "server.log"))
+        except RuntimeError as error:
+            require_service("a Spark Connect server", error)
+        warehouse = connect(f"sc://127.0.0.1:{port}?path={folder / 'lake'}")
+        yield warehouse
+        warehouse.close()
+
+
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 SPARK = pytest.param("spark", marks=pytest.mark.spark)
+SPARK_CONNECT = pytest.param("spark_connect", marks=pytest.mark.spark)
 # the tests that run on Spark too take their warehouse from these; the others run on
 # DuckDB and PostgreSQL (docs/spark.md lists which, and why)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]

@@ -66,9 +66,12 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
+# every session, local or on a Connect server whose cluster has confs of its own
 SESSION_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
 
 
@@ -121,12 +124,23 @@ class SparkWarehouse(Warehouse):
 
     name = "spark"
 
-    def __init__(self, session: Any, url: str, *, root: Path, owns_session: bool) -> None:
-        from pyspark.sql.utils import is_remote
-
+    def __init__(
+        self,
+        session: Any,
+        url: str,
+        *,
+        root: Path,
+        owns_session: bool,
+        remote: str | None = None,
+        database: str | None = None,
+    ) -> None:
+        """``session``: a local session, or with ``remote`` (``sc://HOST:PORT``) a Spark
+        Connect one; readers get sessions of their own, set up as this one."""
+        self._remote = remote
+        self._database = database
+        self._configure(session)
         super().__init__(ibis.pyspark.connect(session), url)
         self._session = session
-        self._remote = bool(is_remote())
         self._owns_session = owns_session
         self.root = root
         self._committed: dict[str, list[str]] = {}
@@ -139,10 +153,8 @@ class SparkWarehouse(Warehouse):
         self._idle: list[_Session] = []
         self._idle_lock = threading.Lock()
         self._sessions[id(self._main)] = _Session(self._main, "")
-        # files the import stages on this machine are readable by a local session only
-        self.stages_files = not self._remote
-        for key, value in SESSION_CONF.items():
-            session.conf.set(key, value)
+        # the files an import stages are linked into the lake, which Spark reads too
+        self.stages_files = True
         self._load_state()
         self._register_tables(self._sessions[id(self._main)], self._committed)
 
@@ -209,6 +221,29 @@ class SparkWarehouse(Warehouse):
     def _spark(self, backend: ibis.BaseBackend) -> Any:
         return backend._session
 
+    def _configure(self, spark: Any) -> None:
+        """What cohortd needs of every session it uses (the cluster's own defaults may
+        differ): ``SESSION_CONF`` and the URL's ``database``."""
+        for key, value in SESSION_CONF.items():
+            spark.conf.set(key, value)
+        if self._database is not None:
+            spark.catalog.setCurrentDatabase(self._database)
+
+    def _new_spark_session(self) -> Any:
+        """A session of its own for a reader: temporary views, tags and confs apart."""
+        if self._remote is None:
+            return self._session.newSession()  # the same Spark context
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        return ConnectSession(connection=self._remote)
+
+    def _forget(self, session: _Session) -> None:
+        """Drop a reader's session; on Spark Connect the server releases it too."""
+        self._sessions.pop(id(session.backend), None)
+        if self._remote is not None:
+            with suppress(Exception):
+                self._spark(session.backend).stop()
+
     def _view(self, session: _Session, name: str, parts: Sequence[str], schema: Any) -> None:
         reader = self._spark(session.backend).read
         if schema is not None:
@@ -225,11 +260,9 @@ class SparkWarehouse(Warehouse):
         return self._sessions[id(backend)]
 
     def _write_arrow(self, part: str, rows: pa.Table) -> None:
-        """One Parquet part from Arrow: a file written here (local), else by Spark."""
-        if self._remote:
-            frame = self._spark(self._main).createDataFrame(rows)
-            frame.write.mode("error").parquet(self._path(part))
-            return
+        """One Parquet part from Arrow, written here: the lake is storage this process
+        and Spark (local, or a Connect server's cluster) both see, so the rows do not
+        travel through Spark."""
         path = Path(self._path(part))
         path.mkdir(parents=True)
         pq.write_table(rows, path / "part-0.parquet")
@@ -238,13 +271,10 @@ class SparkWarehouse(Warehouse):
         """One Parquet part from a Spark DataFrame, its columns cast to ``schema``. In
         local mode the rows come back as Arrow and are written here: one Spark job, not
         a job plus Hadoop's commit of its output (most of a small write's time)."""
-        from pyspark.sql import functions as F
-
-        if schema is not None:
-            frame = frame.select(
-                *(F.col(f"`{n}`").cast(spark_type(t)).alias(n) for n, t in schema.items())
-            )
-        if self._remote:
+        if schema is not None:  # frame[n]: a column of the frame's kind (classic or Connect)
+            columns = [frame[n].cast(spark_type(t)).alias(n) for n, t in schema.items()]
+            frame = frame.select(*columns)
+        if self._remote is not None:
             frame.write.mode("error").parquet(self._path(part))
             return
         rows = frame.toArrow()
@@ -281,6 +311,8 @@ class SparkWarehouse(Warehouse):
                     self._written = []
                 main.serial = self._serial
                 with self._idle_lock:
+                    for stale in [s for s in self._idle if s.serial != self._serial]:
+                        self._forget(stale)
                     self._idle = [s for s in self._idle if s.serial == self._serial]
 
     @contextmanager
@@ -439,12 +471,12 @@ class SparkWarehouse(Warehouse):
                 found = self._idle.pop()
                 if found.serial == self._serial:
                     return found.backend
-                self._sessions.pop(id(found.backend), None)
+                self._forget(found)
             committed, serial = self._committed, self._serial
-        backend = ibis.pyspark.connect(self._session.newSession())
+        spark = self._new_spark_session()
+        self._configure(spark)
+        backend = ibis.pyspark.connect(spark)
         session = _Session(backend, serial)
-        for key, value in SESSION_CONF.items():
-            self._spark(backend).conf.set(key, value)
         self._register_tables(session, committed)
         session.serial = serial
         with self._idle_lock:
@@ -455,7 +487,7 @@ class SparkWarehouse(Warehouse):
         session = self._state_of(backend)
         session.tag = f"cohortd-{uuid.uuid4().hex}"
         spark = self._spark(backend)
-        if self._remote:
+        if self._remote is not None:  # Connect has no Spark context: an operation tag
             spark.addTag(session.tag)
         else:
             context = spark.sparkContext
@@ -465,7 +497,7 @@ class SparkWarehouse(Warehouse):
     def _cancel_reader(self, backend: ibis.BaseBackend) -> None:
         session = self._state_of(backend)
         spark = self._spark(backend)
-        if self._remote:
+        if self._remote is not None:
             spark.interruptTag(session.tag)
         else:
             spark.sparkContext.cancelJobGroup(session.tag)
@@ -473,7 +505,7 @@ class SparkWarehouse(Warehouse):
     def _close_reader(self, backend: ibis.BaseBackend, *, broken: bool) -> None:
         session = self._state_of(backend)
         spark = self._spark(backend)
-        if self._remote:
+        if self._remote is not None:
             with suppress(Exception):
                 spark.removeTag(session.tag)
         else:
@@ -484,7 +516,7 @@ class SparkWarehouse(Warehouse):
             if not broken and session.serial == self._serial and len(self._idle) < _IDLE_READERS:
                 self._idle.append(session)
             else:
-                self._sessions.pop(id(backend), None)
+                self._forget(session)
 
     # -- temporary tables --------------------------------------------------------------
     def create_temp_table(self, name: str, source: ibis.Schema | ir.Table) -> ir.Table:
@@ -529,8 +561,6 @@ class SparkWarehouse(Warehouse):
             return backend.table(name)
 
     def files_view(self, name: str, paths: Sequence[Path]) -> ir.Table:
-        if self._remote:
-            return super().files_view(name, paths)
         # Spark skips files whose names start with "_" or "." (the staged files' do):
         # each is linked into a part of this warehouse under a plain name
         part = self._new_part("scratch")
@@ -610,9 +640,12 @@ class SparkWarehouse(Warehouse):
     def close(self) -> None:
         with self._idle_lock:
             self._idle.clear()
+        main = self._sessions[id(self._main)]
         for session in list(self._sessions.values()):
             for name in list(session.temps):
                 self._drop_temp(session, name)
+            if session is not main:
+                self._forget(session)
         if self._owns_session:
             self._session.stop()
 
@@ -643,23 +676,8 @@ def connect_spark(url: str) -> SparkWarehouse:
             f"{SETTING}={url!r} needs PySpark: pip install 'cohortd[spark]'"
         ) from None
     if parsed.scheme == "sc":
-        remote = f"sc://{parsed.netloc}"
-        try:  # the Connect client retries for minutes: a closed port is told at once
-            socket.create_connection((parsed.hostname or "", parsed.port or 15002), 10).close()
-        except OSError as error:
-            raise SparkUnavailable(
-                f"{SETTING}={url!r}: cannot reach Spark Connect ({error})"
-            ) from None
-        try:
-            session = SparkSession.builder.remote(remote).getOrCreate()
-            session.sql("SELECT 1").collect()
-        except Exception as error:
-            raise SparkUnavailable(
-                f"{SETTING}={url!r}: cannot reach Spark Connect ({error})"
-            ) from None
-        if "database" in query:
-            session.catalog.setCurrentDatabase(query["database"])
-        return SparkWarehouse(session, url, root=root, owns_session=False)
+        address = (parsed.hostname or "", parsed.port or 15002)
+        return _connect_remote(url, f"sc://{parsed.netloc}", address, root, query)
     if parsed.netloc != "local":
         raise SparkUnavailable(f"{SETTING}={url!r}: use spark://local?path=DIR or sc://HOST:PORT")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -675,3 +693,26 @@ def connect_spark(url: str) -> SparkWarehouse:
     except Exception as error:
         raise SparkUnavailable(f"{SETTING}={url!r}: Spark did not start ({error})") from None
     return SparkWarehouse(session, url, root=root, owns_session=active is None)
+
+
+def _connect_remote(
+    url: str, remote: str, address: tuple[str, int], root: Path, query: dict[str, str]
+) -> SparkWarehouse:
+    """A warehouse on a Spark Connect server: a session of its own (not the process's
+    default one, which another warehouse or ``SparkSession.builder`` may hold)."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    try:  # the Connect client retries for minutes: a closed port is told at once
+        socket.create_connection(address, 10).close()
+    except OSError as error:
+        raise SparkUnavailable(f"{SETTING}={url!r}: cannot reach Spark Connect ({error})") from None
+    session = ConnectSession(connection=remote)
+    try:
+        session.sql("SELECT 1").collect()
+        database = query.get("database")
+        return SparkWarehouse(
+            session, url, root=root, owns_session=True, remote=remote, database=database
+        )
+    except Exception as error:
+        session.stop()
+        raise SparkUnavailable(f"{SETTING}={url!r}: cannot use Spark Connect ({error})") from None
