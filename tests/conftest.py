@@ -104,6 +104,18 @@ SPARK = pytest.param("spark", marks=pytest.mark.spark)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
 
 
+def per_backend(cases: dict[str, list[object]]) -> list[object]:
+    """Parameters ``(warehouse, value)`` with each backend's own values, for a test that
+    takes ``warehouse`` indirectly: where Spark (about a second a statement) runs fewer
+    of a test's cases than DuckDB and PostgreSQL."""
+    marks = {"postgres": pytest.mark.postgres, "spark": pytest.mark.spark}
+    return [
+        pytest.param(backend, value, marks=marks.get(backend, ()), id=f"{backend}-{value}")
+        for backend, values in cases.items()
+        for value in values
+    ]
+
+
 @pytest.fixture(params=["duckdb", POSTGRES])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """One test body, every backend: the session's DuckDB and PostgreSQL warehouses.
