@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -104,13 +105,13 @@ SPARK = pytest.param("spark", marks=pytest.mark.spark)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
 
 
-def per_backend(cases: dict[str, list[object]]) -> list[object]:
+def per_backend(cases: dict[str, list[Any]], *, name: Callable[[Any], str] = str) -> list[object]:
     """Parameters ``(warehouse, value)`` with each backend's own values, for a test that
     takes ``warehouse`` indirectly: where Spark (about a second a statement) runs fewer
-    of a test's cases than DuckDB and PostgreSQL."""
+    of a test's cases than DuckDB and PostgreSQL. ``name`` names a value in the ids."""
     marks = {"postgres": pytest.mark.postgres, "spark": pytest.mark.spark}
     return [
-        pytest.param(backend, value, marks=marks.get(backend, ()), id=f"{backend}-{value}")
+        pytest.param(backend, value, marks=marks.get(backend, ()), id=f"{backend}-{name(value)}")
         for backend, values in cases.items()
         for value in values
     ]
