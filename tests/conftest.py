@@ -104,6 +104,9 @@ SPARK = pytest.param("spark", marks=pytest.mark.spark)
 # DuckDB and PostgreSQL (docs/spark.md lists which, and why)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
 
+# a test of a module otherwise on DuckDB and PostgreSQL that runs on Spark too
+on_spark_too = pytest.mark.parametrize("warehouse", ENGINE_BACKENDS, indirect=True)
+
 
 def per_backend(cases: dict[str, list[Any]], *, name: Callable[[Any], str] = str) -> list[object]:
     """Parameters ``(warehouse, value)`` with each backend's own values, for a test that
