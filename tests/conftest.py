@@ -13,9 +13,10 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -194,6 +195,21 @@ SPARK_CONNECT = pytest.param("spark_connect", marks=pytest.mark.spark)
 # the tests that run on Spark too take their warehouse from these; the others run on
 # DuckDB and PostgreSQL (docs/spark.md lists which, and why)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
+
+# a test of a module otherwise on DuckDB and PostgreSQL that runs on Spark too
+on_spark_too = pytest.mark.parametrize("warehouse", ENGINE_BACKENDS, indirect=True)
+
+
+def per_backend(cases: dict[str, list[Any]], *, name: Callable[[Any], str] = str) -> list[object]:
+    """Parameters ``(warehouse, value)`` with each backend's own values, for a test that
+    takes ``warehouse`` indirectly: where Spark (about a second a statement) runs fewer
+    of a test's cases than DuckDB and PostgreSQL. ``name`` names a value in the ids."""
+    marks = {"postgres": pytest.mark.postgres, "spark": pytest.mark.spark}
+    return [
+        pytest.param(backend, value, marks=marks.get(backend, ()), id=f"{backend}-{name(value)}")
+        for backend, values in cases.items()
+        for value in values
+    ]
 
 
 @pytest.fixture(params=["duckdb", POSTGRES])

@@ -4,7 +4,7 @@ The one-at-a-time functions (``membership.members``, ``snapshots.snapshot_series
 ``snapshots.member_scores``) are the reference: on random populations and random
 definitions, the relation built by one query must hold exactly each definition's members,
 and the snapshots and score averages read through it must equal each cohort's own, on
-DuckDB and PostgreSQL.
+DuckDB, PostgreSQL and Spark.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import ENGINE_BACKENDS, POSTGRES, SPARK, per_backend
 from tests.engine.state_rows import Cust, Sub, load
 from tests.engine.test_membership_reference import (
     AS_OF,
@@ -31,6 +32,12 @@ from cohortd.engine.membership import CohortDefinition, members
 from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.snapshots import SnapshotQuery, member_scores, snapshot_series
 from cohortd.warehouse import Warehouse
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 def _population(population: list[tuple]) -> tuple[list[Cust], list[Sub]]:  # type: ignore[type-arg]
@@ -56,15 +63,7 @@ def _population(population: list[tuple]) -> tuple[list[Cust], list[Sub]]:  # typ
     return customers, subs
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    population=st.lists(customer_strategy, min_size=1, max_size=6),
-    definitions=st.lists(definition_strategy, min_size=1, max_size=4),
-    as_of_is_today=st.booleans(),
-)
-def test_relation_holds_each_definitions_members(
+def _check_relation(
     warehouse: Warehouse,
     new_scope,  # type: ignore[no-untyped-def]
     population,  # type: ignore[no-untyped-def]
@@ -82,6 +81,44 @@ def test_relation_holds_each_definitions_members(
         one = members(warehouse, scope, definition, AS_OF, today=today)
         expected = sorted(r["customer_id"] for r in warehouse.to_pyarrow(one).to_pylist())
         assert got.get(cohort_id, []) == expected, (cohort_id, definition)
+
+
+RELATION_CASES = given(
+    population=st.lists(customer_strategy, min_size=1, max_size=6),
+    definitions=st.lists(definition_strategy, min_size=1, max_size=4),
+    as_of_is_today=st.booleans(),
+)
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", POSTGRES], indirect=True)
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@RELATION_CASES
+def test_relation_holds_each_definitions_members(
+    warehouse: Warehouse,
+    new_scope,  # type: ignore[no-untyped-def]
+    population,  # type: ignore[no-untyped-def]
+    definitions: list[CohortDefinition],
+    as_of_is_today: bool,
+) -> None:
+    _check_relation(warehouse, new_scope, population, definitions, as_of_is_today)
+
+
+# the same property on Spark, on 2 examples (each costs about 15 s there)
+@pytest.mark.parametrize("warehouse", [SPARK], indirect=True)
+@settings(
+    max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@RELATION_CASES
+def test_relation_holds_each_definitions_members_on_spark(
+    warehouse: Warehouse,
+    new_scope,  # type: ignore[no-untyped-def]
+    population,  # type: ignore[no-untyped-def]
+    definitions: list[CohortDefinition],
+    as_of_is_today: bool,
+) -> None:
+    _check_relation(warehouse, new_scope, population, definitions, as_of_is_today)
 
 
 TODAY = date(2025, 6, 20)
@@ -112,7 +149,12 @@ def _history(seed: int) -> tuple[list[Cust], list[Sub]]:
     return customers, subs
 
 
-@pytest.mark.parametrize("seed", [4, 5])
+# Spark: the first seed (about 45 s there)
+@pytest.mark.parametrize(
+    ("warehouse", "seed"),
+    per_backend({"duckdb": [4, 5], "postgres": [4, 5], "spark": [4]}),
+    indirect=["warehouse"],
+)
 def test_snapshots_and_scores_equal_each_cohorts_own(
     warehouse: Warehouse,
     new_scope,  # type: ignore[no-untyped-def]

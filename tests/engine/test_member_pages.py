@@ -1,6 +1,7 @@
 """Members pages walk the customers in id order and stop when the page is full: they must
 page exactly as the whole membership paged by ``paginate_table`` does (ids, ``has_more``,
-``next_cursor``, forwards and backwards), on DuckDB and PostgreSQL.
+``next_cursor``, forwards and backwards), on DuckDB and PostgreSQL; on Spark, one
+definition's pages and the walk past chunks without members.
 
 Population: 40 customers ``m00``..``m39``; customer n pays from day n (tenure on D is
 40 - n), every third one churned before D (cancelled), every fifth is tagged vip, and
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from tests.conftest import on_spark_too, per_backend
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.api.paging import PageParams, paginate_table
@@ -34,9 +36,17 @@ DEFINITIONS = {
 }
 
 
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, Scope]:
+    """The population's scope on each backend: loaded once, read by every test."""
+    return {}
+
+
 @pytest.fixture
-def scope(warehouse: Warehouse, new_scope) -> Scope:
-    scope = new_scope()
+def scope(warehouse: Warehouse, new_scope, loaded: dict[str, Scope]) -> Scope:
+    if warehouse.name in loaded:
+        return loaded[warehouse.name]
+    scope = loaded[warehouse.name] = new_scope()
     customers, rows = [], []
     for n in range(40):
         cid = f"m{n:02d}"
@@ -66,12 +76,23 @@ def _whole(
     return [row["id"] for row in found.items], found.has_more, found.next_cursor
 
 
-@pytest.mark.parametrize("name", DEFINITIONS)
-@pytest.mark.parametrize("today", [D, D + timedelta(days=1)], ids=["as_of_today", "past_day"])
+TODAYS = {"as_of_today": D, "past_day": D + timedelta(days=1)}
+CASES = [(today, name) for today in TODAYS for name in DEFINITIONS]
+
+
+# Spark: one case (each pages forwards and backwards, about 30 s there)
+@pytest.mark.parametrize(
+    ("warehouse", "case"),
+    per_backend(
+        {"duckdb": CASES, "postgres": CASES, "spark": [("past_day", "everyone")]},
+        name=lambda case: "-".join(case),
+    ),
+    indirect=["warehouse"],
+)
 def test_pages_match_the_whole_membership(
-    warehouse: Warehouse, scope: Scope, name: str, today: date
+    warehouse: Warehouse, scope: Scope, case: tuple[str, str]
 ) -> None:
-    definition = DEFINITIONS[name]
+    today, definition = TODAYS[case[0]], DEFINITIONS[case[1]]
     every = _whole(warehouse, scope, definition, PageParams(limit=100), today)[0]
     cursors = [None, *every[:3], "m15", "m99"]
     pages = [PageParams(limit=3, starting_after=c) for c in cursors]
@@ -82,6 +103,7 @@ def test_pages_match_the_whole_membership(
         assert ([s.id for s in got.items], got.has_more, got.next_cursor) == expected, page
 
 
+@on_spark_too
 def test_the_walk_goes_past_chunks_without_members(warehouse: Warehouse, scope: Scope) -> None:
     # cancelled vip (n % 15 == 0): m15 and m30; m00's given "active" applies (D is today).
     # Chunks of 1, 2 or 5 customers mostly hold no member.

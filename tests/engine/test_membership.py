@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.membership import CohortDefinition, member_count, members
@@ -212,11 +213,24 @@ SCENARIOS: list[tuple[str, CohortDefinition, set[str]]] = [
 ]
 
 
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, Scope]:
+    """The population's scope on each backend: loaded once, read by every test."""
+    return {}
+
+
 @pytest.fixture
-def scope(warehouse: Warehouse, new_scope) -> Scope:
-    scope = new_scope()
-    load(warehouse, scope, POPULATION, SUBSCRIPTIONS)
-    return scope
+def scope(warehouse: Warehouse, new_scope, loaded: dict[str, Scope]) -> Scope:
+    if warehouse.name not in loaded:
+        loaded[warehouse.name] = new_scope()
+        load(warehouse, loaded[warehouse.name], POPULATION, SUBSCRIPTIONS)
+    return loaded[warehouse.name]
 
 
 def _ids(warehouse: Warehouse, scope: Scope, definition: CohortDefinition, as_of: date) -> set[str]:

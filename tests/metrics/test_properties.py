@@ -23,9 +23,17 @@ from cohortd.engine.money import round_half_away
 from cohortd.engine.movements import Movement, cohort_movements, numbering
 from cohortd.engine.retention import Filters
 from cohortd.warehouse import Scope, Warehouse
+from tests.conftest import ENGINE_BACKENDS, POSTGRES, per_backend
 from tests.engine.state_rows import Cust, Sub, load
 from tests.metrics.reference import Rates, reference_period
 from tests.metrics.test_scenarios import add_rates
+
+
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
 
 TODAY = date(2025, 6, 20)
 CURRENCIES = ("EUR", "ARS", "CLP", "KWD")  # none but EUR has an ECB rate: ours are all
@@ -81,23 +89,27 @@ def _cents(value: Decimal) -> Decimal:
     return round_half_away(value)
 
 
+SPANS = [
+    (Granularity.month, date(2024, 3, 1), TODAY),
+    (Granularity.week, date(2024, 12, 16), date(2025, 1, 19)),
+    (Granularity.day, date(2025, 2, 20), date(2025, 3, 5)),
+]
+
+
+# Spark: the months (weeks and days are the scenarios' on Spark too)
 @pytest.mark.parametrize("seed", [1])
 @pytest.mark.parametrize(
-    ("granularity", "start", "end"),
-    [
-        (Granularity.month, date(2024, 3, 1), TODAY),
-        (Granularity.week, date(2024, 12, 16), date(2025, 1, 19)),
-        (Granularity.day, date(2025, 2, 20), date(2025, 3, 5)),
-    ],
+    ("warehouse", "span"),
+    per_backend({"duckdb": SPANS, "postgres": SPANS, "spark": SPANS[:1]}, name=lambda s: s[0]),
+    indirect=["warehouse"],
 )
 def test_engine_equals_the_reference(
     warehouse: Warehouse,
-    new_scope,
+    new_scope,  # type: ignore[no-untyped-def]
     seed: int,
-    granularity: Granularity,
-    start: date,
-    end: date,  # type: ignore[no-untyped-def]
+    span: tuple[Granularity, date, date],
 ) -> None:
+    granularity, start, end = span
     people, subs, rates = random_population(seed, customers=24)
     scope = new_scope()
     _store(warehouse, scope, people, subs, rates)
@@ -134,6 +146,7 @@ def test_engine_equals_the_reference(
 TOLERANCE = Decimal("1e-15")
 
 
+@pytest.mark.parametrize("warehouse", ["duckdb", POSTGRES], indirect=True)
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -154,6 +167,7 @@ def test_mrr_identity(warehouse: Warehouse, new_scope, seed: int, customers: int
         assert abs(gap) < TOLERANCE, (m.window, gap)
 
 
+@pytest.mark.parametrize("warehouse", ["duckdb", POSTGRES], indirect=True)
 def test_disjoint_filters_add_up(warehouse: Warehouse, new_scope) -> None:  # type: ignore[no-untyped-def]
     people, subs, rates = random_population(7, customers=30)
     scope = new_scope()
@@ -184,7 +198,18 @@ def test_disjoint_filters_add_up(warehouse: Warehouse, new_scope) -> None:  # ty
             assert abs(Decimal(total[name] or 0) - summed) < TOLERANCE, (entry.moved.window, name)
 
 
-@pytest.mark.parametrize("granularity", [Granularity.month, Granularity.day])
+# Spark: the months
+@pytest.mark.parametrize(
+    ("warehouse", "granularity"),
+    per_backend(
+        {
+            "duckdb": [Granularity.month, Granularity.day],
+            "postgres": [Granularity.month, Granularity.day],
+            "spark": [Granularity.month],
+        }
+    ),
+    indirect=["warehouse"],
+)
 def test_arithmetic_buckets_equal_the_range_join(
     warehouse: Warehouse,
     new_scope,

@@ -28,6 +28,7 @@ import pytest
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import FX_RATES, SCHEMAS
+from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
 TODAY = date(2025, 4, 15)
@@ -56,9 +57,23 @@ def add_rates(warehouse: Warehouse, scope: Scope, rates: list[tuple[date, str, D
     warehouse.insert_arrow(FX_RATES, pa.Table.from_pylist(rows, schema=schema))
 
 
+@pytest.fixture(params=ENGINE_BACKENDS)
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """DuckDB, PostgreSQL and Spark."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, Scope]:
+    """The population's scope on each backend: loaded once, read by every test."""
+    return {}
+
+
 @pytest.fixture
-def population(warehouse: Warehouse, new_scope) -> Scope:  # type: ignore[no-untyped-def]
-    scope = new_scope()
+def population(warehouse: Warehouse, new_scope, loaded: dict[str, Scope]) -> Scope:  # type: ignore[no-untyped-def]
+    if warehouse.name in loaded:
+        return loaded[warehouse.name]
+    scope = loaded[warehouse.name] = new_scope()
     load(warehouse, scope, CUSTOMERS, SUBS)
     add_rates(
         warehouse,

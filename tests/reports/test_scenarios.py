@@ -1,7 +1,8 @@
 """SPEC §2, sentence by sentence: small frozen cases with hand-worked numbers.
 
-Every case runs on DuckDB and PostgreSQL (the ``warehouse`` fixture). Amounts are USD
-unless said; ``d(...)`` is a date.
+Every case runs on DuckDB and PostgreSQL (the ``warehouse`` fixture), and the ones marked
+``on_spark_too`` (one of each engine path the worked example does not cover) on Spark as
+well. Amounts are USD unless said; ``d(...)`` is a date.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from cohortd.engine.fx import UnknownCurrency
 from cohortd.errors import InvalidParameter
 from cohortd.warehouse import Warehouse
+from tests.conftest import on_spark_too, per_backend
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load
 from tests.reports.helpers import period, row, run
 
@@ -137,6 +139,7 @@ def test_partial_current_period_is_not_complete(warehouse: Warehouse, new_scope)
 
 
 # -- 4. ISO week 53 and weeks across a year end; day is served as week ---------------------
+@on_spark_too
 def test_iso_week_53_and_year_end(warehouse: Warehouse, new_scope) -> None:
     data = Dataset(
         customers=[C("g"), C("h")],
@@ -182,6 +185,7 @@ def test_quarter(warehouse: Warehouse, new_scope) -> None:
     assert k2["mrr_retention"] == 62.5
 
 
+@on_spark_too
 def test_year_and_relative_over_zero(warehouse: Warehouse, new_scope) -> None:
     data = Dataset(
         customers=[C("i"), C("m")],
@@ -226,6 +230,7 @@ FX = Dataset(
 )
 
 
+@on_spark_too
 def test_currency_moving_against_the_base(warehouse: Warehouse, new_scope) -> None:
     body = report(warehouse, new_scope(), FX, "?interval=month&date=2030-02-28&baseCurrency=USD")
     jan = row(body, "2030-01-31")
@@ -293,6 +298,7 @@ def test_a_currency_without_rates_between_evaluation_days_needs_none(
     assert [p["mrr_retained_gross"] for p in jan["periods"]] == [100.0] * 4
 
 
+@on_spark_too
 @pytest.mark.parametrize("scope_filter", ["", "&region=KE"])
 def test_a_measured_amount_in_a_currency_without_rates_is_a_clear_error(
     warehouse: Warehouse, new_scope, scope_filter: str
@@ -475,6 +481,7 @@ def test_breakdown_by_country(warehouse: Warehouse, new_scope) -> None:
     assert len(row(body, "average")["periods"]) == 3
 
 
+@on_spark_too
 def test_breakdown_by_currency_and_chart(warehouse: Warehouse, new_scope) -> None:
     data = Dataset(
         customers=[C("s"), C("t", currency="EUR")],
@@ -520,23 +527,36 @@ FILTERED = Dataset(
 )
 
 
+FILTER_CASES = [
+    # the initial MRR (USD, base = every amount in USD here) tells which members passed
+    ("", 31),
+    ("&region=dach jp", 3),  # slug + code: de + jp
+    ("&region=europe", 9),  # de + fr; Cyprus sits in western_asia
+    ("&region=eu", 13),  # de + cy + fr
+    ("&region=CY", 4),
+    ("&currency=eur", 13),  # billing currency: de, cy (rows), fr (given EUR)
+    ("&industry=SOFTWARE", 5),  # whole value, any case: de + cy, not "Software Dev"
+    ("&channel=organic partner", 7),  # OR within a parameter
+    ("&channel=organic&industry=software", 4),  # AND across parameters: cy
+    ("&size=1-10 11-50", 3),
+]
+
+
+# Spark: a region
 @pytest.mark.parametrize(
-    ("filters", "expected_mrr"),
-    [
-        # the initial MRR (USD, base = every amount in USD here) tells which members passed
-        ("", 31),
-        ("&region=dach jp", 3),  # slug + code: de + jp
-        ("&region=europe", 9),  # de + fr; Cyprus sits in western_asia
-        ("&region=eu", 13),  # de + cy + fr
-        ("&region=CY", 4),
-        ("&currency=eur", 13),  # billing currency: de, cy (rows), fr (given EUR)
-        ("&industry=SOFTWARE", 5),  # whole value, any case: de + cy, not "Software Dev"
-        ("&channel=organic partner", 7),  # OR within a parameter
-        ("&channel=organic&industry=software", 4),  # AND across parameters: cy
-        ("&size=1-10 11-50", 3),
-    ],
+    ("warehouse", "case"),
+    per_backend(
+        {
+            "duckdb": FILTER_CASES,
+            "postgres": FILTER_CASES,
+            "spark": [FILTER_CASES[3]],
+        },
+        name=lambda case: f"{case[0]}-{case[1]}",
+    ),
+    indirect=["warehouse"],
 )
-def test_filters(warehouse: Warehouse, new_scope, filters: str, expected_mrr: int) -> None:
+def test_filters(warehouse: Warehouse, new_scope, case: tuple[str, int]) -> None:
+    filters, expected_mrr = case
     scope = new_scope()
     load(
         warehouse,
@@ -599,6 +619,7 @@ def test_bad_values_name_the_parameter(
     assert raised.value.parameter == parameter
 
 
+@on_spark_too
 def test_explain_returns_the_sql_of_each_statement(warehouse: Warehouse, new_scope) -> None:
     from cohortd.engine.report import explain
     from cohortd.reports.service import parse_query
@@ -650,6 +671,7 @@ TIE = Dataset(
 )
 
 
+@on_spark_too
 def test_a_tie_made_of_a_non_terminating_factor(warehouse: Warehouse, new_scope) -> None:
     url = "?interval=week&date=2030-09-01&baseCurrency=GBP"
     body = report(warehouse, new_scope(), TIE, url)

@@ -526,7 +526,10 @@ class SparkWarehouse(Warehouse):
             if isinstance(source, ir.Table):
                 backend._run_pre_execute_hooks(source)
                 frame = self._spark(backend).sql(backend.compile(source))
-                self._write_frame(part, frame, None)
+                # stored as the expression's schema says: Spark types a literal whose
+                # cast Ibis dropped (an int8 constant) as INT, and a union with the
+                # table read back would then refuse its int32 column
+                self._write_frame(part, frame, source.schema())
             else:
                 self._write_arrow(part, arrow_schema(source).empty_table())
             self._put_temp(session, name, [part], owned=True)
