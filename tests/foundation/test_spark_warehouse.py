@@ -100,3 +100,29 @@ def test_a_failed_write_leaves_the_previous_tables(spark_warehouse: Warehouse, n
     assert state_after == state_before
     for parts in state_after["tables"].values():
         assert all(os.path.exists(root / part) for part in parts)
+
+
+def test_two_warehouses_of_one_process_keep_their_own_tables(
+    spark_warehouse: Warehouse, new_scope, tmp_path: Path
+) -> None:
+    # the demo and the app open a second warehouse on the process's Spark context: each
+    # must read its own folder's tables, with and without a reading block
+    from tests.conftest import spark_url
+
+    scope = new_scope()
+    with spark_warehouse.transaction(scope):
+        spark_warehouse.insert_arrow(SUBSCRIPTIONS, _rows(scope, ["first"]))
+    other = connect(spark_url(tmp_path / "other-lake"))
+    try:
+        with other.transaction(scope):
+            other.insert_arrow(SUBSCRIPTIONS, _rows(scope, ["second"]))
+        for warehouse, wanted in ((spark_warehouse, ["first"]), (other, ["second"])):
+            table = scoped(warehouse, SUBSCRIPTIONS, scope).select("id")
+            assert warehouse.to_pyarrow(table)["id"].to_pylist() == wanted
+            with warehouse.reading():
+                assert warehouse.to_pyarrow(table)["id"].to_pylist() == wanted
+    finally:
+        other.close()
+    # closing the second left the first (and the process's Spark context) working
+    table = scoped(spark_warehouse, SUBSCRIPTIONS, scope).select("id")
+    assert spark_warehouse.to_pyarrow(table)["id"].to_pylist() == ["first"]

@@ -133,11 +133,13 @@ class SparkWarehouse(Warehouse):
         owns_session: bool,
         remote: str | None = None,
         database: str | None = None,
+        conf: dict[str, str] | None = None,
     ) -> None:
         """``session``: a local session, or with ``remote`` (``sc://HOST:PORT``) a Spark
         Connect one; readers get sessions of their own, set up as this one."""
         self._remote = remote
         self._database = database
+        self._conf = {**SESSION_CONF, **(conf or {})}
         self._configure(session)
         super().__init__(ibis.pyspark.connect(session), url)
         self._session = session
@@ -223,8 +225,8 @@ class SparkWarehouse(Warehouse):
 
     def _configure(self, spark: Any) -> None:
         """What cohortd needs of every session it uses (the cluster's own defaults may
-        differ): ``SESSION_CONF`` and the URL's ``database``."""
-        for key, value in SESSION_CONF.items():
+        differ): ``SESSION_CONF``, the URL's settings and its ``database``."""
+        for key, value in self._conf.items():
             spark.conf.set(key, value)
         if self._database is not None:
             spark.catalog.setCurrentDatabase(self._database)
@@ -695,7 +697,15 @@ def connect_spark(url: str) -> SparkWarehouse:
         session.sparkContext.setLogLevel("ERROR")
     except Exception as error:
         raise SparkUnavailable(f"{SETTING}={url!r}: Spark did not start ({error})") from None
-    return SparkWarehouse(session, url, root=root, owns_session=active is None)
+    # a session of this warehouse's own on the process's Spark context: another warehouse
+    # in the process (a test run's, the demo's import) keeps its views of its own tables
+    return SparkWarehouse(
+        session.newSession(),
+        url,
+        root=root,
+        owns_session=active is None,
+        conf={"spark.sql.shuffle.partitions": conf["spark.sql.shuffle.partitions"]},
+    )
 
 
 def _connect_remote(
