@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -112,7 +113,10 @@ def test_two_warehouses_of_one_process_keep_their_own_tables(
     scope = new_scope()
     with spark_warehouse.transaction(scope):
         spark_warehouse.insert_arrow(SUBSCRIPTIONS, _rows(scope, ["first"]))
-    other = connect(spark_url(tmp_path / "other-lake"))
+    # opened on another thread, as the app's lifespan and import jobs do: the active
+    # session is per thread, and closing this warehouse must not stop the process's Spark
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(connect, spark_url(tmp_path / "other-lake")).result()
     try:
         with other.transaction(scope):
             other.insert_arrow(SUBSCRIPTIONS, _rows(scope, ["second"]))

@@ -687,7 +687,12 @@ def connect_spark(url: str) -> SparkWarehouse:
         raise SparkUnavailable(f"{SETTING}={url!r}: use spark://local?path=DIR or sc://HOST:PORT")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SparkUnavailable(f"{SETTING}={url!r} needs Java 17 or later (none found on PATH)")
-    active = SparkSession.getActiveSession()
+    from pyspark import SparkContext
+
+    # the process's Spark context, if any (the active session is per thread: the app's
+    # lifespan and an import job run on threads of their own): a warehouse stops only a
+    # context it started
+    started_here = SparkContext._active_spark_context is None
     try:
         builder = SparkSession.builder.master(f"local[{query.get('cores', '*')}]")
         conf = {**LOCAL_CONF, "spark.sql.shuffle.partitions": query.get("partitions", "8")}
@@ -703,7 +708,7 @@ def connect_spark(url: str) -> SparkWarehouse:
         session.newSession(),
         url,
         root=root,
-        owns_session=active is None,
+        owns_session=started_here,
         conf={"spark.sql.shuffle.partitions": conf["spark.sql.shuffle.partitions"]},
     )
 
