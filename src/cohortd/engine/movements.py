@@ -491,62 +491,50 @@ def _assemble(
     paying: list[dict[str, Any]],
     moved: list[dict[str, Any]],
 ) -> MovementTable:
-    with localcontext() as ctx:  # every product and sum exact: the rows' order is free
-        ctx.prec = EXACT_PRECISION
-        return _assembled(periods, rate_days, target, book, levels, paying, moved)
-
-
-def _assembled(
-    periods: Sequence[Window],
-    rate_days: list[date],
-    target: str,
-    book: RateBook,
-    levels: list[dict[str, Any]],
-    paying: list[dict[str, Any]],
-    moved: list[dict[str, Any]],
-) -> MovementTable:
-    n = len(periods)
-    level_sums = _running(levels, "v", n)
-    counts = _running(paying, "k", n)
-    by_period: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in moved:
-        by_period[(str(row["group_id"]), int(row["i"]))].append(row)
-    groups: dict[str, list[PeriodMovements]] = {}
-    for group in sorted({g for g, _ in level_sums} | {g for (g,) in counts}):
-        own = {c: sums for (g, c), sums in level_sums.items() if g == group}
-        paying_days = counts.get((group,), [0] * (n + 1))
-        series = []
-        for i, window in enumerate(periods, start=1):
-            starting = ending = previous = ZERO
-            for code, sums in own.items():
-                factor = book.minor_factor(code, target, rate_days[i])
-                starting += sums[i - 1] * factor
-                ending += sums[i] * factor
-                previous += sums[i - 1] * book.minor_factor(code, target, rate_days[i - 1])
-            amounts: dict[Movement, Decimal] = defaultdict(lambda: ZERO)
-            members: dict[Movement, int] = defaultdict(int)
-            for row in by_period.get((group, i), []):
-                movement = Movement(row["movement"])
-                factor = book.minor_factor(row["currency"], target, rate_days[i])
-                s, e = int(row["s"]) * factor, int(row["e"]) * factor
-                amounts[movement] += _movement_amount(movement, s, e)
-                members[movement] += int(row["members"])
-            amounts.pop(Movement.flat, None)
-            members.pop(Movement.flat, None)
-            series.append(
-                PeriodMovements(
-                    window=window,
-                    starting_mrr=starting,
-                    ending_mrr=ending,
-                    fx_impact=starting - previous,
-                    movements=dict(amounts),
-                    counts=dict(members),
-                    paying_at_start=paying_days[i - 1],
-                    paying_at_end=paying_days[i],
+    # every product and sum exact, so the totals do not depend on the rows' order
+    with localcontext(prec=EXACT_PRECISION):
+        n = len(periods)
+        level_sums = _running(levels, "v", n)
+        counts = _running(paying, "k", n)
+        by_period: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        for row in moved:
+            by_period[(str(row["group_id"]), int(row["i"]))].append(row)
+        groups: dict[str, list[PeriodMovements]] = {}
+        for group in sorted({g for g, _ in level_sums} | {g for (g,) in counts}):
+            own = {c: sums for (g, c), sums in level_sums.items() if g == group}
+            paying_days = counts.get((group,), [0] * (n + 1))
+            series = []
+            for i, window in enumerate(periods, start=1):
+                starting = ending = previous = ZERO
+                for code, sums in own.items():
+                    factor = book.minor_factor(code, target, rate_days[i])
+                    starting += sums[i - 1] * factor
+                    ending += sums[i] * factor
+                    previous += sums[i - 1] * book.minor_factor(code, target, rate_days[i - 1])
+                amounts: dict[Movement, Decimal] = defaultdict(lambda: ZERO)
+                members: dict[Movement, int] = defaultdict(int)
+                for row in by_period.get((group, i), []):
+                    movement = Movement(row["movement"])
+                    factor = book.minor_factor(row["currency"], target, rate_days[i])
+                    s, e = int(row["s"]) * factor, int(row["e"]) * factor
+                    amounts[movement] += _movement_amount(movement, s, e)
+                    members[movement] += int(row["members"])
+                amounts.pop(Movement.flat, None)
+                members.pop(Movement.flat, None)
+                series.append(
+                    PeriodMovements(
+                        window=window,
+                        starting_mrr=starting,
+                        ending_mrr=ending,
+                        fx_impact=starting - previous,
+                        movements=dict(amounts),
+                        counts=dict(members),
+                        paying_at_start=paying_days[i - 1],
+                        paying_at_end=paying_days[i],
+                    )
                 )
-            )
-        groups[group] = series
-    return MovementTable(windows=tuple(periods), groups=groups)
+            groups[group] = series
+        return MovementTable(windows=tuple(periods), groups=groups)
 
 
 def _movement_amount(movement: Movement, s: Decimal, e: Decimal) -> Decimal:
