@@ -1,6 +1,6 @@
 """The Spark warehouse (local mode) against DuckDB, in one process, on global-SaaS data.
 
-    uv run --extra spark python benchmarks/spark.py [--customers 100000] [--runs 2]
+    uv run --extra spark python benchmarks/spark.py [--customers 100000] [--runs 2] [--memory 8g]
 
 Generates the global-saas demo population (``demo-data --shape global-saas``: five years
 up to END, 20 currencies, ~60 % billed outside USD, several stretches per customer) as
@@ -255,7 +255,7 @@ def lake_files(folder: Path) -> tuple[int, int]:
     return len(parquet), sum(p.stat().st_size for p in parquet)
 
 
-def run(customers: int, seed: int, runs: int) -> str:
+def run(customers: int, seed: int, runs: int, memory: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         gen_s, files = _timed(
@@ -267,7 +267,8 @@ def run(customers: int, seed: int, runs: int) -> str:
         )
         duck = bench("duckdb", f"duckdb:///{root / 'bench.duckdb'}", root, files, runs)
         lake = root / "lake"
-        spark = bench("spark", f"spark://local?path={lake}", root, files, runs)
+        url = f"spark://local?path={lake}&memory={memory}"
+        spark = bench("spark", url, root, files, runs)
         for label, body in duck["bodies"].items():
             if spark["bodies"][label] != body:
                 raise SystemExit(f"{label}: Spark's answer differs from DuckDB's")
@@ -279,7 +280,8 @@ def run(customers: int, seed: int, runs: int) -> str:
     lines = [
         f"{customers:,} customers of global-SaaS shape (seed {seed}, {files.subscriptions:,} "
         f"subscription rows, generated in {gen_s:.0f} s), as of {END}, "
-        f"{platform.machine()} / {os.cpu_count()} cores / Python {platform.python_version()}; "
+        f"{platform.machine()} / {os.cpu_count()} cores / Python {platform.python_version()}, "
+        f"Spark's heap {memory}; "
         f"every answer byte-identical on both warehouses, both snapshot runs recorded the "
         f"same {len(duck['recorded']):,} recordings and anomalies.",
         "",
@@ -307,8 +309,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--memory", default="8g", help="the local Spark JVM's heap")
     args = parser.parse_args()
-    print(run(args.customers, args.seed, args.runs), flush=True)
+    print(run(args.customers, args.seed, args.runs, args.memory), flush=True)
 
 
 if __name__ == "__main__":

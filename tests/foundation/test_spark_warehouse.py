@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -130,3 +131,22 @@ def test_two_warehouses_of_one_process_keep_their_own_tables(
     # closing the second left the first (and the process's Spark context) working
     table = scoped(spark_warehouse, SUBSCRIPTIONS, scope).select("id")
     assert spark_warehouse.to_pyarrow(table)["id"].to_pylist() == ["first"]
+
+
+def test_the_url_sizes_a_local_session(tmp_path: Path) -> None:
+    # a process of its own: the JVM's heap is fixed when the JVM starts
+    script = (
+        "import sys\n"
+        "from cohortd.warehouse import connect\n"
+        "w = connect(sys.argv[1])\n"
+        "conf = w._session.sparkContext.getConf()\n"
+        "print(conf.get('spark.driver.memory'), conf.get('spark.master'),"
+        " w._session.conf.get('spark.sql.shuffle.partitions'))\n"
+        "w.close()\n"
+    )
+    url = f"spark://local?path={tmp_path}&memory=700m&cores=1&partitions=3"
+    done = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["700m", "local[1]", "3"]

@@ -657,7 +657,7 @@ class SparkWarehouse(Warehouse):
 
 def connect_spark(url: str) -> SparkWarehouse:
     """``spark://local?path=DIR`` (an embedded local-mode session; ``cores=N`` caps its
-    threads, ``partitions=N`` sets the shuffle partitions) or ``sc://HOST:PORT?path=DIR``
+    threads, ``partitions=N`` sets the shuffle partitions, ``memory=8g`` its heap) or ``sc://HOST:PORT?path=DIR``
     (Spark Connect; DIR on storage both the server and cohortd see). Every failure names
     ``COHORTD_WAREHOUSE_URL``."""
     from urllib.parse import parse_qs, urlparse
@@ -696,6 +696,8 @@ def connect_spark(url: str) -> SparkWarehouse:
     try:
         builder = SparkSession.builder.master(f"local[{query.get('cores', '*')}]")
         conf = {**LOCAL_CONF, "spark.sql.shuffle.partitions": query.get("partitions", "8")}
+        if "memory" in query:  # the JVM's heap: in local mode it runs every task
+            conf["spark.driver.memory"] = query["memory"]
         for key, value in conf.items():
             builder = builder.config(key, value)
         session = builder.appName("cohortd").getOrCreate()
