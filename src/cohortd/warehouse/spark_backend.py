@@ -657,9 +657,9 @@ class SparkWarehouse(Warehouse):
 
 def connect_spark(url: str) -> SparkWarehouse:
     """``spark://local?path=DIR`` (an embedded local-mode session; ``cores=N`` caps its
-    threads, ``partitions=N`` sets the shuffle partitions, ``memory=8g`` its heap) or ``sc://HOST:PORT?path=DIR``
-    (Spark Connect; DIR on storage both the server and cohortd see). Every failure names
-    ``COHORTD_WAREHOUSE_URL``."""
+    threads, ``partitions=N`` sets the shuffle partitions, ``memory=8g`` its heap) or
+    ``sc://HOST:PORT?path=DIR`` (Spark Connect; DIR on storage both the server and
+    cohortd see). Every failure names ``COHORTD_WAREHOUSE_URL``."""
     from urllib.parse import parse_qs, urlparse
 
     parsed = urlparse(url)
