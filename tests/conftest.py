@@ -191,7 +191,6 @@ def spark_connect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 SPARK = pytest.param("spark", marks=pytest.mark.spark)
-SPARK_CONNECT = pytest.param("spark_connect", marks=pytest.mark.spark)
 # the tests that run on Spark too take their warehouse from these; the others run on
 # DuckDB and PostgreSQL (docs/spark.md lists which, and why)
 ENGINE_BACKENDS = ["duckdb", POSTGRES, SPARK]
