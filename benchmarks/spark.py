@@ -97,8 +97,8 @@ class Jobs:
     a job group of its own and reads its job and stage ids (both count up from 0)."""
 
     def __init__(self, warehouse: Warehouse) -> None:
-        self.context = getattr(warehouse, "_session", None)
-        self.context = self.context.sparkContext if self.context is not None else None
+        spark = getattr(warehouse, "_session", None)  # DuckDB has none: counts 0
+        self.context = spark.sparkContext if spark is not None else None
         self.last = self._probe()
 
     def _probe(self) -> tuple[int, int]:

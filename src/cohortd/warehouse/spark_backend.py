@@ -123,6 +123,8 @@ class SparkWarehouse(Warehouse):
     """Spark, local or through Spark Connect, over Parquet parts named by a state file."""
 
     name = "spark"
+    # the files an import stages are linked into the lake, which Spark reads too
+    stages_files = True
 
     def __init__(
         self,
@@ -155,8 +157,6 @@ class SparkWarehouse(Warehouse):
         self._idle: list[_Session] = []
         self._idle_lock = threading.Lock()
         self._sessions[id(self._main)] = _Session(self._main, "")
-        # the files an import stages are linked into the lake, which Spark reads too
-        self.stages_files = True
         self._load_state()
         self._register_tables(self._sessions[id(self._main)], self._committed)
 
