@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ class Cell:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)  # of the errors
 
     @property
     def requests(self) -> int:
@@ -88,6 +90,8 @@ def start_server(
         COHORTD_DATA_DIR=str(data_dir),
         COHORTD_METRICS_PORT=str(metrics_port),
         COHORTD_LOG_LEVEL="WARNING",
+        # the benchmark measures the server, not the per-key limit (600/min by default)
+        COHORTD_RATE_LIMIT_PER_MINUTE="100000000",
         PYTHONUNBUFFERED="1",
     )
     command = [str(cohortd), "demo", "--json", "--port", str(port), "--customers", str(customers)]
@@ -180,9 +184,12 @@ async def run_cell(
                 started = time.perf_counter()
                 try:
                     response = await http.get(path)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    status = str(response.status_code)
+                except httpx.HTTPError as error:
+                    status = type(error).__name__
+                ok = status == "200"
+                if not ok:
+                    cell.statuses[status] += 1
                 if ok:
                     cell.latencies.append(time.perf_counter() - started)
                 else:
@@ -310,7 +317,7 @@ def main() -> None:
                 "| scenario | clients | requests | req/s | p50 ms | p99 ms | errors | vs 1 client |"
             )
             print("|---|---:|---:|---:|---:|---:|---:|---:|")
-            writers_note = ""
+            writers_note = errors_note = ""
             for scenario in ("distinct", "identical", "mix", "mix+writes"):
                 base = None
                 for clients in CLIENTS:
@@ -327,6 +334,9 @@ def main() -> None:
                     else:
                         cell = asyncio.run(async_run)
                     base = base or cell.rate
+                    if cell.statuses:
+                        seen = dict(cell.statuses)
+                        errors_note += f"# errors of {scenario} at {clients}: {seen}\n"
                     print(
                         f"| {scenario} | {clients} | {cell.requests} | {cell.rate:.1f} | "
                         f"{cell.quantile(0.5) * 1000:.0f} | {cell.quantile(0.99) * 1000:.0f} | "
@@ -339,7 +349,7 @@ def main() -> None:
                     *os.getloadavg()
                 )
             )
-            print(writers_note, end="")
+            print(writers_note + errors_note, end="")
             try:
                 scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
             except httpx.HTTPError:  # a server without operator metrics (an older build)

@@ -25,7 +25,6 @@ from typing import Any, Final
 
 import duckdb
 import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
 
 from cohortd.engine.derived import (
@@ -36,7 +35,7 @@ from cohortd.engine.derived import (
     per_customer_rows,
     summed_deltas,
 )
-from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import (
     COHORT_DELTAS,
     CUSTOMERS,
@@ -131,9 +130,7 @@ def _run_local(statement: str, tables: dict[str, pa.Table]) -> pa.Table:
 
 def _read(warehouse: Warehouse, scope: Scope, name: str, column: str, ids: list[str]) -> pa.Table:
     """The scope's rows of ``name`` whose ``column`` is one of ``ids``, typed as stored."""
-    table = scoped(warehouse, name, scope)
-    found = warehouse.to_pyarrow(table.filter(table[column].isin(ids)))
-    return found.cast(SCHEMAS[name].to_pyarrow())
+    return warehouse.rows_matching(name, scope, (column,), [{column: i} for i in ids])
 
 
 def _owned_by(scope: Scope, name: str, rows: pa.Table) -> pa.Table:
@@ -176,33 +173,13 @@ def _difference(
     return moved
 
 
-def _matching(table: ir.Table, keys: Sequence[DeltaKey]) -> ir.Table:
-    """The rows of ``table`` whose key is one of ``keys`` (a null matches a null)."""
-
-    def equal(column: ir.Column, value: object) -> ir.BooleanValue:
-        return column.isnull() if value is None else column == value
-
-    return table.filter(
-        ibis.or_(
-            *(
-                ibis.and_(
-                    *(
-                        equal(table[name], value)
-                        for name, value in zip(DELTA_KEYS, key, strict=True)
-                    )
-                )
-                for key in keys
-            )
-        )
-    )
-
-
 def _adjust_deltas(warehouse: Warehouse, scope: Scope, moved: dict[DeltaKey, DeltaValues]) -> None:
     """Add ``moved`` to the scope's ``cohort_deltas``: the moved keys' rows are read,
     summed with it, deleted and written back (a sum of 0 leaves no row, as in a full
     refresh)."""
     keys = list(moved)
-    stored = warehouse.to_pyarrow(_matching(scoped(warehouse, COHORT_DELTAS, scope), keys))
+    matching = [dict(zip(DELTA_KEYS, key, strict=True)) for key in keys]
+    stored = warehouse.rows_matching(COHORT_DELTAS, scope, DELTA_KEYS, matching)
     totals = dict(moved)
     for key, values in _by_key(stored.to_pylist()).items():
         change = totals[key]
@@ -212,9 +189,7 @@ def _adjust_deltas(warehouse: Warehouse, scope: Scope, moved: dict[DeltaKey, Del
             values[2] + change[2],
             values[3] + change[3],
         )
-    warehouse.delete_keys(
-        COHORT_DELTAS, scope, DELTA_KEYS, [dict(zip(DELTA_KEYS, key, strict=True)) for key in keys]
-    )
+    warehouse.delete_keys(COHORT_DELTAS, scope, DELTA_KEYS, matching)
     kept = [(key, values) for key, values in totals.items() if any(values)]
     if not kept:
         return

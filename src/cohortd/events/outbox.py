@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -57,6 +58,7 @@ class SubscriptionChanges:
     now: datetime
     recorded: int = 0
     _owners: list[ir.Table] = field(default_factory=list)
+    _ids: set[str] = field(default_factory=set)
     _before: dict[str, list[changes.MrrRow]] = field(default_factory=dict)
 
     def before(self, owners: ir.Table) -> None:
@@ -64,14 +66,30 @@ class SubscriptionChanges:
         for customer, rows in _rows_by_customer(self.warehouse, self.scope, owners).items():
             self._before.setdefault(customer, []).extend(rows)
 
+    def before_rows(self, rows: dict[str, list[changes.MrrRow]]) -> None:
+        """The rows of a few customers before the change, read by the caller (live
+        writes): no read here, and ``after`` reads those customers by id."""
+        for customer, stored in rows.items():
+            self._ids.add(customer)
+            self._before.setdefault(customer, []).extend(stored)
+
     def after(self) -> None:
-        if not self._owners:
+        if self._owners:
+            owners = self._owners[0]
+            for more in self._owners[1:]:
+                owners = owners.union(more)
+            if self._ids:
+                owners = owners.union(ibis.memtable({"customer_id": sorted(self._ids)}))
+            after = _rows_by_customer(self.warehouse, self.scope, owners)
+            people = _customers(self.warehouse, self.scope, owners)
+        elif self._ids:
+            ids = [{"customer_id": i} for i in sorted(self._ids)]
+            found = self.warehouse.rows_matching(SUBSCRIPTIONS, self.scope, ("customer_id",), ids)
+            after = _mrr_rows(found.to_pylist())
+            ids = [{"id": i} for i in sorted(self._ids)]
+            people = _people(self.warehouse.rows_matching(CUSTOMERS, self.scope, ("id",), ids))
+        else:
             return
-        owners = self._owners[0]
-        for more in self._owners[1:]:
-            owners = owners.union(more)
-        after = _rows_by_customer(self.warehouse, self.scope, owners)
-        people = _customers(self.warehouse, self.scope, owners)
         drafts = self._drafts(after, people)
         if drafts:
             self.warehouse.insert_arrow(EVENT_OUTBOX, self._outbox_rows(drafts))
@@ -214,8 +232,13 @@ def _rows_by_customer(
     picked = subs.semi_join(ids, subs.customer_id == ids.owner_id).select(
         "id", "customer_id", "plan_id", "currency", "mrr_minor", "start_date", "end_date", "status"
     )
+    return _mrr_rows(warehouse.to_pyarrow(picked).to_pylist())
+
+
+def _mrr_rows(records: list[dict[str, Any]]) -> dict[str, list[changes.MrrRow]]:
+    """Subscription rows by customer, as ``engine.changes`` reads them."""
     by_customer: dict[str, list[changes.MrrRow]] = defaultdict(list)
-    for row in warehouse.to_pyarrow(picked).to_pylist():
+    for row in records:
         by_customer[row["customer_id"]].append(
             changes.MrrRow(
                 id=row["id"],
@@ -236,8 +259,13 @@ def _customers(warehouse: Warehouse, scope: Scope, owners: ir.Table) -> dict[str
     picked = people.semi_join(ids, people.id == ids.owner_id).select(
         "id", "email", "email_hashed", "created_at", "currency"
     )
+    return _people(warehouse.to_pyarrow(picked))
+
+
+def _people(rows: pa.Table) -> dict[str, dict[str, Any]]:
+    """Customers by id: their billing currency and the event's ``subscriber`` block."""
     found: dict[str, dict[str, Any]] = {}
-    for row in warehouse.to_pyarrow(picked).to_pylist():
+    for row in rows.select(["id", "email", "email_hashed", "created_at", "currency"]).to_pylist():
         created = row["created_at"]
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)

@@ -48,10 +48,14 @@ def create_subscriber(
 def upsert_subscription(
     body: SubscriptionUpsert, principal: WriteAuth, warehouse: WarehouseDep, request: Request
 ) -> CustomerRows:
-    days = request.app.state.settings.events_backfill_days
-    rows = service.upsert_subscription(warehouse, principal.scope, body, backfill_days=days)
-    _publish(request, warehouse, principal.scope)
-    return rows
+    state = request.app.state
+    return service.upsert_subscription(
+        warehouse,
+        principal.scope,
+        body,
+        backfill_days=state.settings.events_backfill_days,
+        sessions=state.sessions,
+    )
 
 
 def _override(
@@ -62,15 +66,17 @@ def _override(
     kind: OverrideKind,
     body: CancelBody,
 ) -> CustomerRows:
-    days = request.app.state.settings.events_backfill_days
-    rows = service.override(warehouse, scope, subscription_id, kind, body, backfill_days=days)
-    _publish(request, warehouse, scope)
-    return rows
-
-
-def _publish(request: Request, warehouse: Warehouse, scope: Scope) -> None:
-    """The write's events into the event log, after its commit."""
-    service.publish(request.app.state.sessions, warehouse, scope)
+    """The override, its events relayed to the event log after its commit."""
+    state = request.app.state
+    return service.override(
+        warehouse,
+        scope,
+        subscription_id,
+        kind,
+        body,
+        backfill_days=state.settings.events_backfill_days,
+        sessions=state.sessions,
+    )
 
 
 @router.post(

@@ -1,19 +1,19 @@
-"""Data-plane reads and writes of live changes: one customer's rows at a time.
+"""Data-plane reads and writes of live changes: a few customers' rows at a time.
 
-Reads are Ibis expressions through ``warehouse.scoped`` (org + mode); writes are the
-warehouse's own small-write paths (``delete_keys``, ``insert_arrow``). Callers run them
-inside ``Warehouse.transaction()``.
+Reads are the warehouse's small filtered reads (``rows_matching``, always within the
+scope: org + mode); writes its small-write paths (``delete_keys``, ``insert_arrow``).
+Callers run them inside ``Warehouse.transaction()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from cohortd.subscriptions.rules import SubscriptionRow
-from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
 
 _ROW_FIELDS = tuple(SubscriptionRow.__slots__)
@@ -23,26 +23,55 @@ def _row(record: dict[str, Any]) -> SubscriptionRow:
     return SubscriptionRow(**{name: record[name] for name in _ROW_FIELDS})
 
 
+def subscriptions(
+    warehouse: Warehouse, scope: Scope, subscription_ids: Iterable[str]
+) -> dict[str, SubscriptionRow]:
+    """The rows ``subscription_ids`` of this scope that exist, by id."""
+    found = warehouse.rows_matching(
+        SUBSCRIPTIONS, scope, ("id",), [{"id": i} for i in sorted(set(subscription_ids))]
+    )
+    return {record["id"]: _row(record) for record in found.to_pylist()}
+
+
 def subscription(
     warehouse: Warehouse, scope: Scope, subscription_id: str
 ) -> SubscriptionRow | None:
     """The row ``subscription_id`` of this scope, if any."""
-    table = scoped(warehouse, SUBSCRIPTIONS, scope)
-    found = warehouse.to_pyarrow(table.filter(table.id == subscription_id)).to_pylist()
-    return _row(found[0]) if found else None
+    return subscriptions(warehouse, scope, [subscription_id]).get(subscription_id)
+
+
+def rows_by_customer(
+    warehouse: Warehouse, scope: Scope, customer_ids: Iterable[str]
+) -> dict[str, list[SubscriptionRow]]:
+    """Every subscription row of each of ``customer_ids`` (an empty list for one with
+    none), by start date and id."""
+    ids = sorted(set(customer_ids))
+    found = warehouse.rows_matching(
+        SUBSCRIPTIONS, scope, ("customer_id",), [{"customer_id": i} for i in ids]
+    )
+    by_customer: dict[str, list[SubscriptionRow]] = {i: [] for i in ids}
+    for record in found.to_pylist():
+        by_customer[record["customer_id"]].append(_row(record))
+    for rows in by_customer.values():
+        rows.sort(key=lambda row: (row.start_date, row.id))
+    return by_customer
 
 
 def customer_rows(warehouse: Warehouse, scope: Scope, customer_id: str) -> list[SubscriptionRow]:
     """Every subscription row of one customer, by start date and id."""
-    table = scoped(warehouse, SUBSCRIPTIONS, scope)
-    found = warehouse.to_pyarrow(table.filter(table.customer_id == customer_id))
-    rows = [_row(record) for record in found.to_pylist()]
-    return sorted(rows, key=lambda row: (row.start_date, row.id))
+    return rows_by_customer(warehouse, scope, [customer_id])[customer_id]
+
+
+def existing_customers(warehouse: Warehouse, scope: Scope, customer_ids: Iterable[str]) -> set[str]:
+    """Those of ``customer_ids`` stored in this scope."""
+    found = warehouse.rows_matching(
+        CUSTOMERS, scope, ("id",), [{"id": i} for i in sorted(set(customer_ids))]
+    )
+    return set(found.column("id").to_pylist())
 
 
 def customer_exists(warehouse: Warehouse, scope: Scope, customer_id: str) -> bool:
-    table = scoped(warehouse, CUSTOMERS, scope)
-    return bool(warehouse.execute(table.filter(table.id == customer_id).count()))
+    return bool(existing_customers(warehouse, scope, [customer_id]))
 
 
 def write_rows(

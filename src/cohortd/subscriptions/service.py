@@ -1,12 +1,15 @@
 """Live changes: create a subscriber, upsert a subscription row, apply an override.
 
-Each write is one data-plane transaction: the writers of the data plane are serialized
-first (``serialize_writers``: PostgreSQL's lock across processes; one process holds a
-DuckDB file and the warehouse's own lock serializes it), then the customer's rows are
-read, checked, written, and its derived rows refreshed (``engine.derived_live``), so
-the very next report, cohort count, metric and snapshot sees the change. Anything
-rejected raises before the commit: nothing is written. Rows are checked by the
-import's own validation (``imports.validation.validate_record``).
+A request's body is checked here, in the request's thread; the write itself goes to the
+warehouse's live-write queue (``subscriptions.writer``), which applies the writes
+waiting at one moment together, in one data-plane transaction: the writers of the data
+plane are serialized first (``serialize_writers``: PostgreSQL's lock across processes;
+one process holds a DuckDB file and the warehouse's own lock serializes it), then the
+customers' rows are read, each write checked and applied, the rows written, and the
+customers' derived rows refreshed (``engine.derived_live``), so the very next report,
+cohort count, metric and snapshot sees the change. A rejected write raises before the
+commit and writes nothing. Rows are checked by the import's own validation
+(``imports.validation.validate_record``).
 
 Events: the same transaction writes the ``subscription.*`` events of the difference the
 write made to the customer's MRR history into the warehouse's outbox, with the import's
@@ -22,22 +25,18 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
-import ibis
-import ibis.expr.types as ir
 from sqlalchemy.orm import Session, sessionmaker
 
-from cohortd.db import utcnow
 from cohortd.engine.derived_live import refresh_customers
 from cohortd.engine.membership import utc_today
 from cohortd.engine.money import from_minor_units
-from cohortd.errors import Conflict, FieldError, NotFound, ValidationFailed
-from cohortd.events import outbox
+from cohortd.errors import Conflict, FieldError, ValidationFailed
 from cohortd.ids import new_id
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.validation import CheckedRecord, validate_record
 from cohortd.subscribers import service as subscribers
 from cohortd.subscribers.schemas import Subscriber, Subscription
-from cohortd.subscriptions import repository
+from cohortd.subscriptions import repository, writer
 from cohortd.subscriptions.rules import (
     Override,
     OverrideKind,
@@ -45,7 +44,6 @@ from cohortd.subscriptions.rules import (
     Rewrite,
     SubscriptionRow,
     apply_override,
-    rewritten,
 )
 from cohortd.subscriptions.schemas import (
     ChangePlanBody,
@@ -54,6 +52,7 @@ from cohortd.subscriptions.schemas import (
     SubscriberCreate,
     SubscriptionUpsert,
 )
+from cohortd.subscriptions.writer import Overriding, Upsert, Write, writer_of
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import DERIVED_PENDING
 
@@ -79,24 +78,19 @@ def create_subscriber(warehouse: Warehouse, scope: Scope, body: SubscriberCreate
 
 
 def upsert_subscription(
-    warehouse: Warehouse, scope: Scope, body: SubscriptionUpsert, *, backfill_days: int = 35
+    warehouse: Warehouse,
+    scope: Scope,
+    body: SubscriptionUpsert,
+    *,
+    backfill_days: int = 35,
+    sessions: sessionmaker[Session] | None = None,
 ) -> CustomerRows:
-    """One subscription row, inserted or replaced on ``id``; its customer must exist."""
+    """One subscription row, inserted or replaced on ``id``; its customer must exist.
+    With ``sessions``, the write's events are relayed to the event log after its commit."""
     values = _valid(validate_record(ImportKind.subscriptions, body.model_dump()))
-    row = SubscriptionRow(**values)
-    with warehouse.transaction(scope):
-        warehouse.serialize_writers(DERIVED_PENDING)
-        if not repository.customer_exists(warehouse, scope, row.customer_id):
-            raise _invalid("customer_id", "unknown customer (not stored in this mode)")
-        previous = repository.subscription(warehouse, scope, row.id)
-        touched = sorted({row.customer_id} | ({previous.customer_id} if previous else set()))
-        recorder = _recorder(warehouse, scope, backfill_days)
-        recorder.before(_owners(touched))
-        repository.write_rows(warehouse, scope, upserts=[row])
-        refresh_customers(warehouse, scope, touched)
-        recorder.after()
-        after = repository.customer_rows(warehouse, scope, row.customer_id)
-    return _answer(scope, row.customer_id, after)
+    write = Write(scope, Upsert(SubscriptionRow(**values)), backfill_days, sessions)
+    customer_id, rows = writer_of(warehouse).submit(write)
+    return _answer(scope, customer_id, rows)
 
 
 def override(
@@ -107,9 +101,11 @@ def override(
     body: Any,
     *,
     backfill_days: int = 35,
+    sessions: sessionmaker[Session] | None = None,
 ) -> CustomerRows:
     """Apply one override to row ``subscription_id`` (SPEC §9); 404 if there is no such
-    row in this mode, 422 naming the field if the change is impossible."""
+    row in this mode, 422 naming the field if the change is impossible. With
+    ``sessions``, the write's events are relayed to the event log after its commit."""
     today = utc_today()
     day = _day("effective_date", body.effective_date) if body.effective_date else today
     if day > today + timedelta(days=365 * MAX_YEARS_AHEAD):
@@ -119,51 +115,32 @@ def override(
         asked = Override(
             kind, subscription_id, day, resume_date=_day("resume_date", body.resume_date)
         )
-    with warehouse.transaction(scope):
-        warehouse.serialize_writers(DERIVED_PENDING)
-        target = repository.subscription(warehouse, scope, subscription_id)
-        if target is None:
-            raise NotFound(f"No subscription '{subscription_id}' in this mode.")
-        if isinstance(body, ChangePlanBody):
-            asked = _plan_change(asked, target, body)
-        rows = repository.customer_rows(warehouse, scope, target.customer_id)
-        try:
-            rewrite = apply_override(rows, asked, lambda: new_id("sub"))
-        except OverrideRejected as rejected:
-            raise _invalid(rejected.field, rejected.reason, path=rejected.field == "id") from None
-        _check_rows(rewrite)
-        recorder = _recorder(warehouse, scope, backfill_days)
-        recorder.before(_owners([target.customer_id]))
-        repository.write_rows(warehouse, scope, upserts=rewrite.upserts, removed=rewrite.removed)
-        refresh_customers(warehouse, scope, [target.customer_id])
-        recorder.after()
-        after = rewritten(rows, rewrite)
-    return _answer(scope, target.customer_id, after)
+
+    def on_target(target: SubscriptionRow) -> Override:
+        return _plan_change(asked, target, body) if isinstance(body, ChangePlanBody) else asked
+
+    change = Overriding(subscription_id, on_target, _rewrite)
+    customer_id, rows = writer_of(warehouse).submit(Write(scope, change, backfill_days, sessions))
+    return _answer(scope, customer_id, rows)
+
+
+def _rewrite(
+    rows: list[SubscriptionRow], asked: Override
+) -> tuple[list[SubscriptionRow], list[str]]:
+    """The rows ``asked`` writes and the ids it removes, each row checked as the import
+    checks one; 422 naming the field if the override is impossible."""
+    try:
+        rewrite = apply_override(rows, asked, lambda: new_id("sub"))
+    except OverrideRejected as rejected:
+        raise _invalid(rejected.field, rejected.reason, path=rejected.field == "id") from None
+    _check_rows(rewrite)
+    return list(rewrite.upserts), list(rewrite.removed)
 
 
 def publish(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope) -> None:
     """Move the scope's recorded events from the outbox into the event log (after the
     write's commit). A failure loses nothing: the delivery loop relays them later."""
-    try:
-        outbox.relay(sessions, warehouse, scope)
-    except Exception as error:  # the write is committed; its events wait in the outbox
-        log.error("relaying a write's events failed (retried later): %s", type(error).__name__)
-
-
-def _recorder(warehouse: Warehouse, scope: Scope, backfill_days: int) -> outbox.SubscriptionChanges:
-    """The import's recorder of ``subscription.*`` events, for one write."""
-    now = utcnow()
-    return outbox.SubscriptionChanges(
-        warehouse,
-        scope,
-        source=new_id("write"),
-        since=outbox.since_day(now, backfill_days),
-        now=now,
-    )
-
-
-def _owners(customer_ids: Sequence[str]) -> ir.Table:
-    return ibis.memtable({"customer_id": list(customer_ids)})
+    writer.publish(sessions, warehouse, scope)
 
 
 def _plan_change(asked: Override, target: SubscriptionRow, body: ChangePlanBody) -> Override:

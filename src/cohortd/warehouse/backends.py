@@ -212,6 +212,26 @@ class Warehouse(ABC):
             rows = cursor.fetchall()
         return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
 
+    def rows_matching(
+        self, name: str, scope: Any, key: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> pa.Table:
+        """The ``scope``'s rows of ``name`` whose ``key`` columns equal one of ``rows``
+        (a few, given as values; a ``None`` matches a null), typed as stored.
+
+        The small reads of live changes: one SELECT built by sqlglot, values quoted by
+        it, no Ibis expression built or compiled (compiling costs more than running a
+        filtered scan of one customer's rows)."""
+        schema = SCHEMAS[name].to_pyarrow()
+        if not rows:
+            return schema.empty_table()
+        statement = (
+            sg.select(*(sg.column(f.name, quoted=True) for f in schema))
+            .from_(sge.table_(name, quoted=True))
+            .where(sg.and_(scope_condition(scope), keys_condition(key, rows)))
+        )
+        found = self.fetch_arrow(statement.sql(self._main.compiler.dialect))
+        return found.cast(schema) if found.num_rows else schema.empty_table()
+
     # -- schema ------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables, record the schema version and load the ECB history once."""
