@@ -28,6 +28,7 @@ from report import generate, load, served
 
 from cohortd.keys import service
 from cohortd.keys.models import Role
+from cohortd.subscriptions.writer import writer_of
 from cohortd.warehouse import Scope, scoped
 from cohortd.warehouse.tables import SUBSCRIPTIONS
 
@@ -115,7 +116,11 @@ def bench_size(
                     _timed(lambda p=pause_id: client.post(f"/v1/subscriptions/{p}/resume", json={}))
                 )
             results.append(("resume", statistics.median(paused)))
+        writer = writer_of(state.warehouse)
+        batches, writes = writer.batches, writer.writes
         results.append(("changes/s, 8 clients", _rate(url, headers, taken, rate_seconds)))
+        per_batch = (writer.writes - writes) / max(1, writer.batches - batches)
+        results.append(("  writes per transaction", per_batch))
     return results
 
 
@@ -162,7 +167,7 @@ def main() -> None:
             results = bench_size(size, Path(tmp), args.writes, args.rate_seconds)
             alone = results[0][1]
             for name, value in results:
-                if name.startswith("changes/s"):
+                if name.startswith(("changes/s", "  writes per")):
                     print(f"{size:>10,}  {name:<34} {value:>9.1f}")
                 else:
                     print(f"{size:>10,}  {name:<34} {value:>9.3f} {value / alone:>15.2f}x")
