@@ -49,33 +49,43 @@ DeltaKey = tuple[int, int, int, str | None, date | None, int]
 DeltaValues = tuple[int, int, int, int]
 
 
-def refresh_customers(warehouse: Warehouse, scope: Scope, customer_ids: Sequence[str]) -> None:
+def refresh_customers(
+    warehouse: Warehouse,
+    scope: Scope,
+    customer_ids: Sequence[str],
+    *,
+    customers: pa.Table | None = None,
+    subscriptions: pa.Table | None = None,
+) -> None:
     """Recompute the derived rows of ``customer_ids`` (a few) from the canonical tables.
 
     Call it inside the transaction that changed their canonical rows (it opens none).
     The customers' canonical and derived rows are read (a few rows, through filters on
     their ids) and the derivation itself runs on them in an in-process DuckDB: the same
     Ibis expressions as ``derived.refresh``, none of it in the warehouse, so its cost
-    is the customers' own, on every backend."""
+    is the customers' own, on every backend. A caller that holds the customers' rows of
+    ``customers`` and ``subscriptions`` as just written (in the tables' schemas) passes
+    them, and they are not read again."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
     with warehouse._lock:
-        stored = {
-            "customers": _read(warehouse, scope, CUSTOMERS, "id", ids),
-            "subscriptions": _read(warehouse, scope, SUBSCRIPTIONS, "customer_id", ids),
-            "segments": _read(warehouse, scope, MRR_SEGMENTS, "customer_id", ids),
-            "spells": _read(warehouse, scope, PAID_SPELLS, "customer_id", ids),
-        }
-        new = {
-            name: _owned_by(scope, name, _run_local(name, stored)) for name in PER_CUSTOMER_TABLES
-        }
-        before = _by_key(_run_local("deltas", stored).to_pylist())
-        after = _by_key(
-            _run_local(
-                "deltas", {"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]}
-            ).to_pylist()
+        if customers is None:
+            customers = _read(warehouse, scope, CUSTOMERS, "id", ids)
+        if subscriptions is None:
+            subscriptions = _read(warehouse, scope, SUBSCRIPTIONS, "customer_id", ids)
+        local = _local_db()
+        local.load({"customers": customers, "subscriptions": subscriptions})
+        new = {name: _owned_by(scope, name, local.run(name)) for name in PER_CUSTOMER_TABLES}
+        local.load(
+            {
+                "segments": _read(warehouse, scope, MRR_SEGMENTS, "customer_id", ids),
+                "spells": _read(warehouse, scope, PAID_SPELLS, "customer_id", ids),
+            }
         )
+        before = _by_key(local.run("deltas").to_pylist())
+        local.load({"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]})
+        after = _by_key(local.run("deltas").to_pylist())
         owned = [{"customer_id": customer_id} for customer_id in ids]
         for name in PER_CUSTOMER_TABLES:
             warehouse.delete_keys(name, scope, ("customer_id",), owned)
@@ -110,22 +120,59 @@ def _statements() -> dict[str, str]:
     return statements
 
 
+# DuckDB's optimizers whose plans depend on the data at planning time (statistics,
+# known-empty inputs, row-group zone maps)
+_DATA_DEPENDENT: Final = (
+    "statistics_propagation",
+    "compressed_materialization",
+    "empty_result_pullup",
+    "row_group_pruner",
+)
+
+
+class _LocalDb:
+    """A thread's in-memory DuckDB for the derivation: one temp table per input and the
+    statements prepared over them once. Each run replaces the inputs' rows and executes
+    a prepared statement: no statement is parsed, bound or planned again (that, not
+    the few rows, was most of a live write's derivation time)."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(config={"threads": 1})  # the inputs are a few rows
+        # A prepared plan is kept while the inputs' rows change, so it must not depend on
+        # the rows it was planned with (empty tables): no optimizer that reads the
+        # tables' statistics or row groups at planning may run.
+        self.con.execute(f"SET disabled_optimizers = '{','.join(_DATA_DEPENDENT)}'")
+        for label, name in _INPUTS.items():
+            empty = SCHEMAS[name].to_pyarrow().empty_table()
+            self.con.register("_live_empty", empty)
+            self.con.execute(f"CREATE TEMP TABLE live_{label} AS SELECT * FROM _live_empty")
+            self.con.unregister("_live_empty")
+        for statement, sql in _statements().items():
+            self.con.execute(f"PREPARE live_{statement} AS {sql}")
+
+    def load(self, tables: dict[str, pa.Table]) -> None:
+        """Make ``tables`` (label -> rows in the input's schema) the inputs' rows."""
+        for label, rows in tables.items():
+            self.con.execute(f"DELETE FROM live_{label}")
+            if rows.num_rows:
+                names = SCHEMAS[_INPUTS[label]].names
+                self.con.from_arrow(rows.select(list(names))).insert_into(f"live_{label}")
+
+    def run(self, statement: str) -> pa.Table:
+        """One of ``_statements`` over the inputs loaded last."""
+        result: pa.Table = self.con.execute(f"EXECUTE live_{statement}").to_arrow_table()
+        return result
+
+
 _local = threading.local()
 
 
-def _run_local(statement: str, tables: dict[str, pa.Table]) -> pa.Table:
-    """Run one of ``_statements`` on ``tables`` in this thread's in-memory DuckDB."""
-    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
-    if con is None:  # one per thread, of one thread: the inputs are a few rows
-        con = _local.con = duckdb.connect(config={"threads": 1})
-    for label, rows in tables.items():
-        con.register(f"live_{label}", rows)
-    try:
-        result: pa.Table = con.execute(_statements()[statement]).to_arrow_table()
-    finally:
-        for label in tables:
-            con.unregister(f"live_{label}")
-    return result
+def _local_db() -> _LocalDb:
+    """This thread's ``_LocalDb``."""
+    found: _LocalDb | None = getattr(_local, "db", None)
+    if found is None:
+        found = _local.db = _LocalDb()
+    return found
 
 
 def _read(warehouse: Warehouse, scope: Scope, name: str, column: str, ids: list[str]) -> pa.Table:

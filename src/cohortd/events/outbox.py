@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -58,7 +57,6 @@ class SubscriptionChanges:
     now: datetime
     recorded: int = 0
     _owners: list[ir.Table] = field(default_factory=list)
-    _ids: set[str] = field(default_factory=set)
     _before: dict[str, list[changes.MrrRow]] = field(default_factory=dict)
 
     def before(self, owners: ir.Table) -> None:
@@ -66,30 +64,28 @@ class SubscriptionChanges:
         for customer, rows in _rows_by_customer(self.warehouse, self.scope, owners).items():
             self._before.setdefault(customer, []).extend(rows)
 
+    def after(self) -> None:
+        if not self._owners:
+            return
+        owners = self._owners[0]
+        for more in self._owners[1:]:
+            owners = owners.union(more)
+        after = _rows_by_customer(self.warehouse, self.scope, owners)
+        self._record(after, _customers(self.warehouse, self.scope, owners))
+
     def before_rows(self, rows: dict[str, list[changes.MrrRow]]) -> None:
-        """The rows of a few customers before the change, read by the caller (live
-        writes): no read here, and ``after`` reads those customers by id."""
+        """Live writes: a few customers' rows before the change, as the caller read them."""
         for customer, stored in rows.items():
-            self._ids.add(customer)
             self._before.setdefault(customer, []).extend(stored)
 
-    def after(self) -> None:
-        if self._owners:
-            owners = self._owners[0]
-            for more in self._owners[1:]:
-                owners = owners.union(more)
-            if self._ids:
-                owners = owners.union(ibis.memtable({"customer_id": sorted(self._ids)}))
-            after = _rows_by_customer(self.warehouse, self.scope, owners)
-            people = _customers(self.warehouse, self.scope, owners)
-        elif self._ids:
-            ids = [{"customer_id": i} for i in sorted(self._ids)]
-            found = self.warehouse.rows_matching(SUBSCRIPTIONS, self.scope, ("customer_id",), ids)
-            after = _mrr_rows(found.to_pylist())
-            ids = [{"id": i} for i in sorted(self._ids)]
-            people = _people(self.warehouse.rows_matching(CUSTOMERS, self.scope, ("id",), ids))
-        else:
-            return
+    def after_rows(self, rows: dict[str, list[changes.MrrRow]], customers: pa.Table) -> None:
+        """Live writes: the same customers' rows after the change and their rows of
+        ``customers``, as the caller wrote them (nothing is read again)."""
+        self._record(rows, _people(customers))
+
+    def _record(
+        self, after: dict[str, list[changes.MrrRow]], people: dict[str, dict[str, Any]]
+    ) -> None:
         drafts = self._drafts(after, people)
         if drafts:
             self.warehouse.insert_arrow(EVENT_OUTBOX, self._outbox_rows(drafts))

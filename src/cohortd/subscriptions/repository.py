@@ -64,10 +64,7 @@ def customer_rows(warehouse: Warehouse, scope: Scope, customer_id: str) -> list[
 
 def existing_customers(warehouse: Warehouse, scope: Scope, customer_ids: Iterable[str]) -> set[str]:
     """Those of ``customer_ids`` stored in this scope."""
-    found = warehouse.rows_matching(
-        CUSTOMERS, scope, ("id",), [{"id": i} for i in sorted(set(customer_ids))]
-    )
-    return set(found.column("id").to_pylist())
+    return set(customers(warehouse, scope, customer_ids).column("id").to_pylist())
 
 
 def customer_exists(warehouse: Warehouse, scope: Scope, customer_id: str) -> bool:
@@ -84,16 +81,25 @@ def write_rows(
     """Upsert ``upserts`` on ``id`` and delete the rows ``removed``."""
     gone = [{"id": i} for i in {*removed, *(row.id for row in upserts)}]
     warehouse.delete_keys(SUBSCRIPTIONS, scope, ("id",), gone)
-    if not upserts:
-        return
+    if upserts:
+        warehouse.insert_arrow(SUBSCRIPTIONS, as_table(scope, upserts))
+
+
+def as_table(scope: Scope, rows: Sequence[SubscriptionRow]) -> pa.Table:
+    """``rows`` as rows of the scope's ``subscriptions`` table."""
     columns: dict[str, list[Any]] = {
-        "org_id": [scope.org_id] * len(upserts),
-        "livemode": [scope.livemode] * len(upserts),
+        "org_id": [scope.org_id] * len(rows),
+        "livemode": [scope.livemode] * len(rows),
     }
     for name in _ROW_FIELDS:
-        columns[name] = [getattr(row, name) for row in upserts]
-    schema = SCHEMAS[SUBSCRIPTIONS].to_pyarrow()
-    warehouse.insert_arrow(SUBSCRIPTIONS, pa.table(columns, schema=schema))
+        columns[name] = [getattr(row, name) for row in rows]
+    return pa.table(columns, schema=SCHEMAS[SUBSCRIPTIONS].to_pyarrow())
+
+
+def customers(warehouse: Warehouse, scope: Scope, customer_ids: Iterable[str]) -> pa.Table:
+    """The rows of ``customers`` of those of ``customer_ids`` stored in this scope."""
+    wanted = [{"id": i} for i in sorted(set(customer_ids))]
+    return warehouse.rows_matching(CUSTOMERS, scope, ("id",), wanted)
 
 
 def insert_customer(warehouse: Warehouse, scope: Scope, values: dict[str, Any]) -> None:

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session, sessionmaker
 
 from cohortd.db import utcnow
@@ -210,10 +212,19 @@ def _apply_batch(warehouse: Warehouse, batch: list[Write]) -> list[Write]:
                 since=outbox.since_day(utcnow(), min(w.backfill_days for w in accepted)),
                 now=utcnow(),
             )
-            recorder.before_rows(state.before_rows())
+            recorder.before_rows(state.mrr_rows(state.original))
             repository.write_rows(warehouse, scope, upserts=state.upserts, removed=state.removed)
-            refresh_customers(warehouse, scope, sorted(state.touched))
-            recorder.after()
+            touched = sorted(state.touched)
+            now = [row for customer in touched for row in state.rows[customer]]
+            people = state.customers.filter(pc.is_in(state.customers["id"], pa.array(touched)))
+            refresh_customers(
+                warehouse,
+                scope,
+                touched,
+                customers=people,
+                subscriptions=repository.as_table(scope, now),
+            )
+            recorder.after_rows(state.mrr_rows(state.rows), people)
     except _NothingWritten:
         pass
     return deferred
@@ -225,11 +236,12 @@ class _State:
     def __init__(
         self,
         stored: dict[str, SubscriptionRow],
-        existing: set[str],
+        customers: pa.Table,
         rows: dict[str, list[SubscriptionRow]],
     ) -> None:
         self.stored = stored  # the rows the writes name, as stored at the batch's start
-        self.existing = existing  # the upserts' customers that exist
+        self.customers = customers  # the customers' rows (of those that exist)
+        self.existing = set(customers.column("id").to_pylist())
         self.rows = rows  # customer -> rows, current
         self.original = {customer: list(found) for customer, found in rows.items()}
         self.touched: set[str] = set()
@@ -249,9 +261,11 @@ class _State:
                 case Overriding(target_id=target_id):
                     named.add(target_id)
         stored = repository.subscriptions(warehouse, scope, named)
-        existing = repository.existing_customers(warehouse, scope, owners)
-        customers = (owners & existing) | {row.customer_id for row in stored.values()}
-        return cls(stored, existing, repository.rows_by_customer(warehouse, scope, customers))
+        targets = {row.customer_id for row in stored.values()}
+        customers = repository.customers(warehouse, scope, owners | targets)
+        existing = set(customers.column("id").to_pylist())
+        rows = repository.rows_by_customer(warehouse, scope, (owners & existing) | targets)
+        return cls(stored, customers, rows)
 
     def apply(self, write: Write) -> None:
         """Apply one write to the rows in memory, or raise its error or ``_Deferred``."""
@@ -293,8 +307,8 @@ class _State:
             raise _Deferred
         self.touched |= customers
 
-    def before_rows(self) -> dict[str, list[MrrRow]]:
-        """The touched customers' rows as stored before the batch, for the events' diff."""
+    def mrr_rows(self, rows: dict[str, list[SubscriptionRow]]) -> dict[str, list[MrrRow]]:
+        """The touched customers' ``rows`` as the events' diff reads them."""
         return {
             customer: [
                 MrrRow(
@@ -306,7 +320,7 @@ class _State:
                     end_date=r.end_date,
                     status=r.status,
                 )
-                for r in self.original.get(customer, [])
+                for r in rows.get(customer, [])
             ]
             for customer in self.touched
         }
