@@ -42,6 +42,7 @@ from cohortd.warehouse.tables import CUSTOMERS, EVENT_OUTBOX, SCHEMAS, SUBSCRIPT
 log = logging.getLogger(__name__)
 
 _RELAY_CHUNK = 5_000
+_FORGET_BY_VALUE = 500  # relayed ids deleted by value up to this many, else by a temp table
 _RELAY_CONFLICTS = 3  # conflicts past which one relay gives up (the next one goes on)
 
 
@@ -293,10 +294,7 @@ def relay(sessions: sessionmaker[Session], warehouse: Warehouse, scope: Scope | 
     with _RELAYING:
         moved, conflicts = 0, 0
         while True:
-            table = warehouse.table(EVENT_OUTBOX)
-            if scope is not None:
-                table = scoped(warehouse, EVENT_OUTBOX, scope)
-            chunk = warehouse.to_pyarrow(table.order_by("id").limit(_RELAY_CHUNK)).to_pylist()
+            chunk = warehouse.first_rows(EVENT_OUTBOX, scope, "id", _RELAY_CHUNK).to_pylist()
             if not chunk:
                 return moved
             by_scope: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
@@ -334,6 +332,9 @@ def _draft(row: dict[str, Any]) -> EventDraft:
 
 
 def _forget(warehouse: Warehouse, scope: Scope, ids: list[str]) -> None:
+    if len(ids) <= _FORGET_BY_VALUE:  # a live write's few: the ids in the statement
+        warehouse.delete_keys(EVENT_OUTBOX, scope, ("id",), [{"id": i} for i in ids])
+        return
     name = f"_cohortd_relayed_{uuid.uuid4().hex[:12]}"
     warehouse.put_temp_table(name, pa.table({"id": pa.array(ids, pa.string())}))
     try:

@@ -234,6 +234,22 @@ class Warehouse(ABC):
         found = self.fetch_arrow(statement.sql(self._main.compiler.dialect))
         return found.cast(schema) if found.num_rows else schema.empty_table()
 
+    def first_rows(self, name: str, scope: Any, order_by: str, limit: int) -> pa.Table:
+        """The first ``limit`` rows of ``name`` (of ``scope``, or of every scope when it
+        is ``None``) in ``order_by`` order, typed as stored: one SELECT built by
+        sqlglot, as ``rows_matching``."""
+        schema = SCHEMAS[name].to_pyarrow()
+        statement = sg.select(*(sg.column(f.name, quoted=True) for f in schema)).from_(
+            sge.table_(name, quoted=True)
+        )
+        if scope is not None:
+            statement = statement.where(scope_condition(scope), copy=False)
+        statement = statement.order_by(sg.column(order_by, quoted=True), copy=False).limit(
+            limit, copy=False
+        )
+        found = self.fetch_arrow(statement.sql(self._main.compiler.dialect))
+        return found.cast(schema) if found.num_rows else schema.empty_table()
+
     # -- schema ------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create missing tables, record the schema version and load the ECB history once."""
