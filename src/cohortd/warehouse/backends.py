@@ -561,8 +561,7 @@ def scope_condition(scope: Any) -> sge.Condition:
 
 def keys_condition(key: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> sge.Condition:
     """Rows whose ``key`` columns equal one of ``rows``' (a ``None`` matches a null), the
-    values quoted by sqlglot; one ``IN`` list for a one-column key without nulls, else an
-    OR of the rows behind an ``IN`` list per column that has no null. Built
+    values quoted by sqlglot; one ``IN`` list for a one-column key without nulls. Built
     without sqlglot's copies (``copy=False``): a live write's statements name a few
     hundred values, and copying the tree at every ``AND``/``OR`` cost more than the
     statements themselves."""
@@ -577,13 +576,4 @@ def keys_condition(key: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> sge.
         return sge.EQ(this=target, expression=sge.convert(value))
 
     matches = [sg.and_(*(equal(k, row[k]) for k in key), copy=False) for row in rows]
-    if len(matches) == 1:
-        return matches[0]
-    # Ahead of the OR, a cheap superset: each never-null column within its values (the
-    # database tests those on every row, and the OR only on the few that pass).
-    within = [
-        sg.column(k, quoted=True).isin(*(sge.convert(v) for v in sorted(values)), copy=False)
-        for k in key
-        if None not in (values := {row[k] for row in rows})
-    ]
-    return sg.and_(*within, sg.or_(*matches, copy=False), copy=False)
+    return sg.or_(*matches, copy=False) if len(matches) > 1 else matches[0]
