@@ -159,6 +159,12 @@ GROUP BY ALL
 
 def baseline(warehouse: Warehouse, scope: Scope) -> dict[int, dict[str, Decimal]]:
     """The hand-written monthly series: per month number, exact totals in USD."""
+    # the raw main connection, under the warehouse's lock: the server's threads use it too
+    with warehouse.holding():
+        return _baseline(warehouse, scope)
+
+
+def _baseline(warehouse: Warehouse, scope: Scope) -> dict[int, dict[str, Decimal]]:
     first, last = (period_of(d, Interval.month) for d in MONTHLY)
     con: Any = warehouse.con.con  # the raw DuckDB connection
     codes = [r[0] for r in con.execute(

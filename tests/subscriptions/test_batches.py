@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import pytest
+
 from cohortd.engine import derived
 from cohortd.engine.membership import utc_today
 from cohortd.errors import NotFound, ValidationFailed
@@ -173,3 +175,36 @@ def test_queued_writes_make_one_batch_each_answered_alone(api_any: ApiHarness) -
     with harness.warehouse.transaction():
         derived.refresh(harness.warehouse, scope)
     assert stored_rows(harness.warehouse, scope, DERIVED_TABLES) == live
+
+
+def test_a_batch_that_fails_is_retried_one_write_at_a_time(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error in a batch (here: writing the rows of more than one write fails)
+    rolls it back; each of its writes is then applied alone, and each succeeds."""
+    scope = Scope(api.org_id, False)
+    load(
+        api.warehouse,
+        scope,
+        [Cust(p, currency="USD") for p in PEOPLE],
+        [Sub(f"sub_{p}", p, D0, None, 1000, plan_id="start") for p in PEOPLE],
+    )
+    write_rows = repository.write_rows
+
+    def failing(warehouse: object, scope: Scope, *, upserts: list, removed: list) -> None:  # type: ignore[type-arg]
+        if len(upserts) > 2:  # one plan change writes two rows
+            raise RuntimeError("the disk is full")
+        write_rows(warehouse, scope, upserts=upserts, removed=removed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "write_rows", failing)
+    writer = writer_of(api.warehouse)
+    before = writer.batches
+    answers = _queued(api, [_plan(api, f"sub_{p}", str(10 + i)) for i, p in enumerate(PEOPLE)])
+    # ann alone; the other four together, failed; then each of the four alone
+    assert writer.batches - before == 6
+    for i, answer in enumerate(answers):
+        assert not isinstance(answer, Exception), answer
+        assert [r.plan_id for r in answer.data] == ["start", f"p{10 + i}"]
+    for person in PEOPLE:
+        rows = repository.customer_rows(api.warehouse, scope, person)
+        assert len(rows) == 2  # written once, nothing doubled by the failed batch

@@ -80,7 +80,7 @@ class Overriding:
 Change = Upsert | Overriding
 
 
-@dataclass
+@dataclass(eq=False)  # a write is itself: compared (and removed from the queue) by identity
 class Write:
     """One request's write, waiting for its batch: ``customer_id`` and ``rows`` (the
     customer's rows after it) once done, or ``error``."""
@@ -134,6 +134,17 @@ class Writer:
         return write.customer_id, write.rows
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as error:  # never leave writers waiting on a dead thread
+            with self._cond:
+                self._running = False
+                waiting, self._queue = list(self._queue), deque()
+            for write in waiting:
+                write.fail(error)
+            raise
+
+    def _serve(self) -> None:
         while True:
             with self._cond:
                 if not self._queue:
@@ -173,7 +184,8 @@ class Writer:
             log.warning("a batch of %d live writes failed; applying them one by one", len(batch))
             deferred = []
             for write in batch:
-                deferred += self._apply([write])
+                if not write.done.is_set():  # a write the batch rejected stays rejected
+                    deferred += self._apply([write])
             return deferred
         done = [w for w in batch if w.done.is_set() is False and w not in deferred]
         sessions = next((w.sessions for w in done if w.sessions is not None), None)
@@ -205,24 +217,25 @@ def _apply_batch(warehouse: Warehouse, batch: list[Write]) -> list[Write]:
                     accepted.append(write)
             if not accepted:
                 raise _NothingWritten
+            now = utcnow()
             recorder = outbox.SubscriptionChanges(
                 warehouse,
                 scope,
                 source=new_id("write"),
-                since=outbox.since_day(utcnow(), min(w.backfill_days for w in accepted)),
-                now=utcnow(),
+                since=outbox.since_day(now, min(w.backfill_days for w in accepted)),
+                now=now,
             )
             recorder.before_rows(state.mrr_rows(state.original))
             repository.write_rows(warehouse, scope, upserts=state.upserts, removed=state.removed)
             touched = sorted(state.touched)
-            now = [row for customer in touched for row in state.rows[customer]]
+            rows = [row for customer in touched for row in state.rows[customer]]
             people = state.customers.filter(pc.is_in(state.customers["id"], pa.array(touched)))
             refresh_customers(
                 warehouse,
                 scope,
                 touched,
                 customers=people,
-                subscriptions=repository.as_table(scope, now),
+                subscriptions=repository.as_table(scope, rows),
             )
             recorder.after_rows(state.mrr_rows(state.rows), people)
     except _NothingWritten:
