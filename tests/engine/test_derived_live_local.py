@@ -79,19 +79,22 @@ def _sorted(table: pa.Table) -> list[tuple[Any, ...]]:
 def test_prepared_statements_answer_for_the_rows_loaded_last() -> None:
     rng = random.Random(8)
     local = derived_live._LocalDb()
-    compared = 0
-    for i in range(60):
-        customers, subscriptions = _customer(rng, i)
-        inputs = {"customers": customers, "subscriptions": subscriptions}
-        local.load(inputs)
-        new = {}
-        for name in PER_CUSTOMER_TABLES:
-            found = local.run(name)
-            assert _sorted(found) == _fresh(name, inputs), (i, name)
-            new[name] = derived_live._owned_by(SCOPE, name, found)
-        spells = {"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]}
-        local.load(spells)
-        deltas = local.run("deltas")
-        assert _sorted(deltas) == _fresh("deltas", spells), (i, "deltas")
-        compared += deltas.num_rows
-    assert compared > 400  # the customers made real rows to compare
+    try:
+        compared = 0
+        for i in range(60):
+            customers, subscriptions = _customer(rng, i)
+            inputs = {"customers": customers, "subscriptions": subscriptions}
+            local.load(inputs)
+            new = {}
+            for name in PER_CUSTOMER_TABLES:
+                found = local.run(name)
+                assert _sorted(found) == _fresh(name, inputs), (i, name)
+                new[name] = derived_live._owned_by(SCOPE, name, found)
+            spells = {"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]}
+            local.load(spells)
+            deltas = local.run("deltas")
+            assert _sorted(deltas) == _fresh("deltas", spells), (i, "deltas")
+            compared += deltas.num_rows
+        assert compared > 400  # the customers made real rows to compare
+    finally:
+        local.con.close()

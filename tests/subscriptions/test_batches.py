@@ -74,6 +74,19 @@ def _plan(harness: ApiHarness, row: str, mrr: str) -> Callable[[], Any]:
     )
 
 
+def _stocked(harness: ApiHarness) -> Scope:
+    """Test mode: each of ``PEOPLE`` pays 10.00 USD on plan ``start`` from 2025-01-01 on
+    (row ``sub_<name>``)."""
+    scope = Scope(harness.org_id, False)
+    load(
+        harness.warehouse,
+        scope,
+        [Cust(p, currency="USD") for p in PEOPLE],
+        [Sub(f"sub_{p}", p, D0, None, 1000, plan_id="start") for p in PEOPLE],
+    )
+    return scope
+
+
 def _events(harness: ApiHarness) -> list[tuple[str, str]]:
     answer = harness.client.get(
         "/v1/events?type=subscription.*&limit=100", headers=harness.headers()
@@ -83,15 +96,10 @@ def _events(harness: ApiHarness) -> list[tuple[str, str]]:
 
 
 def test_queued_writes_make_one_batch_each_answered_alone(api_any: ApiHarness) -> None:
-    """ann, bob, cat, dan and eve pay 10.00 USD on plan ``start`` from 2025-01-01 on."""
+    """ann, bob, cat, dan and eve pay 10.00 USD on plan ``start`` from 2025-01-01 on; eight
+    writes queue while the writer is busy."""
     harness = api_any
-    scope = Scope(harness.org_id, False)
-    load(
-        harness.warehouse,
-        scope,
-        [Cust(p, currency="USD") for p in PEOPLE],
-        [Sub(f"sub_{p}", p, D0, None, 1000, plan_id="start") for p in PEOPLE],
-    )
+    scope = _stocked(harness)
     writer = writer_of(harness.warehouse)
     before = writer.batches
     sessions = harness.app.state.sessions
@@ -182,13 +190,7 @@ def test_a_batch_that_fails_is_retried_one_write_at_a_time(
 ) -> None:
     """A database error in a batch (here: writing the rows of more than one write fails)
     rolls it back; each of its writes is then applied alone, and each succeeds."""
-    scope = Scope(api.org_id, False)
-    load(
-        api.warehouse,
-        scope,
-        [Cust(p, currency="USD") for p in PEOPLE],
-        [Sub(f"sub_{p}", p, D0, None, 1000, plan_id="start") for p in PEOPLE],
-    )
+    scope = _stocked(api)
     write_rows = repository.write_rows
 
     def failing(warehouse: object, scope: Scope, *, upserts: list, removed: list) -> None:  # type: ignore[type-arg]

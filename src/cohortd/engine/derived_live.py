@@ -17,8 +17,10 @@ cheaper for many customers at once and far dearer for one.
 
 from __future__ import annotations
 
+import atexit
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from typing import Any, Final
@@ -74,18 +76,17 @@ def refresh_customers(
             customers = _read(warehouse, scope, CUSTOMERS, "id", ids)
         if subscriptions is None:
             subscriptions = _read(warehouse, scope, SUBSCRIPTIONS, "customer_id", ids)
-        local = _local_db()
-        local.load({"customers": customers, "subscriptions": subscriptions})
-        new = {name: _owned_by(scope, name, local.run(name)) for name in PER_CUSTOMER_TABLES}
-        local.load(
-            {
-                "segments": _read(warehouse, scope, MRR_SEGMENTS, "customer_id", ids),
-                "spells": _read(warehouse, scope, PAID_SPELLS, "customer_id", ids),
-            }
-        )
-        before = _by_key(local.run("deltas").to_pylist())
-        local.load({"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]})
-        after = _by_key(local.run("deltas").to_pylist())
+        stored = {
+            "segments": _read(warehouse, scope, MRR_SEGMENTS, "customer_id", ids),
+            "spells": _read(warehouse, scope, PAID_SPELLS, "customer_id", ids),
+        }
+        with _local_db() as local:
+            local.load({"customers": customers, "subscriptions": subscriptions})
+            new = {name: _owned_by(scope, name, local.run(name)) for name in PER_CUSTOMER_TABLES}
+            local.load(stored)
+            before = _by_key(local.run("deltas").to_pylist())
+            local.load({"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]})
+            after = _by_key(local.run("deltas").to_pylist())
         owned = [{"customer_id": customer_id} for customer_id in ids]
         for name in PER_CUSTOMER_TABLES:
             warehouse.delete_keys(name, scope, ("customer_id",), owned)
@@ -131,7 +132,7 @@ _DATA_DEPENDENT: Final = (
 
 
 class _LocalDb:
-    """A thread's in-memory DuckDB for the derivation: one temp table per input and the
+    """An in-memory DuckDB for the derivation: one temp table per input and the
     statements prepared over them once. Each run replaces the inputs' rows and executes
     a prepared statement: no statement is parsed, bound or planned again (that, not
     the few rows, was most of a live write's derivation time)."""
@@ -164,15 +165,30 @@ class _LocalDb:
         return result
 
 
-_local = threading.local()
+_LOCAL_LOCK = threading.Lock()
+_LOCAL: list[_LocalDb] = []  # the process's one, made on first use
 
 
-def _local_db() -> _LocalDb:
-    """This thread's ``_LocalDb``."""
-    found: _LocalDb | None = getattr(_local, "db", None)
-    if found is None:
-        found = _local.db = _LocalDb()
-    return found
+@contextmanager
+def _local_db() -> Iterator[_LocalDb]:
+    """The process's ``_LocalDb``, to one caller at a time (a warehouse's live writes are
+    serialized anyway). One for the process, not one per thread: a connection left in a
+    thread's storage would be torn down at exit by whichever thread exits last."""
+    with _LOCAL_LOCK:
+        if not _LOCAL:
+            _LOCAL.append(_LocalDb())
+        yield _LOCAL[0]
+
+
+@atexit.register
+def _close_local_db() -> None:
+    if _LOCAL_LOCK.acquire(timeout=5):  # a write still running keeps it: exit regardless
+        try:
+            for local in _LOCAL:
+                local.con.close()
+            _LOCAL.clear()
+        finally:
+            _LOCAL_LOCK.release()
 
 
 def _read(warehouse: Warehouse, scope: Scope, name: str, column: str, ids: list[str]) -> pa.Table:

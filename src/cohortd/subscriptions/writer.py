@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Final
 
 import pyarrow as pa
@@ -323,20 +323,13 @@ class _State:
     def mrr_rows(self, rows: dict[str, list[SubscriptionRow]]) -> dict[str, list[MrrRow]]:
         """The touched customers' ``rows`` as the events' diff reads them."""
         return {
-            customer: [
-                MrrRow(
-                    id=r.id,
-                    plan_id=r.plan_id,
-                    currency=r.currency,
-                    mrr_minor=r.mrr_minor,
-                    start_date=r.start_date,
-                    end_date=r.end_date,
-                    status=r.status,
-                )
-                for r in rows.get(customer, [])
-            ]
+            customer: [MrrRow(**{name: getattr(r, name) for name in _MRR_FIELDS}) for r in found]
             for customer in self.touched
+            for found in [rows.get(customer, [])]
         }
+
+
+_MRR_FIELDS: Final = tuple(f.name for f in fields(MrrRow))
 
 
 def _unknown_customer() -> AppError:
