@@ -15,6 +15,7 @@ from cohortd.engine.changes import (
     ChangeKind,
     MrrRow,
     change_points,
+    conversion_days,
     event_currency,
     new_change_points,
     state_on,
@@ -216,3 +217,44 @@ def test_new_points_are_after_minus_before(
     assert {p.key for p in new} | (
         old_keys & {p.key for p in change_points(after, currency="USD")}
     ) == {p.key for p in change_points(after, currency="USD")}
+
+
+two_currency_rows = st.lists(
+    st.tuples(
+        st.integers(0, 3000),
+        st.integers(0, 40),
+        st.one_of(st.none(), st.integers(1, 20)),
+        st.sampled_from(["USD", "EUR"]),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(two_currency_rows, two_currency_rows, st.integers(0, 70))
+def test_conversion_days_hold_every_rate_the_diff_and_todays_state_ask_for(
+    first: list[tuple[int, int, int | None, str]],
+    second: list[tuple[int, int, int | None, str]],
+    today: int,
+) -> None:
+    """The outbox loads the rates of ``conversion_days`` and nothing else: every rate that
+    ``new_change_points`` and ``state_on`` on today ask for must be among them (an EUR row
+    covering the day before a change, or today, once asked for a rate never loaded)."""
+
+    def build(spec: list[tuple[int, int, int | None, str]]) -> list[MrrRow]:
+        return [
+            row(f"r{i}", m, s, None if n is None else s + n, currency=c)
+            for i, (m, s, n, c) in enumerate(spec)
+        ]
+
+    before, after = build(first), build(second)
+    loaded = conversion_days(before + after, "USD", also=(day(today),))
+    asked: set[tuple[str, date]] = set()
+
+    def convert(minor: int, source: str, on: date) -> int:
+        asked.update({(source, on), ("USD", on)})  # a factor needs both currencies' rates
+        return minor * 3 // 2
+
+    new_change_points(before, after, currency="USD", convert=convert)
+    state_on(after, day(today), currency="USD", convert=convert)
+    assert asked <= loaded

@@ -3,7 +3,7 @@ both stacks (SQLite + DuckDB, PostgreSQL for both planes)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -425,3 +425,34 @@ def test_a_change_today_on_a_paying_customer_makes_exactly_one_event(shop: ApiHa
     # a rejected write records nothing
     post(shop, "/v1/subscriptions/sub_ann/cancel", {"effective_date": "2020-01-01"})
     assert len(events()) == 2
+
+
+def test_a_row_in_another_currency_makes_its_event(shop: ApiHarness) -> None:
+    """ann pays 50.00 USD from 2025-01-01 on; a 10.00 EUR row from ten days ago adds its
+    USD value at that day's rate: one ``subscription.upgraded`` (its amounts need rates on
+    the change day, the day before it and today, the event's current state)."""
+    start = TODAY - timedelta(days=10)
+    answer = post(
+        shop,
+        "/v1/subscriptions",
+        {
+            "id": "sub_ann_eur",
+            "customer_id": "ann",
+            "currency": "EUR",
+            "mrr": "10.00",
+            "start_date": start.isoformat(),
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    found = shop.client.get(
+        "/v1/events?type=subscription.*&subscriber_id=ann", headers=shop.headers()
+    ).json()["data"]
+    assert [e["type"] for e in found] == ["subscription.upgraded"]
+    data = found[0]["data"]
+    assert (data["effective_date"], data["previous_mrr"], data["currency"]) == (
+        start.isoformat(),
+        5000,
+        "USD",
+    )
+    assert data["mrr"] > 5000  # 10.00 EUR is worth more than nothing in USD
+    assert found[0]["subscription"]["mrr"] > 5000  # today's state, at today's rate

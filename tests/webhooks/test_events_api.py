@@ -10,6 +10,7 @@ from tests.webhooks.helpers import (
     CUSTOMERS,
     SUBSCRIPTIONS,
     create_destination,
+    days_ago,
     import_files,
 )
 from tests.webhooks.receiver import Receiver
@@ -216,3 +217,21 @@ def test_a_replay_counts_each_delivery_at_its_latest_attempt(
     shown = hooks.client.get(f"/v1/replay/{replay['id']}", headers=hooks.headers()).json()
     assert (shown["delivered_count"], shown["failed_count"], shown["pending_count"]) == (1, 0, 0)
     assert shown["status"] == "completed"
+
+
+def test_an_import_converts_a_customer_billed_in_two_currencies(hooks: ApiHarness) -> None:
+    """c9 is billed in USD: 10.00 EUR from 60 days ago, then 20.00 USD from 5 days ago. The
+    change 5 days ago compares the EUR row (the day before, at the change day's rate)
+    with 20.00: one ``subscription.upgraded`` (the activation is older than the backfill)."""
+    customers = f"id,name,email,created_at,currency\nc9,Nine,,{days_ago(90)},USD\n"
+    subscriptions = (
+        "id,customer_id,plan_id,currency,mrr,start_date,end_date,status\n"
+        f"s90,c9,basic,EUR,10.00,{days_ago(60)},{days_ago(5)},active\n"
+        f"s91,c9,pro,USD,20.00,{days_ago(5)},,active\n"
+    )
+    import_files(hooks, {"customers": customers, "subscriptions": subscriptions})
+    found = events(hooks, type="subscription.*")["data"]
+    assert [(e["subscriber"]["id"], e["type"]) for e in found] == [("c9", "subscription.upgraded")]
+    data = found[0]["data"]
+    assert data["effective_date"] == days_ago(5) and data["mrr"] == 2000
+    assert 0 < data["previous_mrr"] < 2000  # 10.00 EUR in USD cents

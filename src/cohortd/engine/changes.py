@@ -150,14 +150,19 @@ def new_change_points(
     ]
 
 
-def conversion_days(rows: Iterable[MrrRow], currency: str) -> set[tuple[str, date]]:
-    """The (currency, day) rates ``change_points`` will ask ``convert`` for: every
-    boundary day of every row in another currency than the event currency."""
+def conversion_days(
+    rows: Iterable[MrrRow], currency: str, *, also: Iterable[date] = ()
+) -> set[tuple[str, date]]:
+    """The (currency, day) rates ``change_points`` will ask ``convert`` for, and
+    ``state_on`` on the days ``also``: when a row is in another currency than the event
+    currency, every currency of the rows on every boundary day of every row, on the day
+    before it (the state just before a change) and on the days ``also``."""
     rows = list(rows)
     foreign = {r.currency for r in rows if r.currency != currency}
     if not foreign:
         return set()
-    days = {r.start_date for r in rows} | {r.end_date for r in rows if r.end_date}
+    bounds = {r.start_date for r in rows} | {r.end_date for r in rows if r.end_date}
+    days = bounds | {d - timedelta(days=1) for d in bounds} | set(also)
     return {(code, day) for code in foreign | {currency} for day in days}
 
 

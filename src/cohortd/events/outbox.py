@@ -148,10 +148,11 @@ class SubscriptionChanges:
         self, after: dict[str, list[changes.MrrRow]], currencies: dict[str, str | None]
     ) -> Any:
         pairs: set[tuple[str, date]] = set()
+        today = self.now.date()  # an event's ``subscription`` block is today's state
         for customer, currency in currencies.items():
             if currency is not None:
                 rows = after.get(customer, []) + self._before.get(customer, [])
-                pairs |= changes.conversion_days(rows, currency)
+                pairs |= changes.conversion_days(rows, currency, also=(today,))
         book = RateBook.load(self.warehouse, self.scope, pairs) if pairs else None
 
         def for_currency(target: str) -> changes.Converter | None:
