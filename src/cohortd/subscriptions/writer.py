@@ -53,7 +53,7 @@ MAX_BATCH: Final = 64  # writes applied in one transaction at most
 # Once a write waits, the writer lingers while more keep coming (each within
 # _GATHER_GAP of the last, _GATHER_MAX in all): clients answered by the last batch are
 # sending their next writes, and one batch of eight costs about what a batch of one does.
-_GATHER_GAP: Final = 0.003
+_GATHER_GAP: Final = 0.010
 _GATHER_MAX: Final = 0.025
 _IDLE_SECONDS: Final = 1.0  # a writer thread with nothing to do for this long stops
 
