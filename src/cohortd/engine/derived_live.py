@@ -1,13 +1,13 @@
 """The derived rows of a few customers, brought up to date inside the writer's transaction.
 
-A live change (``cohortd.subscriptions``) touches one customer. ``refresh_customers``
-rewrites that customer's rows of the per-customer tables (facts, spells, segments) from
-the canonical tables, and adjusts ``cohort_deltas`` key by key: the customer's own
-changes before the write are taken off, the ones after it added, and only the keys
-that moved are read and rewritten. Nothing it does reads or writes the rest of the
-organization's derived rows beyond those keys, so the cost of one change does not grow
-with the organization (the canonical tables are read through a filter on the
-customer's id, a scan of one column on DuckDB).
+A batch of live changes (``cohortd.subscriptions``) touches a few customers.
+``refresh_customers`` rewrites their rows of the per-customer tables (facts, spells,
+segments) from the canonical tables, and adjusts ``cohort_deltas`` key by key: the
+customers' own changes before the write are taken off, the ones after it added, and
+only the keys that moved are read and rewritten. Nothing else of the organization's
+derived rows is read or written. The rows are found through filters on the customers'
+ids (on DuckDB a scan of one column, whose cost grows with the table, far less than the
+rows it would take to recompute them; docs/benchmarks.md, "Live changes").
 
 The result is the same, row for row, as ``derived.refresh`` of the whole scope (a
 property test compares them); ``derived.refresh(customer_ids=...)``, which the import's

@@ -20,7 +20,6 @@ and the delivery loop does for anything left behind).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -55,8 +54,6 @@ from cohortd.subscriptions.schemas import (
 from cohortd.subscriptions.writer import Overriding, Upsert, Write, writer_of
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import DERIVED_PENDING
-
-log = logging.getLogger(__name__)
 
 # An override's day must be a day of the MRR history anyone means: a year like 4672 is
 # a typing slip, not a plan (the import keeps its own rows' dates as given).
