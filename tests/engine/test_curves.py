@@ -18,18 +18,14 @@ from datetime import date, datetime
 
 import ibis
 import pyarrow as pa
-import pytest
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.curves import vintage_curve
 from cohortd.warehouse import Warehouse
 
-
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 TODAY = date(2025, 4, 15)

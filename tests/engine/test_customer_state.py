@@ -9,18 +9,15 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.customer_state import customer_state, mrr_by_currency
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import CUSTOMERS, SUBSCRIPTIONS
 
-
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 D = date(2025, 6, 15)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine.membership import CohortDefinition, member_count, members
@@ -213,10 +213,8 @@ SCENARIOS: list[tuple[str, CohortDefinition, set[str]]] = [
 ]
 
 
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 from datetime import date as d
 
-import pytest
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.fixtures.example_small import Customer, Dataset, Stretch, load
 from tests.reports.helpers import period, run
 
 from cohortd.warehouse import Warehouse
 
-
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 def S(cid: str, mrr: str, start: d, end: d | None = None, currency: str = "USD") -> Stretch:

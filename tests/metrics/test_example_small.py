@@ -9,22 +9,17 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
-
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.engine.money import round_half_away, to_minor_units
 from cohortd.engine.movements import Movement
 from cohortd.warehouse import Scope, Warehouse
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.engine.state_rows import Sub
 from tests.fixtures.example_small import SMALL, load, small_dataset
 from tests.metrics.reference import Rates, reference_period
 
-
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 def _from_csv() -> tuple[list[str], list[Sub], Rates]:

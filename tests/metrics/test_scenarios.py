@@ -28,7 +28,7 @@ import pytest
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import FX_RATES, SCHEMAS
-from tests.conftest import ENGINE_BACKENDS
+from tests.conftest import on_spark_too
 from tests.engine.state_rows import Cust, Sub, load
 
 TODAY = date(2025, 4, 15)
@@ -57,10 +57,8 @@ def add_rates(warehouse: Warehouse, scope: Scope, rates: list[tuple[date, str, D
     warehouse.insert_arrow(FX_RATES, pa.Table.from_pylist(rows, schema=schema))
 
 
-@pytest.fixture(params=ENGINE_BACKENDS)
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """DuckDB, PostgreSQL and Spark."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+# every test on DuckDB, PostgreSQL and Spark (the conftest's ``warehouse``)
+pytestmark = on_spark_too
 
 
 @pytest.fixture(scope="module")
