@@ -187,7 +187,7 @@ class Writer:
                 if not write.done.is_set():  # a write the batch rejected stays rejected
                     deferred += self._apply([write])
             return deferred
-        done = [w for w in batch if w.done.is_set() is False and w not in deferred]
+        done = [w for w in batch if not w.done.is_set() and w not in deferred]
         sessions = next((w.sessions for w in done if w.sessions is not None), None)
         if done and sessions is not None:
             publish(sessions, self.warehouse, batch[0].scope)

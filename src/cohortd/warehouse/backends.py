@@ -221,32 +221,30 @@ class Warehouse(ABC):
         The small reads of live changes: one SELECT built by sqlglot, values quoted by
         it, no Ibis expression built or compiled (compiling costs more than running a
         filtered scan of one customer's rows)."""
-        schema = SCHEMAS[name].to_pyarrow()
         if not rows:
-            return schema.empty_table()
-        statement = (
-            sg.select(*(sg.column(f.name, quoted=True) for f in schema))
-            .from_(sge.table_(name, quoted=True))
-            .where(
-                sg.and_(scope_condition(scope), keys_condition(key, rows), copy=False), copy=False
-            )
-        )
-        found = self.fetch_arrow(statement.sql(self._main.compiler.dialect))
-        return found.cast(schema) if found.num_rows else schema.empty_table()
+            return SCHEMAS[name].to_pyarrow().empty_table()
+        where = sg.and_(scope_condition(scope), keys_condition(key, rows), copy=False)
+        return self._select_rows(self._select(name).where(where, copy=False), name)
 
     def first_rows(self, name: str, scope: Any, order_by: str, limit: int) -> pa.Table:
         """The first ``limit`` rows of ``name`` (of ``scope``, or of every scope when it
         is ``None``) in ``order_by`` order, typed as stored: one SELECT built by
         sqlglot, as ``rows_matching``."""
-        schema = SCHEMAS[name].to_pyarrow()
-        statement = sg.select(*(sg.column(f.name, quoted=True) for f in schema)).from_(
-            sge.table_(name, quoted=True)
-        )
+        statement = self._select(name)
         if scope is not None:
             statement = statement.where(scope_condition(scope), copy=False)
-        statement = statement.order_by(sg.column(order_by, quoted=True), copy=False).limit(
-            limit, copy=False
-        )
+        ordered = statement.order_by(sg.column(order_by, quoted=True), copy=False)
+        return self._select_rows(ordered.limit(limit, copy=False), name)
+
+    @staticmethod
+    def _select(name: str) -> sge.Select:
+        """``SELECT`` every column of ``name``, in its schema's order."""
+        columns = (sg.column(f.name, quoted=True) for f in SCHEMAS[name].to_pyarrow())
+        return sg.select(*columns).from_(sge.table_(name, quoted=True))
+
+    def _select_rows(self, statement: sge.Select, name: str) -> pa.Table:
+        """Run ``statement`` (a ``_select`` of ``name``); its rows typed as stored."""
+        schema = SCHEMAS[name].to_pyarrow()
         found = self.fetch_arrow(statement.sql(self._main.compiler.dialect))
         return found.cast(schema) if found.num_rows else schema.empty_table()
 
