@@ -10,6 +10,7 @@ which must see the change; both reports computed, ``Cache-Control: no-cache``); 
 sustained rate of plan changes from 8 client threads on distinct customers.
 
     uv run python benchmarks/changes.py --sizes 100000 [1000000] [--writes 7] [--rate-seconds 10]
+        [--shape report|global-saas]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cohortd.keys.models import Role
 from cohortd.subscriptions.writer import writer_of
 from cohortd.warehouse import Scope, scoped
 from cohortd.warehouse.tables import SUBSCRIPTIONS
+from metrics import load_global_saas
 
 REPORT = "/v1/reports/cohort?interval=month"
 FRESH = {"Cache-Control": "no-cache"}  # computed, not read from the answer cache
@@ -59,7 +61,7 @@ def _timed(action: Callable[[], httpx.Response]) -> float:
 
 
 def bench_size(
-    size: int, folder: Path, writes: int, rate_seconds: float
+    size: int, folder: Path, writes: int, rate_seconds: float, shape: str = "report"
 ) -> list[tuple[str, float]]:
     folder = folder / f"size_{size}"
     folder.mkdir()
@@ -70,8 +72,11 @@ def bench_size(
             key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.admin)
             session.commit()
             scope, secret = Scope(org.id, livemode=False), key.secret
-        customers, subscriptions = generate(size)
-        load(state.warehouse, scope, customers, subscriptions)
+        if shape == "global-saas":  # the demo generator's global-SaaS shape (metrics.py)
+            load_global_saas(state.warehouse, scope, size)
+        else:
+            customers, subscriptions = generate(size)
+            load(state.warehouse, scope, customers, subscriptions)
         rows = _open_rows(app, scope, writes * 5 + CLIENTS * 400)
         headers = {"Authorization": f"Bearer {secret}"}
         results: list[tuple[str, float]] = []
@@ -111,7 +116,11 @@ def bench_size(
             for _ in range(writes):  # resume: a row paused just before
                 row = next(taken)
                 answer = client.post(f"/v1/subscriptions/{row}/pause", json={})
-                pause_id = next(r["id"] for r in answer.json()["data"] if r["status"] == "paused")
+                pause_id = next(  # the pause just made: it starts today
+                    r["id"]
+                    for r in answer.json()["data"]
+                    if r["status"] == "paused" and r["start_date"] == date.today().isoformat()
+                )
                 paused.append(
                     _timed(lambda p=pause_id: client.post(f"/v1/subscriptions/{p}/resume", json={}))
                 )
@@ -160,11 +169,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--writes", type=int, default=7, help="writes timed per kind")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--shape",
+        choices=["report", "global-saas"],
+        default="report",
+        help="report.py's generator, or the demo's global-SaaS shape (20 currencies)",
+    )
     args = parser.parse_args()
     print(f"{'customers':>10}  {'operation':<34} {'median s':>9} {'vs report alone':>16}")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            results = bench_size(size, Path(tmp), args.writes, args.rate_seconds)
+            results = bench_size(size, Path(tmp), args.writes, args.rate_seconds, args.shape)
             alone = results[0][1]
             for name, value in results:
                 if name.startswith(("changes/s", "  writes per")):
