@@ -18,7 +18,7 @@ from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
 from cohortd.engine import derived
-from cohortd.engine.periods import Interval, period_of
+from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import COHORT_DELTAS, CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
 
@@ -288,7 +288,7 @@ def _upgraded(
     )
     upgraded = connect(url)
     upgraded.ensure_schema()
-    assert upgraded.schema_version() == SCHEMA_VERSION == 5
+    assert upgraded.schema_version() == SCHEMA_VERSION == 6
     return upgraded, customers, subs, expected
 
 
@@ -366,7 +366,53 @@ def _reference_deltas(
                 p0 = period_of(ps, interval)
                 key = (unit, derived.INITIAL, p0, c, ps, p0)
                 found.setdefault(key, [0, 0, 0, 0])[1] += level
+    _reference_moves(reference[MRR_SEGMENTS], found)
     return {k: v for k, v in found.items() if any(v)}
+
+
+def _reference_moves(
+    segments: set[tuple[Any, ...]], found: dict[tuple[Any, ...], list[int]]
+) -> None:
+    """The ``MOVES`` rows, month by month: for each member paying in one currency, its
+    MRR on the last day of every month and of the month before, classified as SPEC §4
+    says (new in the month it first paid in)."""
+    kinds = {
+        "new": derived.NEW,
+        "reactivation": derived.REACTIVATION,
+        "expansion": derived.EXPANSION,
+        "contraction": derived.CONTRACTION,
+        "churn": derived.CHURN,
+    }
+    own: dict[str, list[tuple[Any, ...]]] = {}
+    for row in segments:
+        if row[4] is not None:  # pay_currency: one currency
+            own.setdefault(row[0], []).append(row)
+
+    def month_end(p: int) -> date:
+        return first_day(p + 1, Interval.month) - timedelta(days=1)
+
+    for rows in own.values():
+        ps, currency = rows[0][1], rows[0][4]
+
+        def mrr(day: date, rows: list[tuple[Any, ...]] = rows) -> int:
+            return sum(r[9] for r in rows if r[7] <= day and (r[8] is None or day < r[8]))
+
+        first = period_of(ps, Interval.month)
+        last = max(period_of(r[8] or r[7], Interval.month) for r in rows) + 1
+        for p in range(first, last + 1):
+            s, e = mrr(month_end(p - 1)), mrr(month_end(p))
+            if s > 0 and e == 0:
+                kind = "churn"
+            elif s == 0 and e > 0:
+                kind = "new" if p == first else "reactivation"
+            elif s > 0 and e != s:
+                kind = "expansion" if e > s else "contraction"
+            else:
+                continue
+            key = (derived.UNIT_MONTH, kinds[kind], first, currency, None, p)
+            sums = found.setdefault(key, [0, 0, 0, 0])
+            for i, v in enumerate((1, s, e, 0)):
+                sums[i] += v
 
 
 def _stored_deltas(warehouse: Warehouse, scope: Scope) -> dict[tuple[Any, ...], list[int]]:

@@ -12,7 +12,7 @@ from decimal import Context, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohortd.engine.movements import Movement, Window, _assemble
+from cohortd.engine.movements import Movement, Window, assemble
 
 
 class Book:
@@ -57,8 +57,8 @@ def test_totals_are_the_same_in_any_row_order(rows: list[tuple], seed: int) -> N
     for part in shuffled:
         random.Random(seed).shuffle(part)
     args = (WINDOWS, DAYS, "USD", Book())
-    one = _assemble(*args, levels, paying, moved)  # type: ignore[arg-type]
-    two = _assemble(*args, shuffled[1], shuffled[2], shuffled[0])  # type: ignore[arg-type]
+    one = assemble(*args, levels, paying, moved)  # type: ignore[arg-type]
+    two = assemble(*args, shuffled[1], shuffled[2], shuffled[0])  # type: ignore[arg-type]
     assert one.groups.keys() == two.groups.keys()
     for group, series in one.groups.items():
         for a, b in zip(series, two.groups[group], strict=True):
@@ -90,6 +90,6 @@ def test_many_parts_of_one_movement_in_any_order() -> None:
     for seed in range(20):
         rng.seed(seed)
         rng.shuffle(moved)
-        table = _assemble(*args, [], paying, moved)  # type: ignore[arg-type]
+        table = assemble(*args, [], paying, moved)  # type: ignore[arg-type]
         totals.add(table.groups["g"][0].moved(Movement.new))
     assert len(totals) == 1

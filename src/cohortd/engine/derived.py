@@ -33,6 +33,12 @@ filters reads one table and joins nothing.
   ``INITIAL`` (the initial MRR per currency and paid start). What is left of ``m``
   once ``TRACK`` and ``ABOVE`` are taken off is the levels of members below their
   initial. Quarters and years follow from the month rows by integer division.
+  Months only, the movements of members paying in one currency (SPEC §4 and §8; not
+  changes to undo at an end, but one row per member and month it moved in, summed):
+  ``MOVES`` kinds ``NEW`` … ``CHURN``, with ``n`` members, ``v`` their MRR on the last
+  day of the month before (s) and ``m`` on the month's last day (e), own minor units.
+  In one currency the sign of e − s does not depend on the rate, so these sums are the
+  monthly metrics of a whole scope without reading a segment (``engine.metric_sums``).
 
 ``refresh(warehouse, scope, customer_ids)`` recomputes the rows of the given customers
 (``None``: the whole scope) from the canonical tables, inside the caller's transaction.
@@ -93,6 +99,14 @@ MONEY: Final = 1
 TRACK: Final = 2
 INITIAL: Final = 3
 ABOVE: Final = 4
+# movements of one-currency members per month (``_moves``), ``engine.movements.Movement``
+NEW: Final = 5
+REACTIVATION: Final = 6
+EXPANSION: Final = 7
+CONTRACTION: Final = 8
+CHURN: Final = 9
+MOVES: Final = (NEW, REACTIVATION, EXPANSION, CONTRACTION, CHURN)
+_OPEN_MONTH: Final = 2**31 - 1  # the month number of an open end
 DELTA_KEYS: Final = ("unit", "kind", "p0", "currency", "ps", "p")
 DELTA_VALUES: Final = ("n", "v", "m", "t")
 PER_CUSTOMER_TABLES: Final = tuple(t for t in DERIVED_TABLES if t != COHORT_DELTAS)
@@ -169,7 +183,60 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
             stops=False,
         ),
     ]
+    blocks.append(_moves(segments))
     return blocks[0].union(*blocks[1:], distinct=False)
+
+
+def _moves(segments: ir.Table) -> ir.Table:
+    """The ``MOVES`` rows of the segments of members paying in one currency: a member can
+    only have moved in a month one of its segments starts or ends in (month numbers
+    ``month_start``, ``month_end``; a segment covers the last day of months ``start ≤ p <
+    end``, as everywhere in this table), and there its s and e are the levels of the
+    segments covering the two last days."""
+    one = segments.filter(segments.pay_currency.notnull())
+    open_month = ibis.literal(_OPEN_MONTH, "int64")
+    own = one.select(
+        "customer_id",
+        "level_minor",
+        p0=one.month0.cast("int64"),
+        currency=one.pay_currency,
+        lo=one.month_start.cast("int64"),
+        hi=one.month_end.cast("int64").fill_null(open_month),
+    )
+    own = own.filter(own.lo < own.hi)  # covers no month's last day: moves nothing
+    starts = own.select(changed_id=own.customer_id, p=own.lo)
+    ends = own.filter(own.hi < open_month).select(changed_id=own.customer_id, p=own.hi)
+    changed = starts.union(ends, distinct=True)
+    joined = changed.join(own, changed.changed_id == own.customer_id)
+    zero = ibis.literal(0, "int64")
+    at_s = (joined.lo <= joined.p - 1) & (joined.p - 1 < joined.hi)
+    at_e = (joined.lo <= joined.p) & (joined.p < joined.hi)
+    pairs = joined.group_by(["changed_id", "p", "p0", "currency"]).agg(
+        s=ibis.ifelse(at_s, joined.level_minor, zero).sum().cast("int64"),
+        e=ibis.ifelse(at_e, joined.level_minor, zero).sum().cast("int64"),
+    )
+    kind = ibis.cases(
+        ((pairs.s > 0) & (pairs.e == 0), CHURN),
+        ((pairs.s == 0) & (pairs.e > 0) & (pairs.p == pairs.p0), NEW),
+        ((pairs.s == 0) & (pairs.e > 0), REACTIVATION),
+        ((pairs.s > 0) & (pairs.e > pairs.s), EXPANSION),
+        ((pairs.s > 0) & (pairs.e < pairs.s), CONTRACTION),
+        else_=ibis.null("int64"),
+    )
+    moved = pairs.mutate(kind=kind)
+    moved = moved.filter(moved.kind.notnull())
+    return moved.select(
+        unit=ibis.literal(UNIT_MONTH, "int8"),
+        kind=moved.kind.cast("int8"),
+        p0=moved.p0.cast("int32"),
+        currency=moved.currency.cast("string"),
+        ps=ibis.null().cast("date"),
+        p=moved.p.cast("int32"),
+        n=ibis.literal(1, "int64"),
+        v=moved.s,
+        m=moved.e,
+        t=zero,
+    )
 
 
 def summed_deltas(rows: ir.Table) -> ir.Table:

@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cohortd.engine.money import round_half_away
+from cohortd.engine.monthly import whole_scope_movements
 from cohortd.engine.movements import (
     Movement,
     PeriodMovements,
@@ -268,17 +269,20 @@ def metrics_series(
     """
     asked = windows(granularity, start, end, cut=end)
     lookback = windows(granularity, earlier(granularity, start, LTV_LOOKBACK), end, cut=end)
-    grouped = None
-    if members is not None:
-        grouped = members.select(group_id=ibis.literal(""), customer_id=members.customer_id)
-    table = cohort_movements(
-        warehouse,
-        scope,
-        members=grouped,
-        periods=lookback,
-        currency=currency,
-        fixed_rate_day=asked[0].start if fix_fx else None,
-    )
+    fixed_rate_day = asked[0].start if fix_fx else None
+    if members is None:  # by month: from the kept sums
+        table = whole_scope_movements(
+            warehouse, scope, periods=lookback, currency=currency, fixed_rate_day=fixed_rate_day
+        )
+    else:
+        table = cohort_movements(
+            warehouse,
+            scope,
+            members=members.select(group_id=ibis.literal(""), customer_id=members.customer_id),
+            periods=lookback,
+            currency=currency,
+            fixed_rate_day=fixed_rate_day,
+        )
     series = table.series("")
     offset = len(lookback) - len(asked)
     churn_rates = [_ratio(HUNDRED * m.count(Movement.churn), m.paying_at_start) for m in series]

@@ -204,32 +204,34 @@ def cohort_movements(
     numbered = None if bucket_join else numbering(periods)
     days = measuring_days(periods)
     n = len(periods)
-    with _temp_tables(warehouse) as temp:
+    with temp_tables(warehouse) as temp:
         # only the general path joins against the measuring days
         buckets = temp("buckets", _bucket_rows(days)) if numbered is None else None
-        segments = _ranged(
+        segments = ranged_rows(
             scoped(warehouse, MRR_SEGMENTS, scope), members, buckets, periods, numbered
         )
         ranged = temp("segments", segments)
         levels = warehouse.to_pyarrow(_level_deltas(ranged, n)).to_pylist()
-        spells = _ranged(scoped(warehouse, PAID_SPELLS, scope), members, buckets, periods, numbered)
+        spells = ranged_rows(
+            scoped(warehouse, PAID_SPELLS, scope), members, buckets, periods, numbered
+        )
         paying = warehouse.to_pyarrow(_count_deltas(spells, n)).to_pylist()
         currencies = {str(r["currency"]) for r in levels}
         rate_days = [fixed_rate_day or d for d in days]
         book = RateBook.load(
             warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
         )
-        factors = ibis.memtable(_factor_rows(book, currencies, currency, rate_days))
-        bounds = ibis.memtable(_bound_rows(periods))
-        moved = warehouse.to_pyarrow(_changed_sums(ranged, factors, bounds, n)).to_pylist()
-    return _assemble(periods, rate_days, currency, book, levels, paying, moved)
+        factors = ibis.memtable(factor_rows(book, currencies, currency, rate_days))
+        bounds = ibis.memtable(bound_rows(periods))
+        moved = warehouse.to_pyarrow(changed_sums(ranged, factors, bounds, n)).to_pylist()
+    return assemble(periods, rate_days, currency, book, levels, paying, moved)
 
 
 # -- the queries ------------------------------------------------------------------------
 
 
 @contextmanager
-def _temp_tables(warehouse: Warehouse) -> Iterator[Any]:
+def temp_tables(warehouse: Warehouse) -> Iterator[Any]:
     """A maker of session-local tables (real tables carry statistics: DuckDB plans a range
     join against one far better than against Arrow rows), all dropped afterwards."""
     names: list[str] = []
@@ -259,7 +261,7 @@ def _bucket_rows(days: list[date]) -> pa.Table:
     )
 
 
-def _bound_rows(periods: Sequence[Window]) -> pa.Table:
+def bound_rows(periods: Sequence[Window]) -> pa.Table:
     """``i, first, last``: period i's calendar days (is a first payment inside it?)."""
     return pa.table(
         {
@@ -270,7 +272,7 @@ def _bound_rows(periods: Sequence[Window]) -> pa.Table:
     )
 
 
-def _factor_rows(
+def factor_rows(
     book: RateBook, currencies: set[str], target: str, rate_days: list[date]
 ) -> pa.Table:
     """``currency, i, f``: float factor of a minor unit to ``target`` in period i (only
@@ -335,7 +337,7 @@ def _bucket_expr(
     return ibis.cases((day.isnull(), past), (day > last_day_measured, past), else_=inside)
 
 
-def _ranged(
+def ranged_rows(
     table: ir.Table,
     members: ir.Table | None,
     buckets: ir.Table | None,
@@ -390,7 +392,7 @@ def _count_deltas(spells: ir.Table, n: int) -> ir.Table:
     return both.group_by(["group_id", "j"]).agg(k=both.k.sum().cast("int64"))
 
 
-def _changed_sums(ranged: ir.Table, factors: ir.Table, bounds: ir.Table, n: int) -> ir.Table:
+def changed_sums(ranged: ir.Table, factors: ir.Table, bounds: ir.Table, n: int) -> ir.Table:
     """``group_id, i, movement, currency, s, e, members``: the movements of the members
     whose MRR changed inside period i, summed per currency (``members`` counts each
     member once, on its first currency)."""
@@ -482,7 +484,7 @@ def _running(deltas: list[dict[str, Any]], key: str, n: int) -> dict[tuple[Any, 
     return totals
 
 
-def _assemble(
+def assemble(
     periods: Sequence[Window],
     rate_days: list[date],
     target: str,

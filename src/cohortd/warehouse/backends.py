@@ -280,8 +280,8 @@ class Warehouse(ABC):
 
     def _upgrade(self) -> None:
         """Every version so far changed only the derived tables (1 → 2: new; 2 → 3: their
-        period numbers; 3 → 4: ``cohort_deltas``; 4 → 5: its ``ABOVE`` rows): they are
-        made anew and filled for every stored scope."""
+        period numbers; 3 → 4: ``cohort_deltas``; 4 → 5: its ``ABOVE`` rows; 5 → 6: its
+        monthly movements): they are made anew and filled for every stored scope."""
         from cohortd.engine import derived  # the engine imports this module
         from cohortd.warehouse import Scope
 

@@ -13,8 +13,8 @@ import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
 # 2: the derived tables (engine.derived); 3: their period numbers; 4: cohort_deltas;
-# 5: cohort_deltas' ABOVE rows
-SCHEMA_VERSION: Final = 5
+# 5: cohort_deltas' ABOVE rows; 6: cohort_deltas' monthly movements
+SCHEMA_VERSION: Final = 6
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
 
@@ -178,14 +178,14 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "org_id": "!string",
             "livemode": "!boolean",
             "unit": "!int8",  # engine.derived.UNIT_WEEK / UNIT_MONTH
-            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL / ABOVE
+            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL / ABOVE / MOVES
             "p0": "!int32",  # the members' cohort period (week or month number)
             "currency": "string",  # null for COUNT
             "ps": "date",  # the members' paid start: TRACK, ABOVE and INITIAL only
             "p": "!int32",  # the period the change takes effect in
-            "n": "!int64",  # paying members (COUNT)
-            "v": "!int64",  # MRR levels, minor units (MONEY; INITIAL: the initial MRR)
-            "m": "!int64",  # min(level, initial) of one-currency members (MONEY)
+            "n": "!int64",  # paying members (COUNT), moved members (MOVES)
+            "v": "!int64",  # MRR levels, minor units (MONEY; INITIAL: the initial MRR; MOVES: s)
+            "m": "!int64",  # min(level, initial) of one-currency members (MONEY; MOVES: e)
             "t": "!int64",  # the initial of segments at (TRACK) or above (ABOVE) it
         }
     ),

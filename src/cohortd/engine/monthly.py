@@ -1,0 +1,216 @@
+"""The movements of a whole scope by calendar month, from the kept sums (SPEC §8).
+
+``engine.movements.cohort_movements`` computes any groups' movements from the segments:
+every customer's ranges expanded over the periods and the changed (customer, period)
+pairs classified. For the whole scope by month that is most of the work of a metrics
+request and grows with the organization (1,000,000 customers: seconds). The same
+figures are kept up to date at every write in ``cohort_deltas`` (``engine.derived``):
+
+- the MRR levels per currency (``MONEY``) and the paying members (``COUNT``) change by
+  month: their running sums are the levels on every month's last day;
+- the members paying in one currency moved as the ``MOVES`` rows say: per month, kind
+  and currency, how many and their s and e in minor units (in one currency the sign of
+  e − s does not depend on the rate).
+
+Only members billed in several currencies are classified per request, from their own
+segments (their sign of e − s depends on the rates), as ``cohort_movements`` does. The
+conversion and the figures derived from the sums are ``movements``' own (``assemble``),
+so the answer is the same, to the last digit, as ``cohort_movements`` of the whole
+scope (tests compare them on random data, live writes included). A current month, still
+cut short at today, is not in the kept sums (they describe months' last days) and is
+computed by ``cohort_movements``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Final
+
+import ibis
+
+from cohortd.engine import derived
+from cohortd.engine.fx import RateBook
+from cohortd.engine.movements import (
+    WHOLE_SCOPE,
+    Movement,
+    MovementTable,
+    Window,
+    assemble,
+    bound_rows,
+    changed_sums,
+    cohort_movements,
+    factor_rows,
+    measuring_days,
+    numbering,
+    ranged_rows,
+    temp_tables,
+)
+from cohortd.engine.periods import Interval, first_day, last_day, period_of
+from cohortd.warehouse import Scope, Warehouse, scoped
+from cohortd.warehouse.tables import COHORT_DELTAS, MRR_SEGMENTS
+
+KIND_MOVEMENT: Final = {
+    derived.NEW: Movement.new,
+    derived.REACTIVATION: Movement.reactivation,
+    derived.EXPANSION: Movement.expansion,
+    derived.CONTRACTION: Movement.contraction,
+    derived.CHURN: Movement.churn,
+}
+
+
+def whole_scope_movements(
+    warehouse: Warehouse,
+    scope: Scope,
+    *,
+    periods: Sequence[Window],
+    currency: str,
+    fixed_rate_day: date | None = None,
+) -> MovementTable:
+    """``cohort_movements`` of every customer of ``scope`` (``members=None``), the same
+    figures: from the kept sums when ``periods`` are calendar months, else (and for a
+    last month cut short) from the segments."""
+    if not _calendar_months(periods):
+        return cohort_movements(
+            warehouse,
+            scope,
+            members=None,
+            periods=periods,
+            currency=currency,
+            fixed_rate_day=fixed_rate_day,
+        )
+    done = [w for w in periods if w.complete]
+    rest = list(periods[len(done) :])
+    if not done:
+        return cohort_movements(
+            warehouse,
+            scope,
+            members=None,
+            periods=periods,
+            currency=currency,
+            fixed_rate_day=fixed_rate_day,
+        )
+    kept = kept_movements(
+        warehouse, scope, periods=done, currency=currency, fixed_rate_day=fixed_rate_day
+    )
+    if not rest:
+        return kept
+    cut = cohort_movements(
+        warehouse,
+        scope,
+        members=None,
+        periods=rest,
+        currency=currency,
+        fixed_rate_day=fixed_rate_day,
+    )
+    return MovementTable(
+        windows=tuple(periods),
+        groups={WHOLE_SCOPE: kept.series(WHOLE_SCOPE) + cut.series(WHOLE_SCOPE)},
+    )
+
+
+def _calendar_months(periods: Sequence[Window]) -> bool:
+    for w in periods:
+        p = period_of(w.start, Interval.month)
+        if first_day(p, Interval.month) != w.start or last_day(p, Interval.month) != w.last:
+            return False
+    return bool(periods)
+
+
+def kept_movements(
+    warehouse: Warehouse,
+    scope: Scope,
+    *,
+    periods: Sequence[Window],
+    currency: str,
+    fixed_rate_day: date | None = None,
+) -> MovementTable:
+    """The whole scope's movements over consecutive, complete calendar months, from
+    ``cohort_deltas`` and the segments of members billed in several currencies.
+
+    Raises ``ValueError`` for any other periods, ``fx.UnknownCurrency`` for a currency
+    without rates."""
+    if not _calendar_months(periods) or not all(w.complete for w in periods):
+        raise ValueError("complete calendar months only")
+    derived.catch_up(warehouse, scope)
+    days = measuring_days(periods)
+    n = len(periods)
+    first = period_of(periods[0].start, Interval.month)
+    levels, paying, moved = _kept_rows(warehouse, scope, first, n)
+    rate_days = [fixed_rate_day or d for d in days]
+    with temp_tables(warehouse) as temp:
+        several = scoped(warehouse, MRR_SEGMENTS, scope)
+        several = several.filter(several.pay_currency.isnull())
+        rows = temp("several", ranged_rows(several, None, None, periods, numbering(periods)))
+        currencies = {str(r["currency"]) for r in levels}
+        book = RateBook.load(
+            warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
+        )
+        factors = ibis.memtable(factor_rows(book, currencies, currency, rate_days))
+        bounds = ibis.memtable(bound_rows(periods))
+        moved += warehouse.to_pyarrow(changed_sums(rows, factors, bounds, n)).to_pylist()
+    return assemble(periods, rate_days, currency, book, levels, paying, moved)
+
+
+def _kept_rows(
+    warehouse: Warehouse, scope: Scope, first: int, n: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``cohort_deltas``' monthly rows as ``movements``' level, count and moved rows:
+    measuring day j of month ``first + j − 1`` (j = 0: every earlier month)."""
+    table = scoped(warehouse, COHORT_DELTAS, scope)
+    last = first + n - 1
+    p = table.p.cast("int64")
+    levels_or_counts = table.kind.isin([derived.COUNT, derived.MONEY])
+    moves = table.kind.isin(list(derived.MOVES)) & (p >= first)
+    chosen = table.filter(
+        (table.unit == derived.UNIT_MONTH) & (p <= last) & (levels_or_counts | moves)
+    )
+    j = ibis.greatest(chosen.p.cast("int64") - first + 1, ibis.literal(0, "int64"))
+    summed = chosen.group_by(kind=chosen.kind.cast("int64"), currency=chosen.currency, j=j).agg(
+        n=chosen.n.sum().cast("int64"),
+        v=chosen.v.sum().cast("int64"),
+        m=chosen.m.sum().cast("int64"),
+    )
+    levels: list[dict[str, Any]] = []
+    paying: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    for row in warehouse.to_pyarrow(summed).to_pylist():
+        kind, j_ = int(row["kind"]), int(row["j"])
+        if kind == derived.MONEY:
+            levels.append(
+                {"group_id": WHOLE_SCOPE, "j": j_, "currency": row["currency"], "v": row["v"]}
+            )
+        elif kind == derived.COUNT:
+            paying.append({"group_id": WHOLE_SCOPE, "j": j_, "k": row["n"]})
+        else:
+            moved.append(
+                {
+                    "group_id": WHOLE_SCOPE,
+                    "i": j_,
+                    "movement": KIND_MOVEMENT[kind].value,
+                    "currency": row["currency"],
+                    "s": row["v"],
+                    "e": row["m"],
+                    "members": row["n"],
+                }
+            )
+    return _paying_currencies(levels, n), paying, moved
+
+
+def _paying_currencies(levels: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The level rows of the currencies somebody pays in on one of the measuring days
+    (a currency whose changes net to 0 throughout is left out, as the segments' ranges
+    covering none of the days are; it may have no rate then)."""
+    running: dict[str, list[int]] = {}
+    for row in levels:
+        steps = running.setdefault(str(row["currency"]), [0] * (n + 1))
+        steps[int(row["j"])] += int(row["v"])
+    live: set[str] = set()
+    for code, steps in running.items():
+        total = 0
+        for step in steps:
+            total += step
+            if total:
+                live.add(code)
+                break
+    return [row for row in levels if str(row["currency"]) in live]
