@@ -20,7 +20,13 @@ from tests.engine.state_rows import Cust, Sub, load
 from cohortd.engine import derived
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import COHORT_DELTAS, CUSTOMER_FACTS, MRR_SEGMENTS, PAID_SPELLS
+from cohortd.warehouse.tables import (
+    COHORT_DELTAS,
+    CUSTOMER_FACTS,
+    MRR_SEGMENTS,
+    PAID_SPELLS,
+    SEVERAL_PAIRS,
+)
 
 DAY0 = date(2023, 1, 1)
 
@@ -112,7 +118,43 @@ def _reference(customers: list[Cust], subs: list[Sub]) -> dict[str, set[tuple[An
                     (cust.id, ps, billing, country, pay_currency, initial, c, start, end, lvl)
                 )
     assert all(s.end is None or s.end < end_of_time for s in subs)
-    return {CUSTOMER_FACTS: facts, PAID_SPELLS: spells, MRR_SEGMENTS: segments}
+    return {
+        CUSTOMER_FACTS: facts,
+        PAID_SPELLS: spells,
+        MRR_SEGMENTS: segments,
+        SEVERAL_PAIRS: _reference_several(segments),
+    }
+
+
+def _month_end(p: int) -> date:
+    return first_day(p + 1, Interval.month) - timedelta(days=1)
+
+
+def _reference_several(segments: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """Per member in several currencies, every month where some currency's MRR on its
+    last day differs from the month before's: the MRR of each currency paid on either."""
+    own: dict[str, list[tuple[Any, ...]]] = {}
+    for row in segments:
+        if row[4] is None:  # no pay_currency: several
+            own.setdefault(row[0], []).append(row)
+    found = set()
+    for cid, rows in own.items():
+        ps = rows[0][1]
+
+        def mrr(day: date, rows: list[tuple[Any, ...]] = rows) -> dict[str, int]:
+            levels: dict[str, int] = {}
+            for r in rows:
+                if r[7] <= day and (r[8] is None or day < r[8]):
+                    levels[r[6]] = levels.get(r[6], 0) + r[9]
+            return levels
+
+        last = max(period_of(r[8] or r[7], Interval.month) for r in rows) + 1
+        for p in range(period_of(ps, Interval.month), last + 1):
+            s, e = mrr(_month_end(p - 1)), mrr(_month_end(p))
+            if s != e:
+                for c in s.keys() | e.keys():
+                    found.add((cid, ps, p, c, s.get(c, 0), e.get(c, 0)))
+    return found
 
 
 _COLUMNS = {
@@ -145,6 +187,7 @@ _COLUMNS = {
         "end_date",
         "level_minor",
     ),
+    SEVERAL_PAIRS: ("customer_id", "paid_started_at", "p", "currency", "s", "e"),
 }
 
 
@@ -188,7 +231,9 @@ def test_derived_tables_equal_the_day_by_day_reference(warehouse, new_scope):
         scope = new_scope()
         customers, subs = _random_history(rng, 25)
         load(warehouse, scope, customers, subs)
-        assert _stored(warehouse, scope) == _reference(customers, subs)
+        expected = _reference(customers, subs)
+        assert len(expected[SEVERAL_PAIRS]) > 5, "members in several currencies moved"
+        assert _stored(warehouse, scope) == expected
         assert _check_period_numbers(warehouse, scope) > 100
 
 
@@ -388,9 +433,6 @@ def _reference_moves(
         if row[4] is not None:  # pay_currency: one currency
             own.setdefault(row[0], []).append(row)
 
-    def month_end(p: int) -> date:
-        return first_day(p + 1, Interval.month) - timedelta(days=1)
-
     for rows in own.values():
         ps, currency = rows[0][1], rows[0][4]
 
@@ -400,7 +442,7 @@ def _reference_moves(
         first = period_of(ps, Interval.month)
         last = max(period_of(r[8] or r[7], Interval.month) for r in rows) + 1
         for p in range(first, last + 1):
-            s, e = mrr(month_end(p - 1)), mrr(month_end(p))
+            s, e = mrr(_month_end(p - 1)), mrr(_month_end(p))
             if s > 0 and e == 0:
                 kind = "churn"
             elif s == 0 and e > 0:

@@ -14,6 +14,10 @@ the subscriptions on every query (window functions over every row of a scope):
   ``level_minor`` > 0 (overlapping rows summed). The sum of a customer's segments
   covering day d is its MRR on d, currency by currency.
 
+- ``several_pairs``: for members billed in several currencies, the months they moved
+  in and their MRR per currency on those months' last days and the month before's
+  (what ``engine.monthly`` classifies at a request's rates).
+
 Spells and segments repeat the customer's ``paid_started_at``, ``currency``,
 ``country``, ``pay_currency`` and ``initial_minor`` so that a report without customer
 filters reads one table and joins nothing.
@@ -76,6 +80,7 @@ from cohortd.warehouse.tables import (
     MRR_SEGMENTS,
     PAID_SPELLS,
     SCHEMAS,
+    SEVERAL_PAIRS,
     SUBSCRIPTIONS,
 )
 
@@ -188,13 +193,16 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
 
 
 def _moves(segments: ir.Table) -> ir.Table:
-    """The ``MOVES`` rows of the segments of members paying in one currency: a member can
-    only have moved in a month one of its segments starts or ends in (month numbers
-    ``month_start``, ``month_end``; a segment covers the last day of months ``start ≤ p <
-    end``, as everywhere in this table), and there its s and e are the levels of the
-    segments covering the two last days."""
+    """The ``MOVES`` rows of the segments of members paying in one currency. A segment
+    covers the last day of months ``lo ≤ p < hi`` (``month_start``, ``month_end``, as
+    everywhere in this table), and a member paying in one currency has at most one
+    segment on any day: in its segments that cover a month's last day, ordered by
+    ``lo``, the member can only move where one opens (s: the one before, if it reaches
+    that month; e: its level) or closes with none opening in that month (s: its level,
+    e: 0). One sort per member, no join."""
     one = segments.filter(segments.pay_currency.notnull())
     open_month = ibis.literal(_OPEN_MONTH, "int64")
+    zero = ibis.literal(0, "int64")
     own = one.select(
         "customer_id",
         "level_minor",
@@ -204,17 +212,25 @@ def _moves(segments: ir.Table) -> ir.Table:
         hi=one.month_end.cast("int64").fill_null(open_month),
     )
     own = own.filter(own.lo < own.hi)  # covers no month's last day: moves nothing
-    starts = own.select(changed_id=own.customer_id, p=own.lo)
-    ends = own.filter(own.hi < open_month).select(changed_id=own.customer_id, p=own.hi)
-    changed = starts.union(ends, distinct=True)
-    joined = changed.join(own, changed.changed_id == own.customer_id)
-    zero = ibis.literal(0, "int64")
-    at_s = (joined.lo <= joined.p - 1) & (joined.p - 1 < joined.hi)
-    at_e = (joined.lo <= joined.p) & (joined.p < joined.hi)
-    pairs = joined.group_by(["changed_id", "p", "p0", "currency"]).agg(
-        s=ibis.ifelse(at_s, joined.level_minor, zero).sum().cast("int64"),
-        e=ibis.ifelse(at_e, joined.level_minor, zero).sum().cast("int64"),
+    order = ibis.window(group_by=own.customer_id, order_by=own.lo)
+    own = own.mutate(
+        prev_hi=own.hi.lag().over(order),
+        prev_level=own.level_minor.lag().over(order),
+        next_lo=own.lo.lead().over(order),
     )
+    reached = (own.prev_hi == own.lo).fill_null(False)
+    opened = own.select(
+        "p0",
+        "currency",
+        p=own.lo,
+        s=ibis.ifelse(reached, own.prev_level, zero).cast("int64"),
+        e=own.level_minor.cast("int64"),
+    )
+    closes = (own.hi < open_month) & (own.next_lo.isnull() | (own.next_lo != own.hi))
+    closed = own.filter(closes).select(
+        "p0", "currency", p=own.hi, s=own.level_minor.cast("int64"), e=zero
+    )
+    pairs = opened.union(closed, distinct=False)
     kind = ibis.cases(
         ((pairs.s > 0) & (pairs.e == 0), CHURN),
         ((pairs.s == 0) & (pairs.e > 0) & (pairs.p == pairs.p0), NEW),
@@ -236,6 +252,49 @@ def _moves(segments: ir.Table) -> ir.Table:
         v=moved.s,
         m=moved.e,
         t=zero,
+    )
+
+
+def _several_pairs(segments: ir.Table) -> ir.Table:
+    """``SEVERAL_PAIRS``: for members billed in several currencies, each month some
+    currency's MRR on its last day differs from the month before's, and there the MRR of
+    every currency paid on either day (s, e). Whether such a member expanded or
+    contracted depends on the rates, so the metrics classify these pairs per request; a
+    month in which every currency kept its level is no movement at any rate, and is not
+    kept."""
+    several = segments.filter(segments.pay_currency.isnull())
+    open_month = ibis.literal(_OPEN_MONTH, "int64")
+    zero = ibis.literal(0, "int64")
+    own = several.select(
+        "customer_id",
+        "currency",
+        "level_minor",
+        "paid_started_at",
+        lo=several.month_start.cast("int64"),
+        hi=several.month_end.cast("int64").fill_null(open_month),
+    )
+    own = own.filter(own.lo < own.hi)
+    starts = own.select(changed_id=own.customer_id, p=own.lo)
+    ends = own.filter(own.hi < open_month).select(changed_id=own.customer_id, p=own.hi)
+    changed = starts.union(ends, distinct=True)
+    joined = changed.join(own, changed.changed_id == own.customer_id)
+    at_s = (joined.lo <= joined.p - 1) & (joined.p - 1 < joined.hi)
+    at_e = (joined.lo <= joined.p) & (joined.p < joined.hi)
+    measured = joined.filter(at_s | at_e)
+    pairs = measured.group_by(["changed_id", "p", "currency", "paid_started_at"]).agg(
+        s=ibis.ifelse(at_s, measured.level_minor, zero).sum().cast("int64"),
+        e=ibis.ifelse(at_e, measured.level_minor, zero).sum().cast("int64"),
+    )
+    member_month = ibis.window(group_by=[pairs.changed_id, pairs.p])
+    pairs = pairs.mutate(moved=(pairs.s != pairs.e).any().over(member_month))
+    kept = pairs.filter(pairs.moved)
+    return kept.select(
+        customer_id=kept.changed_id,
+        paid_started_at=kept.paid_started_at,
+        p=kept.p.cast("int32"),
+        currency=kept.currency,
+        s=kept.s,
+        e=kept.e,
     )
 
 
@@ -528,6 +587,7 @@ def per_customer_rows(
     facts = step("facts", _facts(customers, first, paid))
     carried = facts.filter(facts.paid_started_at.notnull()).select(*_FACT_COLUMNS)
     spells = _spells(edges).join(carried, "customer_id")
+    segments = _segment_rows(_segments(swept), carried)
     return {
         CUSTOMER_FACTS: facts,
         PAID_SPELLS: spells.select(
@@ -538,7 +598,8 @@ def per_customer_rows(
             "month0",
             **stored_period_columns(spells, ("start", "end")),
         ),
-        MRR_SEGMENTS: _segment_rows(_segments(swept), carried),
+        MRR_SEGMENTS: segments,
+        SEVERAL_PAIRS: _several_pairs(segments),
     }
 
 
@@ -562,7 +623,10 @@ def _fill(
             warehouse.delete_scope(name, scope)
         else:
             warehouse.delete_matching(name, scope, ("customer_id",), customer_ids)
-        insert_rows(warehouse, scope, name, rows[name])
+        source = rows[name]
+        if name == SEVERAL_PAIRS:  # from the segments just written, not derived again
+            source = _several_pairs(_of(warehouse, scope, customer_ids)[0])
+        insert_rows(warehouse, scope, name, source)
     segments, spells = _of(warehouse, scope, customer_ids)
     changes = typed_deltas(delta_rows(segments, spells))
     if before is not None:  # the scope's sums, minus the old changes, plus the new

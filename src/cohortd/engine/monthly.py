@@ -12,8 +12,9 @@ figures are kept up to date at every write in ``cohort_deltas`` (``engine.derive
   and currency, how many and their s and e in minor units (in one currency the sign of
   e − s does not depend on the rate).
 
-Only members billed in several currencies are classified per request, from their own
-segments (their sign of e − s depends on the rates), as ``cohort_movements`` does. The
+Only members billed in several currencies are classified per request (their sign of
+e − s depends on the rates), from the months they moved in, kept per member with their
+MRR per currency (``several_pairs``), as ``cohort_movements`` classifies its pairs. The
 conversion and the figures derived from the sums are ``movements``' own (``assemble``),
 so the answer is the same, to the last digit, as ``cohort_movements`` of the whole
 scope (tests compare them on random data, live writes included). A current month, still
@@ -38,17 +39,14 @@ from cohortd.engine.movements import (
     Window,
     assemble,
     bound_rows,
-    changed_sums,
+    classified_sums,
     cohort_movements,
     factor_rows,
     measuring_days,
-    numbering,
-    ranged_rows,
-    temp_tables,
 )
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
-from cohortd.warehouse.tables import COHORT_DELTAS, MRR_SEGMENTS
+from cohortd.warehouse.tables import COHORT_DELTAS, SEVERAL_PAIRS
 
 KIND_MOVEMENT: Final = {
     derived.NEW: Movement.new,
@@ -138,17 +136,25 @@ def kept_movements(
     first = period_of(periods[0].start, Interval.month)
     levels, paying, moved = _kept_rows(warehouse, scope, first, n)
     rate_days = [fixed_rate_day or d for d in days]
-    with temp_tables(warehouse) as temp:
-        several = scoped(warehouse, MRR_SEGMENTS, scope)
-        several = several.filter(several.pay_currency.isnull())
-        rows = temp("several", ranged_rows(several, None, None, periods, numbering(periods)))
-        currencies = {str(r["currency"]) for r in levels}
-        book = RateBook.load(
-            warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
-        )
-        factors = ibis.memtable(factor_rows(book, currencies, currency, rate_days))
-        bounds = ibis.memtable(bound_rows(periods))
-        moved += warehouse.to_pyarrow(changed_sums(rows, factors, bounds, n)).to_pylist()
+    currencies = {str(r["currency"]) for r in levels}
+    book = RateBook.load(
+        warehouse, scope, {(c, d) for c in currencies | {currency} for d in rate_days}
+    )
+    factors = ibis.memtable(factor_rows(book, currencies, currency, rate_days))
+    bounds = ibis.memtable(bound_rows(periods))
+    several = scoped(warehouse, SEVERAL_PAIRS, scope)
+    p = several.p.cast("int64")
+    several = several.filter((p >= first) & (p <= first + n - 1))
+    pairs = several.select(
+        group_id=ibis.literal(WHOLE_SCOPE),
+        customer_id=several.customer_id,
+        i=p - (first - 1),
+        currency=several.currency,
+        s=several.s,
+        e=several.e,
+        paid_started_at=several.paid_started_at,
+    )
+    moved += warehouse.to_pyarrow(classified_sums(pairs, factors, bounds)).to_pylist()
     return assemble(periods, rate_days, currency, book, levels, paying, moved)
 
 

@@ -396,6 +396,12 @@ def changed_sums(ranged: ir.Table, factors: ir.Table, bounds: ir.Table, n: int) 
     """``group_id, i, movement, currency, s, e, members``: the movements of the members
     whose MRR changed inside period i, summed per currency (``members`` counts each
     member once, on its first currency)."""
+    return classified_sums(_changed_pairs(ranged, n), factors, bounds)
+
+
+def _changed_pairs(ranged: ir.Table, n: int) -> ir.Table:
+    """``group_id, customer_id, i, currency, s, e, paid_started_at``: per member whose MRR
+    changed inside period i, its MRR in each currency on the two measuring days."""
     starts = ranged.filter((ranged.lo >= 1) & (ranged.lo <= n)).select(
         "group_id", "customer_id", i=ranged.lo
     )
@@ -425,11 +431,17 @@ def changed_sums(ranged: ir.Table, factors: ir.Table, bounds: ir.Table, n: int) 
         s=ibis.ifelse(at_s, joined.level, zero),
         e=ibis.ifelse(at_e, joined.level, zero),
     )
-    pairs = measured.group_by(["group_id", "customer_id", "i", "currency"]).agg(
+    return measured.group_by(["group_id", "customer_id", "i", "currency"]).agg(
         s=measured.s.sum().cast("int64"),
         e=measured.e.sum().cast("int64"),
         paid_started_at=measured.paid_started_at.min(),
     )
+
+
+def classified_sums(pairs: ir.Table, factors: ir.Table, bounds: ir.Table) -> ir.Table:
+    """``group_id, i, movement, currency, s, e, members`` of the (member, period) pairs
+    ``pairs`` (``group_id, customer_id, i, currency, s, e, paid_started_at``), each
+    classified at period i's factors."""
     moves = _classify(pairs, factors, bounds)
     tagged = pairs.join(moves, ["group_id", "customer_id", "i"])
     first_currency = ibis.row_number().over(

@@ -13,7 +13,7 @@ import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
 # 2: the derived tables (engine.derived); 3: their period numbers; 4: cohort_deltas;
-# 5: cohort_deltas' ABOVE rows; 6: cohort_deltas' monthly movements
+# 5: cohort_deltas' ABOVE rows; 6: cohort_deltas' monthly movements, several_pairs
 SCHEMA_VERSION: Final = 6
 
 RATE_TYPE: Final = dt.Decimal(precision=24, scale=10)
@@ -26,8 +26,10 @@ FX_ECB: Final = "fx_ecb"  # the shipped ECB reference history, shared by every o
 CUSTOMER_FACTS: Final = "customer_facts"
 PAID_SPELLS: Final = "paid_spells"
 MRR_SEGMENTS: Final = "mrr_segments"
+# the months members billed in several currencies moved in, per currency (engine.monthly)
+SEVERAL_PAIRS: Final = "several_pairs"
 COHORT_DELTAS: Final = "cohort_deltas"  # per scope, not per customer: aggregated changes
-DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, COHORT_DELTAS)
+DERIVED_TABLES: Final = (CUSTOMER_FACTS, PAID_SPELLS, MRR_SEGMENTS, SEVERAL_PAIRS, COHORT_DELTAS)
 # the customers whose derived rows wait for ``engine.derived.catch_up`` (a null
 # ``customer_id``: the whole scope); a table added later needs no version: ``ensure_schema``
 # creates a missing table on start, and an empty one means nothing waits
@@ -157,6 +159,18 @@ SCHEMAS: Final[dict[str, Schema]] = {
             "end_date": "date",
             "level_minor": "!int64",
             **_PERIOD_NUMBERS,
+        }
+    ),
+    SEVERAL_PAIRS: ibis.schema(
+        {
+            "org_id": "!string",
+            "livemode": "!boolean",
+            "customer_id": "!string",
+            "paid_started_at": "!date",
+            "p": "!int32",  # the month (``engine.periods`` number) the member moved in
+            "currency": "!string",
+            "s": "!int64",  # MRR in ``currency`` on the month before's last day, minor units
+            "e": "!int64",  # on the month's last day
         }
     ),
     DERIVED_PENDING: ibis.schema(
