@@ -65,7 +65,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from cohortd.engine.derived import INITIAL, MONEY
+from cohortd.engine.cohort_deltas import INITIAL, MONEY
 from cohortd.engine.factors import with_factors
 from cohortd.engine.periods import (
     stored_period,

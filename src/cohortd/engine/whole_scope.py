@@ -12,8 +12,8 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-from cohortd.engine.derived import ABOVE, COUNT, INITIAL, MONEY, UNIT_MONTH, UNIT_WEEK
-from cohortd.engine.derived import TRACK as KEPT_TRACK
+from cohortd.engine.cohort_deltas import ABOVE, COUNT, INITIAL, MONEY, UNIT_MONTH, UNIT_WEEK
+from cohortd.engine.cohort_deltas import TRACK as KEPT_TRACK
 from cohortd.engine.factors import FACTOR_TYPE, with_factors
 from cohortd.engine.periods import (
     Interval,
