@@ -39,7 +39,7 @@ from cohortd.config import Settings
 from cohortd.engine import derived
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report import factor_tables, run_report
-from cohortd.engine.triangle import cohort_sizes
+from cohortd.engine.triangle_blocks import cohort_sizes
 from cohortd.keys import service
 from cohortd.keys.models import Role
 from cohortd.reports.service import ReportParams, parse_query

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ENGINE_BACKENDS
 from tests.engine.state_rows import Cust, Sub, load
 
-from cohortd.engine import derived
+from cohortd.engine import cohort_deltas, derived
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import (
@@ -386,7 +386,7 @@ def _reference_deltas(
         end: date | None,
         values: tuple[int, int, int, int],
     ) -> None:
-        interval = Interval.week if unit == derived.UNIT_WEEK else Interval.month
+        interval = Interval.week if unit == cohort_deltas.UNIT_WEEK else Interval.month
         p0 = period_of(ps, interval)
         ends = [] if end is None else [(period_of(end, interval), -1)]
         for p, sign in [(period_of(start, interval), 1), *ends]:
@@ -395,21 +395,21 @@ def _reference_deltas(
             for i, v in enumerate(values):
                 sums[i] += sign * v
 
-    for unit in (derived.UNIT_WEEK, derived.UNIT_MONTH):
+    for unit in (cohort_deltas.UNIT_WEEK, cohort_deltas.UNIT_MONTH):
         for _, ps, _, _, start, end in reference[PAID_SPELLS]:
-            add(unit, derived.COUNT, ps, None, False, start, end, (1, 0, 0, 0))
+            add(unit, cohort_deltas.COUNT, ps, None, False, start, end, (1, 0, 0, 0))
         for row in reference[MRR_SEGMENTS]:
             _, ps, _, _, pay_currency, initial, c, start, end, level = row
             capped = min(level, initial) if pay_currency is not None else 0
-            add(unit, derived.MONEY, ps, c, False, start, end, (0, level, capped, 0))
+            add(unit, cohort_deltas.MONEY, ps, c, False, start, end, (0, level, capped, 0))
             if pay_currency is not None and level == initial:
-                add(unit, derived.TRACK, ps, c, True, start, end, (0, 0, 0, initial))
+                add(unit, cohort_deltas.TRACK, ps, c, True, start, end, (0, 0, 0, initial))
             if pay_currency is not None and level > initial:
-                add(unit, derived.ABOVE, ps, c, True, start, end, (0, 0, 0, initial))
+                add(unit, cohort_deltas.ABOVE, ps, c, True, start, end, (0, 0, 0, initial))
             if start == ps:  # INITIAL: one row in the cohort's own period, never taken off
-                interval = Interval.week if unit == derived.UNIT_WEEK else Interval.month
+                interval = Interval.week if unit == cohort_deltas.UNIT_WEEK else Interval.month
                 p0 = period_of(ps, interval)
-                key = (unit, derived.INITIAL, p0, c, ps, p0)
+                key = (unit, cohort_deltas.INITIAL, p0, c, ps, p0)
                 found.setdefault(key, [0, 0, 0, 0])[1] += level
     _reference_moves(reference[MRR_SEGMENTS], found)
     return {k: v for k, v in found.items() if any(v)}
@@ -422,11 +422,11 @@ def _reference_moves(
     MRR on the last day of every month and of the month before, classified as SPEC §4
     says (new in the month it first paid in)."""
     kinds = {
-        "new": derived.NEW,
-        "reactivation": derived.REACTIVATION,
-        "expansion": derived.EXPANSION,
-        "contraction": derived.CONTRACTION,
-        "churn": derived.CHURN,
+        "new": cohort_deltas.NEW,
+        "reactivation": cohort_deltas.REACTIVATION,
+        "expansion": cohort_deltas.EXPANSION,
+        "contraction": cohort_deltas.CONTRACTION,
+        "churn": cohort_deltas.CHURN,
     }
     own: dict[str, list[tuple[Any, ...]]] = {}
     for row in segments:
@@ -451,7 +451,7 @@ def _reference_moves(
                 kind = "expansion" if e > s else "contraction"
             else:
                 continue
-            key = (derived.UNIT_MONTH, kinds[kind], first, currency, None, p)
+            key = (cohort_deltas.UNIT_MONTH, kinds[kind], first, currency, None, p)
             sums = found.setdefault(key, [0, 0, 0, 0])
             for i, v in enumerate((1, s, e, 0)):
                 sums[i] += v
@@ -520,12 +520,12 @@ def test_a_version_4_warehouse_gets_the_above_rows(tmp_path):
     version 5): the derived tables are made anew on the next start."""
 
     def drop_above(raw: Any) -> None:
-        raw.execute(f"DELETE FROM {COHORT_DELTAS} WHERE kind = {derived.ABOVE}")
+        raw.execute(f"DELETE FROM {COHORT_DELTAS} WHERE kind = {cohort_deltas.ABOVE}")
 
     scope = Scope("org_v4", livemode=False)
     upgraded, customers, subs, expected = _upgraded(tmp_path, scope, 29, 4, drop_above)
     assert _stored(upgraded, scope) == expected
     stored = _stored_deltas(upgraded, scope)
     assert stored == _reference_deltas(_reference(customers, subs))
-    assert any(key[1] == derived.ABOVE for key in stored)  # the history has raises
+    assert any(key[1] == cohort_deltas.ABOVE for key in stored)  # the history has raises
     upgraded.close()

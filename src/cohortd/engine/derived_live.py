@@ -29,14 +29,8 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from cohortd.engine.derived import (
-    DELTA_KEYS,
-    DELTA_VALUES,
-    PER_CUSTOMER_TABLES,
-    delta_rows,
-    per_customer_rows,
-    summed_deltas,
-)
+from cohortd.engine.cohort_deltas import DELTA_KEYS, DELTA_VALUES, delta_rows, summed_deltas
+from cohortd.engine.derived import PER_CUSTOMER_TABLES, per_customer_rows
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import (
     COHORT_DELTAS,

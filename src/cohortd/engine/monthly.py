@@ -31,6 +31,17 @@ from typing import Any, Final
 import ibis
 
 from cohortd.engine import derived
+from cohortd.engine.cohort_deltas import (
+    CHURN,
+    CONTRACTION,
+    COUNT,
+    EXPANSION,
+    MONEY,
+    MOVES,
+    NEW,
+    REACTIVATION,
+    UNIT_MONTH,
+)
 from cohortd.engine.fx import RateBook
 from cohortd.engine.movements import (
     WHOLE_SCOPE,
@@ -49,11 +60,11 @@ from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import COHORT_DELTAS, SEVERAL_PAIRS
 
 KIND_MOVEMENT: Final = {
-    derived.NEW: Movement.new,
-    derived.REACTIVATION: Movement.reactivation,
-    derived.EXPANSION: Movement.expansion,
-    derived.CONTRACTION: Movement.contraction,
-    derived.CHURN: Movement.churn,
+    NEW: Movement.new,
+    REACTIVATION: Movement.reactivation,
+    EXPANSION: Movement.expansion,
+    CONTRACTION: Movement.contraction,
+    CHURN: Movement.churn,
 }
 
 
@@ -166,11 +177,9 @@ def _kept_rows(
     table = scoped(warehouse, COHORT_DELTAS, scope)
     last = first + n - 1
     p = table.p.cast("int64")
-    levels_or_counts = table.kind.isin([derived.COUNT, derived.MONEY])
-    moves = table.kind.isin(list(derived.MOVES)) & (p >= first)
-    chosen = table.filter(
-        (table.unit == derived.UNIT_MONTH) & (p <= last) & (levels_or_counts | moves)
-    )
+    levels_or_counts = table.kind.isin([COUNT, MONEY])
+    moves = table.kind.isin(list(MOVES)) & (p >= first)
+    chosen = table.filter((table.unit == UNIT_MONTH) & (p <= last) & (levels_or_counts | moves))
     j = ibis.greatest(chosen.p.cast("int64") - first + 1, ibis.literal(0, "int64"))
     summed = chosen.group_by(kind=chosen.kind.cast("int64"), currency=chosen.currency, j=j).agg(
         n=chosen.n.sum().cast("int64"),
@@ -182,11 +191,11 @@ def _kept_rows(
     moved: list[dict[str, Any]] = []
     for row in warehouse.to_pyarrow(summed).to_pylist():
         kind, j_ = int(row["kind"]), int(row["j"])
-        if kind == derived.MONEY:
+        if kind == MONEY:
             levels.append(
                 {"group_id": WHOLE_SCOPE, "j": j_, "currency": row["currency"], "v": row["v"]}
             )
-        elif kind == derived.COUNT:
+        elif kind == COUNT:
             paying.append({"group_id": WHOLE_SCOPE, "j": j_, "k": row["n"]})
         else:
             moved.append(

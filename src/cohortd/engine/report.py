@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from cohortd.engine import collection, derived
 from cohortd.engine.compiled import compiled
+from cohortd.engine.factors import Factors, factors, rate_days
 from cohortd.engine.fx import RateBook, UnknownCurrency, own_rates
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report_model import (
@@ -37,15 +38,9 @@ from cohortd.engine.report_model import (
 )
 from cohortd.engine.retention import NO_GROUP, ReportQuery
 from cohortd.engine.time_cells import TimeCells, time_cells, words
-from cohortd.engine.triangle import (
-    Factors,
-    cohort_sizes,
-    factors,
-    measured_pairs,
-    rate_days,
-    triangle,
-    whole_scope,
-)
+from cohortd.engine.triangle import measured_pairs, triangle
+from cohortd.engine.triangle_blocks import cohort_sizes
+from cohortd.engine.whole_scope import whole_scope
 from cohortd.errors import ReportTooLarge
 from cohortd.warehouse import Scope, Warehouse
 

@@ -191,8 +191,8 @@ SCHEMAS: Final[dict[str, Schema]] = {
         {
             "org_id": "!string",
             "livemode": "!boolean",
-            "unit": "!int8",  # engine.derived.UNIT_WEEK / UNIT_MONTH
-            "kind": "!int8",  # engine.derived.COUNT / MONEY / TRACK / INITIAL / ABOVE / MOVES
+            "unit": "!int8",  # engine.cohort_deltas.UNIT_WEEK / UNIT_MONTH
+            "kind": "!int8",  # engine.cohort_deltas.COUNT / … / ABOVE / MOVES
             "p0": "!int32",  # the members' cohort period (week or month number)
             "currency": "string",  # null for COUNT
             "ps": "date",  # the members' paid start: TRACK, ABOVE and INITIAL only
