@@ -38,6 +38,7 @@ from cohortd.warehouse.tables import (
     MRR_SEGMENTS,
     PAID_SPELLS,
     SCHEMAS,
+    SEVERAL_PAIRS,
     SUBSCRIPTIONS,
 )
 
@@ -83,12 +84,20 @@ def refresh_customers(
             after = _by_key(local.run("deltas").to_pylist())
         owned = [{"customer_id": customer_id} for customer_id in ids]
         for name in PER_CUSTOMER_TABLES:
+            if name == SEVERAL_PAIRS and not new[name].num_rows and not _several(stored):
+                continue  # nobody billed in several currencies, before or after: no rows
             warehouse.delete_keys(name, scope, ("customer_id",), owned)
             if new[name].num_rows:
                 warehouse.insert_arrow(name, new[name])
         moved = _difference(before, after)
         if moved:
             _adjust_deltas(warehouse, scope, moved)
+
+
+def _several(stored: dict[str, pa.Table]) -> bool:
+    """Whether the customers' stored segments hold one of a member billed in several
+    currencies (``pay_currency`` null): only those have ``several_pairs`` rows."""
+    return int(stored["segments"].column("pay_currency").null_count) > 0
 
 
 # the inputs of the local statements: their names there and the tables they mirror
