@@ -125,6 +125,19 @@ def delta_rows(segments: ir.Table, spells: ir.Table) -> ir.Table:
     return blocks[0].union(*blocks[1:], distinct=False)
 
 
+def month_ranges(segments: ir.Table, *names: str, **values: ir.Value) -> ir.Table:
+    """``names`` and ``values`` of the segments with ``lo`` and ``hi``: a segment covers
+    the last day of months ``lo ≤ p < hi`` (``hi`` = ``OPEN_MONTH`` for an open end);
+    those covering no month's last day are left out (they move nothing)."""
+    ranged = segments.select(
+        *names,
+        **values,
+        lo=segments.month_start.cast("int64"),
+        hi=segments.month_end.cast("int64").fill_null(ibis.literal(OPEN_MONTH, "int64")),
+    )
+    return ranged.filter(ranged.lo < ranged.hi)
+
+
 def _moves(segments: ir.Table) -> ir.Table:
     """The ``MOVES`` rows of the segments of members paying in one currency. A segment
     covers the last day of months ``lo ≤ p < hi`` (``month_start``, ``month_end``, as
@@ -136,15 +149,9 @@ def _moves(segments: ir.Table) -> ir.Table:
     one = segments.filter(segments.pay_currency.notnull())
     open_month = ibis.literal(OPEN_MONTH, "int64")
     zero = ibis.literal(0, "int64")
-    own = one.select(
-        "customer_id",
-        "level_minor",
-        p0=one.month0.cast("int64"),
-        currency=one.pay_currency,
-        lo=one.month_start.cast("int64"),
-        hi=one.month_end.cast("int64").fill_null(open_month),
+    own = month_ranges(
+        one, "customer_id", "level_minor", p0=one.month0.cast("int64"), currency=one.pay_currency
     )
-    own = own.filter(own.lo < own.hi)  # covers no month's last day: moves nothing
     order = ibis.window(group_by=own.customer_id, order_by=own.lo)
     own = own.mutate(
         prev_hi=own.hi.lag().over(order),

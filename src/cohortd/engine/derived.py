@@ -52,6 +52,7 @@ import pyarrow as pa
 from cohortd.engine.cohort_deltas import (
     OPEN_MONTH,
     delta_rows,
+    month_ranges,
     summed_deltas,
     typed_deltas,
 )
@@ -95,15 +96,7 @@ def _several_pairs(segments: ir.Table) -> ir.Table:
     several = segments.filter(segments.pay_currency.isnull())
     open_month = ibis.literal(OPEN_MONTH, "int64")
     zero = ibis.literal(0, "int64")
-    own = several.select(
-        "customer_id",
-        "currency",
-        "level_minor",
-        "paid_started_at",
-        lo=several.month_start.cast("int64"),
-        hi=several.month_end.cast("int64").fill_null(open_month),
-    )
-    own = own.filter(own.lo < own.hi)
+    own = month_ranges(several, "customer_id", "currency", "level_minor", "paid_started_at")
     starts = own.select(changed_id=own.customer_id, p=own.lo)
     ends = own.filter(own.hi < open_month).select(changed_id=own.customer_id, p=own.hi)
     changed = starts.union(ends, distinct=True)

@@ -79,39 +79,26 @@ def whole_scope_movements(
     """``cohort_movements`` of every customer of ``scope`` (``members=None``), the same
     figures: from the kept sums when ``periods`` are calendar months, else (and for a
     last month cut short) from the segments."""
-    if not _calendar_months(periods):
+
+    def from_segments(chosen: Sequence[Window]) -> MovementTable:
         return cohort_movements(
             warehouse,
             scope,
             members=None,
-            periods=periods,
+            periods=chosen,
             currency=currency,
             fixed_rate_day=fixed_rate_day,
         )
-    done = [w for w in periods if w.complete]
-    rest = list(periods[len(done) :])
+
+    done = [w for w in periods if w.complete] if _calendar_months(periods) else []
     if not done:
-        return cohort_movements(
-            warehouse,
-            scope,
-            members=None,
-            periods=periods,
-            currency=currency,
-            fixed_rate_day=fixed_rate_day,
-        )
+        return from_segments(periods)
     kept = kept_movements(
         warehouse, scope, periods=done, currency=currency, fixed_rate_day=fixed_rate_day
     )
-    if not rest:
+    if len(done) == len(periods):
         return kept
-    cut = cohort_movements(
-        warehouse,
-        scope,
-        members=None,
-        periods=rest,
-        currency=currency,
-        fixed_rate_day=fixed_rate_day,
-    )
+    cut = from_segments(periods[len(done) :])
     return MovementTable(
         windows=tuple(periods),
         groups={WHOLE_SCOPE: kept.series(WHOLE_SCOPE) + cut.series(WHOLE_SCOPE)},
@@ -135,7 +122,7 @@ def kept_movements(
     fixed_rate_day: date | None = None,
 ) -> MovementTable:
     """The whole scope's movements over consecutive, complete calendar months, from
-    ``cohort_deltas`` and the segments of members billed in several currencies.
+    ``cohort_deltas`` and ``several_pairs`` (members billed in several currencies).
 
     Raises ``ValueError`` for any other periods, ``fx.UnknownCurrency`` for a currency
     without rates."""
