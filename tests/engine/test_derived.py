@@ -529,3 +529,22 @@ def test_a_version_4_warehouse_gets_the_above_rows(tmp_path):
     assert stored == _reference_deltas(_reference(customers, subs))
     assert any(key[1] == cohort_deltas.ABOVE for key in stored)  # the history has raises
     upgraded.close()
+
+
+def test_a_version_5_warehouse_gets_the_monthly_movements(tmp_path):
+    """Version 5 had neither ``cohort_deltas``' movement rows nor ``several_pairs`` (the
+    monthly metrics read them since version 6): made anew on the next start."""
+
+    def drop_moves(raw: Any) -> None:
+        kinds = ", ".join(str(k) for k in cohort_deltas.MOVES)
+        raw.execute(f"DELETE FROM {COHORT_DELTAS} WHERE kind IN ({kinds})")
+        raw.execute(f"DROP TABLE {SEVERAL_PAIRS}")
+
+    scope = Scope("org_v5", livemode=False)
+    upgraded, customers, subs, expected = _upgraded(tmp_path, scope, 30, 5, drop_moves)
+    assert _stored(upgraded, scope) == expected
+    assert expected[SEVERAL_PAIRS], "the history has members in several currencies"
+    stored = _stored_deltas(upgraded, scope)
+    assert stored == _reference_deltas(_reference(customers, subs))
+    assert any(key[1] in cohort_deltas.MOVES for key in stored)
+    upgraded.close()

@@ -270,7 +270,7 @@ def metrics_series(
     asked = windows(granularity, start, end, cut=end)
     lookback = windows(granularity, earlier(granularity, start, LTV_LOOKBACK), end, cut=end)
     fixed_rate_day = asked[0].start if fix_fx else None
-    if members is None:  # by month: from the kept sums
+    if members is None:  # the whole scope: by month, from the sums kept at every write
         table = whole_scope_movements(
             warehouse, scope, periods=lookback, currency=currency, fixed_rate_day=fixed_rate_day
         )
