@@ -5,8 +5,9 @@ Inputs are ``engine.derived``'s tables, kept true at every import: ``customer_fa
 (money); a report of a whole scope (no filter, breakdown or cohort restriction:
 ``whole_scope``) starts from ``cohort_deltas`` instead, the same differences summed at
 import, and reads segments only for the current period's corrections and the gross that
-depends on the report's rates (``whole_scope_triangle``). Nothing is derived from the
-raw subscriptions at report time.
+depends on the report's rates (``engine.whole_scope``). Nothing is derived from the raw
+subscriptions at report time. The query's building blocks are ``engine.triangle_blocks``
+and its factors ``engine.factors``.
 
 **Periods as integers.** A day range ``[start, end)`` covers the evaluation day of
 period p (its last day, or ``as_of`` for the current period) iff ``first <= p <= hi``
@@ -40,7 +41,7 @@ order.
 
 **Gross (GRR).** Each member's MRR on the day, capped at its own initial MRR, both
 converted as reported. Each constant segment (level ``v``, member initial ``b``) is
-classified once (``classified``):
+classified once (``triangle_blocks.classified``):
 
 - ``SIMPLE``, one currency converted with one factor for both (the base currency, or
   ``fix_fx``): ``min(v, b)`` in minor units, then converted: a difference array like
@@ -48,7 +49,7 @@ classified once (``classified``):
 - ``TRACK``, one foreign currency, ``v == b`` (the usual case: a member's first
   segment): ``b * min(F(p), F(paid start))``, from per-cohort running sums, each paid
   start read only in the periods whose rate lies inside the band of the cohort's own
-  paid-start rates (``capped_parts``);
+  paid-start rates (``triangle_blocks.capped_parts``);
 - one foreign currency, ``v != b``: ``UNDER`` (never capped: linear), ``OVER`` (always:
   the constant ``b * F(paid start)``), else ``AMBIGUOUS``, expanded per (segment,
   period) and compared exactly;
@@ -57,7 +58,7 @@ classified once (``classified``):
 A whole-scope report counts every one-currency foreign member by the default of its
 level (``TRACK`` at the initial, ``OVER`` above it, ``UNDER`` below it) from the sums
 kept at import, and reads one by one only the segments whose class differs
-(``_foreign_gross``).
+(``engine.whole_scope``).
 """
 
 from __future__ import annotations
