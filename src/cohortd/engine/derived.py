@@ -57,6 +57,7 @@ from cohortd.engine.cohort_deltas import (
     typed_deltas,
 )
 from cohortd.engine.compiled import run_cached
+from cohortd.engine.pairs import changed_pairs
 from cohortd.engine.periods import stored_period_columns
 from cohortd.warehouse import Scope, Warehouse, scoped
 from cohortd.warehouse.tables import (
@@ -94,27 +95,22 @@ def _several_pairs(segments: ir.Table) -> ir.Table:
     month in which every currency kept its level is no movement at any rate, and is not
     kept."""
     several = segments.filter(segments.pay_currency.isnull())
-    open_month = ibis.literal(OPEN_MONTH, "int64")
-    zero = ibis.literal(0, "int64")
-    own = month_ranges(several, "customer_id", "currency", "level_minor", "paid_started_at")
-    starts = own.select(changed_id=own.customer_id, p=own.lo)
-    ends = own.filter(own.hi < open_month).select(changed_id=own.customer_id, p=own.hi)
-    changed = starts.union(ends, distinct=True)
-    joined = changed.join(own, changed.changed_id == own.customer_id)
-    at_s = (joined.lo <= joined.p - 1) & (joined.p - 1 < joined.hi)
-    at_e = (joined.lo <= joined.p) & (joined.p < joined.hi)
-    measured = joined.filter(at_s | at_e)
-    pairs = measured.group_by(["changed_id", "p", "currency", "paid_started_at"]).agg(
-        s=ibis.ifelse(at_s, measured.level_minor, zero).sum().cast("int64"),
-        e=ibis.ifelse(at_e, measured.level_minor, zero).sum().cast("int64"),
+    own = month_ranges(
+        several,
+        "customer_id",
+        "currency",
+        "level_minor",
+        "paid_started_at",
+        group_id=ibis.literal(""),
     )
-    member_month = ibis.window(group_by=[pairs.changed_id, pairs.p])
+    pairs = changed_pairs(own, OPEN_MONTH - 1)  # month numbers; an open end never closes
+    member_month = ibis.window(group_by=[pairs.customer_id, pairs.i])
     pairs = pairs.mutate(moved=(pairs.s != pairs.e).any().over(member_month))
     kept = pairs.filter(pairs.moved)
     return kept.select(
-        customer_id=kept.changed_id,
-        paid_started_at=kept.paid_started_at,
-        p=kept.p.cast("int32"),
+        "customer_id",
+        "paid_started_at",
+        p=kept.i.cast("int32"),
         currency=kept.currency,
         s=kept.s,
         e=kept.e,

@@ -54,6 +54,7 @@ from cohortd.engine.movements import (
     cohort_movements,
     factor_rows,
     measuring_days,
+    running_sums,
 )
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.warehouse import Scope, Warehouse, scoped
@@ -203,16 +204,5 @@ def _paying_currencies(levels: list[dict[str, Any]], n: int) -> list[dict[str, A
     """The level rows of the currencies somebody pays in on one of the measuring days
     (a currency whose changes net to 0 throughout is left out, as the segments' ranges
     covering none of the days are; it may have no rate then)."""
-    running: dict[str, list[int]] = {}
-    for row in levels:
-        steps = running.setdefault(str(row["currency"]), [0] * (n + 1))
-        steps[int(row["j"])] += int(row["v"])
-    live: set[str] = set()
-    for code, steps in running.items():
-        total = 0
-        for step in steps:
-            total += step
-            if total:
-                live.add(code)
-                break
+    live = {currency for (_, currency), sums in running_sums(levels, "v", n).items() if any(sums)}
     return [row for row in levels if str(row["currency"]) in live]

@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from cohortd.engine import derived
 from cohortd.engine.fx import OPEN_START, RateBook
+from cohortd.engine.pairs import changed_pairs
 from cohortd.engine.periods import (
     Interval,
     evaluation_day,
@@ -396,46 +397,7 @@ def changed_sums(ranged: ir.Table, factors: ir.Table, bounds: ir.Table, n: int) 
     """``group_id, i, movement, currency, s, e, members``: the movements of the members
     whose MRR changed inside period i, summed per currency (``members`` counts each
     member once, on its first currency)."""
-    return classified_sums(_changed_pairs(ranged, n), factors, bounds)
-
-
-def _changed_pairs(ranged: ir.Table, n: int) -> ir.Table:
-    """``group_id, customer_id, i, currency, s, e, paid_started_at``: per member whose MRR
-    changed inside period i, its MRR in each currency on the two measuring days."""
-    starts = ranged.filter((ranged.lo >= 1) & (ranged.lo <= n)).select(
-        "group_id", "customer_id", i=ranged.lo
-    )
-    ends = ranged.filter(ranged.hi <= n).select("group_id", "customer_id", i=ranged.hi)
-    changed = starts.union(ends, distinct=True)
-    own = ranged.select(
-        seg_group=ranged.group_id,
-        seg_customer=ranged.customer_id,
-        currency=ranged.currency,
-        paid_started_at=ranged.paid_started_at,
-        level=ranged.level_minor,
-        lo=ranged.lo,
-        hi=ranged.hi,
-    )
-    joined = changed.join(
-        own, [changed.group_id == own.seg_group, changed.customer_id == own.seg_customer]
-    )
-    zero = ibis.literal(0, "int64")
-    at_s = (joined.lo <= joined.i - 1) & (joined.i - 1 < joined.hi)
-    at_e = (joined.lo <= joined.i) & (joined.i < joined.hi)
-    measured = joined.filter(at_s | at_e).select(
-        "group_id",
-        "customer_id",
-        "i",
-        "currency",
-        "paid_started_at",
-        s=ibis.ifelse(at_s, joined.level, zero),
-        e=ibis.ifelse(at_e, joined.level, zero),
-    )
-    return measured.group_by(["group_id", "customer_id", "i", "currency"]).agg(
-        s=measured.s.sum().cast("int64"),
-        e=measured.e.sum().cast("int64"),
-        paid_started_at=measured.paid_started_at.min(),
-    )
+    return classified_sums(changed_pairs(ranged, n), factors, bounds)
 
 
 def classified_sums(pairs: ir.Table, factors: ir.Table, bounds: ir.Table) -> ir.Table:
@@ -480,7 +442,9 @@ def _classify(pairs: ir.Table, factors: ir.Table, bounds: ir.Table) -> ir.Table:
 # -- exact assembly ---------------------------------------------------------------------
 
 
-def _running(deltas: list[dict[str, Any]], key: str, n: int) -> dict[tuple[Any, ...], list[int]]:
+def running_sums(
+    deltas: list[dict[str, Any]], key: str, n: int
+) -> dict[tuple[Any, ...], list[int]]:
     """Running sums over the measuring days ``0..n`` per (group[, currency])."""
     steps: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * (n + 2))
     for row in deltas:
@@ -508,8 +472,8 @@ def assemble(
     # every product and sum exact, so the totals do not depend on the rows' order
     with localcontext(prec=EXACT_PRECISION):
         n = len(periods)
-        level_sums = _running(levels, "v", n)
-        counts = _running(paying, "k", n)
+        level_sums = running_sums(levels, "v", n)
+        counts = running_sums(paying, "k", n)
         by_period: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         for row in moved:
             by_period[(str(row["group_id"]), int(row["i"]))].append(row)
