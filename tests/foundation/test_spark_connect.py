@@ -106,3 +106,20 @@ def test_the_urls_database_is_every_sessions_current_one(
         ]
     finally:
         warehouse.close()
+
+
+def test_a_closed_session_leaves_the_others_release_pool_running(
+    spark_connect_warehouse: Warehouse,
+) -> None:
+    """PySpark's Connect clients share one pool for their ReleaseExecute calls, and any
+    client's close shut it down, even while another session's query was submitting to
+    it (a stopped reader's session garbage-collected mid-query did that)."""
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator
+
+    pool = ExecutePlanResponseReattachableIterator._get_or_create_release_thread_pool()
+    reader = connect(spark_connect_warehouse.url)
+    reader.fetch_rows("SELECT 1 AS one")
+    reader.close()  # stops its Connect session: the client's close
+    ExecutePlanResponseReattachableIterator.shutdown()  # what a collected session's __del__ does
+    assert pool.submit(lambda: 2).result(timeout=10) == 2
+    assert spark_connect_warehouse.fetch_rows("SELECT 1 AS one") == [{"one": 1}]

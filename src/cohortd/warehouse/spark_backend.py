@@ -75,6 +75,26 @@ SESSION_CONF: dict[str, str] = {
 }
 
 
+def keep_release_pool() -> None:
+    """Stop one Spark Connect session's close from shutting down every session's pool.
+
+    PySpark's Connect client sends its ``ReleaseExecute`` calls through one thread pool
+    shared by every session of the process, and each client's ``close()`` (``stop()``,
+    and ``SparkSession.__del__`` when a stopped session is garbage-collected, in
+    whichever thread that happens) shuts that pool down. A reader whose query was
+    finishing then fails with "cannot schedule new futures after shutdown": the garbage
+    collector can run that ``__del__`` inside the very ``submit`` of another session,
+    under the pool's re-entrant lock. cohortd opens and stops a Connect session per idle
+    reader, so the pool is left running for the process instead: its idle threads cost
+    nothing and end with the process.
+    """
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator
+
+    ExecutePlanResponseReattachableIterator.shutdown = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: None
+    )
+
+
 class SparkUnavailable(RuntimeError):
     """The Spark warehouse named by ``COHORTD_WAREHOUSE_URL`` cannot be used."""
 
@@ -140,6 +160,8 @@ class SparkWarehouse(Warehouse):
         """``session``: a local session, or with ``remote`` (``sc://HOST:PORT``) a Spark
         Connect one; readers get sessions of their own, set up as this one."""
         self._remote = remote
+        if remote is not None:
+            keep_release_pool()
         self._database = database
         self._conf = {**SESSION_CONF, **(conf or {})}
         self._configure(session)
