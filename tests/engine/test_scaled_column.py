@@ -1,4 +1,5 @@
-"""Reading the query's exact decimals as integers of 10⁻¹⁸ units (engine.report)."""
+"""Reading the query's exact decimals as integers of 10⁻¹⁸ units (``engine.report``'s
+``_scaled_array`` and ``engine.time_cells.words``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from decimal import Decimal, localcontext
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
-
-from cohortd.engine.report import _scaled_column
+from tests.engine.cell_reference import scaled_integers as _scaled_column
 
 LIMIT = 10**38 - 1  # decimal128(38, 18) holds 38 digits in all
 

@@ -8,16 +8,16 @@ either side of them, where the doubles alone would decide wrongly.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.engine.cell_reference import exact_rows
 
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
-from cohortd.engine.report import _assemble, _read_cells, _scaled_array, _Sums
+from cohortd.engine.report import _scaled_array
 from cohortd.engine.report_model import as_chart, as_list
 from cohortd.engine.retention import NO_GROUP, ReportQuery
 from cohortd.engine.time_cells import Words, sums, time_cells
@@ -96,9 +96,7 @@ def test_the_columns_give_the_cells_of_the_exact_form(
     table, sizes, as_of, current = case
     query = ReportQuery(as_of=as_of, interval=Interval.month, base_currency="USD")
     assert query.current == current
-    exact = _Sums({(NO_GROUP, p0): n for p0, n in sizes.items()}, defaultdict(int), {})
-    _read_cells(table, exact)
-    rows = _assemble(query, exact)
+    rows = exact_rows(table, {(NO_GROUP, p0): n for p0, n in sizes.items()}, query)
     scaled = {name: _scaled_array(table, name) for name in ("mrr", "gross", "initial")}
     cells = time_cells(table, scaled, sizes, interval=Interval.month, as_of=as_of, current=current)
     assert cells.as_list() == as_list(rows)

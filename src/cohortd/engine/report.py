@@ -10,7 +10,7 @@ import hashlib
 import threading
 import uuid
 import weakref
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,18 +26,16 @@ from cohortd.engine import collection, derived
 from cohortd.engine.compiled import compiled
 from cohortd.engine.factors import Factors, factors, rate_days
 from cohortd.engine.fx import RateBook, UnknownCurrency, own_rates
+from cohortd.engine.grouped_cells import GroupedCells, grouped_cells
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report_model import (
-    ZERO,
     CohortRow,
-    CohortSeries,
-    PeriodValues,
     as_chart,
     as_list,
     average_row,
 )
-from cohortd.engine.retention import NO_GROUP, ReportQuery
-from cohortd.engine.time_cells import TimeCells, time_cells, words
+from cohortd.engine.retention import ReportQuery
+from cohortd.engine.time_cells import TimeCells, time_cells
 from cohortd.engine.triangle import measured_pairs, triangle
 from cohortd.engine.triangle_blocks import cohort_sizes
 from cohortd.engine.whole_scope import whole_scope
@@ -54,26 +52,26 @@ class ReportFormat(StrEnum):
 
 @dataclass(frozen=True)
 class Report:
-    """A computed report: ``rows`` in order, ``average`` last. A report without
-    breakdown keeps its cells column by column (``engine.time_cells``) and makes the
-    rows only when asked."""
+    """A computed report: ``rows`` in order, ``average`` last. A report keeps its cells
+    column by column (``engine.time_cells``; with a breakdown ``engine.grouped_cells``)
+    and makes the rows only when asked."""
 
     interval: Interval
     breakdown: str | None
     currency: str
-    computed: tuple[CohortRow, ...] | TimeCells
+    computed: tuple[CohortRow, ...] | TimeCells | GroupedCells
 
     @cached_property
     def rows(self) -> tuple[CohortRow, ...]:
         found = self.computed
-        return found.rows() if isinstance(found, TimeCells) else found
+        return found.rows() if isinstance(found, TimeCells | GroupedCells) else found
 
     def envelope(self, fmt: ReportFormat = ReportFormat.list) -> dict[str, Any]:
         chart = fmt is ReportFormat.chart
         found = self.computed
         result: Any
         with collection.paused():  # tens of thousands of cells (engine.collection)
-            if isinstance(found, TimeCells):
+            if isinstance(found, TimeCells | GroupedCells):
                 result = found.as_chart() if chart else found.as_list()
             else:
                 result = as_chart(found) if chart else as_list(found)
@@ -117,16 +115,6 @@ def _check_size(query: ReportQuery, first_periods: dict[str, int], max_cells: in
         )
 
 
-@dataclass
-class _Sums:
-    """Exact per-cohort accumulators filled from the query results."""
-
-    customers: dict[Cohort, int]
-    initial: dict[Cohort, int]  # money in MONEY_SCALE units
-    # (group, p0, p) -> (retained customers, MRR, gross MRR); one lookup per cell
-    cells: dict[tuple[str, int, int], tuple[int, int, int]]
-
-
 def run_report(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, *, max_cells: int | None = None
 ) -> Report:
@@ -151,22 +139,29 @@ def _report(
     for grp, p0 in customers:
         first_periods[grp] = min(p0, first_periods.get(grp, p0))
     _check_size(query, first_periods, max_cells)
-    computed: tuple[CohortRow, ...] | TimeCells
-    if customers and not query.grouped:  # column by column (engine.time_cells)
-        result = _measure(warehouse, scope, query, min(first_periods.values()))
-        computed = time_cells(
-            result,
-            {name: _scaled_array(result, name) for name in ("mrr", "gross", "initial")},
-            {p0: n for (_, p0), n in customers.items()},
-            interval=query.interval,
-            as_of=query.as_of,
-            current=query.current,
-        )
+    computed: tuple[CohortRow, ...] | TimeCells | GroupedCells
+    if not customers:
+        computed = (average_row(()),)
     else:
-        sums = _Sums(customers, defaultdict(lambda: ZERO), {})
-        if customers:
-            _read_cells(_measure(warehouse, scope, query, min(first_periods.values())), sums)
-        computed = tuple(_assemble(query, sums))
+        result = _measure(warehouse, scope, query, min(first_periods.values()))
+        scaled = {name: _scaled_array(result, name) for name in ("mrr", "gross", "initial")}
+        if query.grouped:  # pooled rows column by column (engine.grouped_cells)
+            computed = grouped_cells(
+                result,
+                scaled,
+                customers,
+                current=query.current,
+                last_incomplete=query.as_of != last_day(query.current, query.interval),
+            )
+        else:  # column by column (engine.time_cells)
+            computed = time_cells(
+                result,
+                scaled,
+                {p0: n for (_, p0), n in customers.items()},
+                interval=query.interval,
+                as_of=query.as_of,
+                current=query.current,
+            )
     return Report(
         interval=query.interval,
         breakdown=str(query.breakdown) if query.breakdown else None,
@@ -314,23 +309,6 @@ def _measure(warehouse: Warehouse, scope: Scope, query: ReportQuery, first_perio
         return _run(warehouse, scope, query, "triangle", build)
 
 
-def _read_cells(result: pa.Table, sums: _Sums) -> None:
-    keys = _columns(result, "grp", "p0", "p", "customers")
-    money = (_scaled_column(result, name) for name in ("mrr", "gross", "initial"))
-    cells = sums.cells
-    # one row per (group, p0, p): the query groups by them
-    for (grp, p0, p, customers), mrr, gross, initial in zip(keys, *money, strict=True):
-        p0 = int(p0)  # numeric on PostgreSQL (EXTRACT through a raw cursor)
-        if customers is not None or mrr is not None or gross is not None:
-            cells[(grp, p0, int(p))] = (
-                int(customers) if customers is not None else 0,
-                mrr if mrr is not None else ZERO,
-                gross if gross is not None else ZERO,
-            )
-        if initial is not None:
-            sums.initial[(grp, p0)] = initial
-
-
 _SCALED: Final = pa.decimal128(38, 18)  # the triangle's money columns
 
 
@@ -345,56 +323,6 @@ def _scaled_array(table: pa.Table, name: str) -> pa.Array:
         column = column.cast(_SCALED)
     array: pa.Array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     return array
-
-
-def _scaled_column(table: pa.Table, name: str) -> list[int | None]:
-    """An exact decimal column (at most 18 places) as integers of 10⁻¹⁸ units: the
-    ``decimal128(38, 18)`` values' own 128-bit integers, read from the buffer (four
-    times faster than building ``Decimal`` objects, twice as fast as parsing text)."""
-    array = _scaled_array(table, name)
-    if len(array) == array.null_count:
-        return [None] * len(array)
-    found = words(array)
-    high, low = found.hi.tolist(), found.lo.tolist()
-    if not array.null_count:
-        return [(h << 64) | lo for h, lo in zip(high, low, strict=True)]
-    valid = array.is_valid().to_pylist()
-    return [(h << 64) | lo if v else None for h, lo, v in zip(high, low, valid, strict=True)]
-
-
-def _series(query: ReportQuery, sums: _Sums, grp: str, p0: int) -> CohortSeries:
-    current = query.current
-    date_is_last = query.as_of == last_day(current, query.interval)
-    get, none = sums.cells.get, (0, ZERO, ZERO)
-    periods = tuple(
-        PeriodValues(*get((grp, p0, p), none), p < current or date_is_last)
-        for p in range(p0, current + 1)
-    )
-    return CohortSeries(
-        initial_customers=sums.customers.get((grp, p0), 0),
-        initial_mrr=sums.initial.get((grp, p0), ZERO),
-        periods=periods,
-    )
-
-
-def _assemble(query: ReportQuery, sums: _Sums) -> list[CohortRow]:
-    if not sums.customers:
-        return [average_row(())]
-    if not query.grouped:
-        start = min(p0 for _, p0 in sums.customers)
-        series = [_series(query, sums, NO_GROUP, p0) for p0 in range(start, query.current + 1)]
-        rows = [
-            CohortRow(last_day(p0, query.interval).isoformat(), (s,))
-            for p0, s in zip(range(start, query.current + 1), series, strict=True)
-        ]
-        return [*rows, average_row(series)]
-    by_group: dict[str, list[CohortSeries]] = defaultdict(list)
-    for grp, p0 in sorted(sums.customers):
-        by_group[grp].append(_series(query, sums, grp, p0))
-    groups = [CohortRow(grp, tuple(series)) for grp, series in by_group.items()]
-    groups.sort(key=lambda row: (-row.initial_mrr, row.cohort_group))
-    every = [s for series in by_group.values() for s in series]
-    return [*groups, average_row(every)]
 
 
 def explain(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> dict[str, str]:

@@ -12,8 +12,10 @@ numbers come from numpy arrays over the query's result:
   x.xx5 % for a percentage; the doubles' own error is a few 1e-16) or with a negative
   amount is computed again exactly by ``report_model.cell_fields``, so every output is the
   exact one (``tests/engine/test_time_cells.py`` compares both forms, ties included);
-- the ``average`` row exactly: its pooled sums are added per period as 32-bit limbs in
-  int64 and put together as Python integers, then ``cell_fields`` once per period.
+- the ``average`` row exactly by ``pooled_periods``, which every pooled row of a
+  report uses (a breakdown's groups too: ``engine.grouped_cells``): its sums over C_k
+  are added per period as 32-bit limbs in int64 and put together as Python integers,
+  then ``cell_fields`` once per pooled cell.
 
 Cells are kept flat: cohort i (period ``start + i``) has ``C - i`` periods, from offset
 ``i * C - i * (i - 1) / 2``; memory is proportional to the report's cells, which the
@@ -87,11 +89,15 @@ def sums(values: Words, bins: Ints, count: int) -> list[int]:
     return [(h << 64) + (m << 32) + lo for h, m, lo in zip(*totals, strict=True)]
 
 
+def offsets_of(lengths: Ints) -> Ints:
+    """The first cell of each of consecutive runs of ``lengths`` cells."""
+    return np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+
+
 def _offsets(count: int) -> tuple[Ints, Ints]:
     """Each cohort's number of periods (cohort i: ``count - i``) and its first cell."""
     lengths = count - np.arange(count, dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    return lengths, offsets
+    return lengths, offsets_of(lengths)
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
@@ -137,7 +143,7 @@ class TimeCells:
             initial = {"initial_mrr": money(b), "initial_customers": n}
             rows.append((label, initial, cells[offset : offset + length]))
             offset += length
-        rows.append((AVERAGE, {}, self._average(lengths, cohort, k)))
+        rows.append((AVERAGE, {}, self._average()))
         return rows
 
     def as_list(self) -> dict[str, Any]:
@@ -248,50 +254,95 @@ class TimeCells:
             )
         return cells
 
-    def _average(self, lengths: Ints, cohort: Ints, k: Ints) -> list[dict[str, Any]]:
-        """The ``average`` row: each period k pools the non-empty cohorts that reached it
-        (``report_model._pooled_fields``), exactly."""
-        count = self.count
-        nonempty = [n != 0 for n in self.initial_customers]
-        if not any(nonempty):
-            return []
-        periods = count - nonempty.index(True)
-        included = np.asarray(nonempty, np.bool_)[cohort]
-        at = k[included]
-        customers = np.zeros(count, np.int64)
-        np.add.at(customers, at, self.customers[included])
-        mrr = sums(self.mrr.take(np.flatnonzero(included)), at, count)
-        gross = sums(self.gross.take(np.flatnonzero(included)), at, count)
-        # each cohort's value at k - 1, for the periods k it reached
-        before = included & (k < lengths[cohort] - 1)
-        to = k[before] + 1
-        previous_customers = np.zeros(count, np.int64)
-        np.add.at(previous_customers, to, self.customers[before])
-        previous_mrr = sums(self.mrr.take(np.flatnonzero(before)), to, count)
-        # cohort i reaches k iff i < count - k: the initial sums are prefix sums
-        n_upto, b_upto = [0], [0]
-        for n, b, kept in zip(self.initial_customers, self.initial_mrr, nonempty, strict=True):
-            n_upto.append(n_upto[-1] + (n if kept else 0))
-            b_upto.append(b_upto[-1] + (b if kept else 0))
-        customers_list, previous_list = customers.tolist(), previous_customers.tolist()
-        found = []
-        for p in range(periods):
-            n, b = n_upto[count - p], b_upto[count - p]
-            last = count - 1 - p  # the cohort whose current period is p
-            complete = self.date_is_last or not nonempty[last]
-            found.append(
-                cell_fields(
-                    n,
-                    b,
-                    customers_list[p],
-                    mrr[p],
-                    gross[p],
-                    previous_list[p] if p else n,
-                    previous_mrr[p] if p else b,
-                    complete,
-                )
-            )
+    def _average(self) -> list[dict[str, Any]]:
+        """The ``average`` row: each period k pools the non-empty cohorts that reached it."""
+        lengths, offsets = _offsets(self.count)
+        nonempty = np.asarray(self.initial_customers, np.int64) != 0
+        (found,) = pooled_periods(
+            np.where(nonempty, 0, -1),
+            lengths,
+            offsets,
+            self.initial_customers,
+            self.initial_mrr,
+            (self.customers, self.mrr, self.gross),
+            groups=1,
+            last_incomplete=not self.date_is_last,
+        )
         return found
+
+
+def pooled_periods(
+    group: Ints,
+    lengths: Ints,
+    offsets: Ints,
+    initial_customers: list[int],
+    initial_mrr: list[int],
+    cells: tuple[Ints, Words, Words],
+    *,
+    groups: int,
+    last_incomplete: bool,
+) -> list[list[dict[str, Any]]]:
+    """The period fields of each pooled row ``0 .. groups - 1``.
+
+    Sub-cohort i belongs to row ``group[i]`` (-1: to none), has ``lengths[i]`` periods,
+    its cells from ``offsets[i]`` in ``cells`` (customers, MRR, gross per cell) and its
+    initial values at i. A row's periods run to its longest sub-cohort's; cell k of a
+    sub-cohort is incomplete iff ``last_incomplete`` and it is its last (the current
+    period)."""
+    customers, mrr, gross = cells
+    member = group >= 0
+    if not member.any():
+        return [[] for _ in range(groups)]
+    width = int(lengths[member].max())
+    sub = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    k = np.arange(len(sub), dtype=np.int64) - offsets[sub]
+    inside = np.flatnonzero(member[sub])
+    at = group[sub[inside]] * width + k[inside]
+    bins = groups * width
+    customers_at = np.zeros(bins, np.int64)
+    np.add.at(customers_at, at, customers[inside])
+    mrr_at = sums(mrr.take(inside), at, bins)
+    gross_at = sums(gross.take(inside), at, bins)
+    # each sub-cohort's value at k - 1, for the periods k it reached
+    before = inside[k[inside] < lengths[sub[inside]] - 1]
+    to = group[sub[before]] * width + k[before] + 1
+    previous_customers = np.zeros(bins, np.int64)
+    np.add.at(previous_customers, to, customers[before])
+    previous_mrr = sums(mrr.take(before), to, bins)
+    # a sub-cohort with L periods is in C_k for k < L: its initial values are added at
+    # L - 1 and summed from the end; a cell k is incomplete where some sub-cohort ends
+    n_end, b_end = [0] * bins, [0] * bins
+    ends_at = [False] * bins
+    count = [0] * groups
+    for g, length, n, b in zip(
+        group.tolist(), lengths.tolist(), initial_customers, initial_mrr, strict=True
+    ):
+        if g < 0:
+            continue
+        n_end[g * width + length - 1] += n
+        b_end[g * width + length - 1] += b
+        ends_at[g * width + length - 1] = True
+        count[g] = max(count[g], length)
+    customers_list, previous_list = customers_at.tolist(), previous_customers.tolist()
+    found: list[list[dict[str, Any]]] = []
+    for g in range(groups):
+        n = b = 0
+        fields: list[dict[str, Any]] = [{}] * count[g]
+        for p in range(count[g] - 1, -1, -1):
+            j = g * width + p
+            n, b = n + n_end[j], b + b_end[j]
+            fields[p] = cell_fields(
+                n,
+                b,
+                customers_list[j],
+                mrr_at[j],
+                gross_at[j],
+                previous_list[j] if p else n,
+                previous_mrr[j] if p else b,
+                not (last_incomplete and ends_at[j]),
+            )
+        found.append(fields)
+    return found
 
 
 def _rounded(values: Floats) -> tuple[Floats, npt.NDArray[np.bool_]]:
@@ -356,8 +407,8 @@ def time_cells(
     count = current - start + 1
     lengths, offsets = _offsets(count)
     total = int(lengths.sum())
-    p0 = _ints(result.column("p0"))
-    p = _ints(result.column("p"))
+    p0 = ints(result.column("p0"))
+    p = ints(result.column("p"))
     i = p0 - start
     inside = (i >= 0) & (i < count)
     k = p - p0
@@ -368,7 +419,7 @@ def time_cells(
     customers = np.zeros(total, np.int64)
     found = result.column("customers")
     if not pa.types.is_null(found.type):
-        customers[where] = _ints(found)[rows]
+        customers[where] = ints(found)[rows]
     mrr, gross = Words.zeros(total), Words.zeros(total)
     for name, target in (("mrr", mrr), ("gross", gross)):
         target.put(where, words(scaled[name]).take(rows))
@@ -391,9 +442,9 @@ def time_cells(
     )
 
 
-def _ints(column: pa.Array | pa.ChunkedArray) -> Ints:
+def ints(column: pa.Array | pa.ChunkedArray, *, missing: int = 0) -> Ints:
     """An integer column (a ``numeric`` one on PostgreSQL's raw cursor) as int64, nulls
-    as 0."""
+    as ``missing``."""
     if column.type != pa.int64():
         column = column.cast(pa.int64())
-    return np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    return np.asarray(column.fill_null(missing).to_numpy(zero_copy_only=False), np.int64)
