@@ -1,8 +1,10 @@
 """A snapshot run of every auto cohort, against one monthly report in the same process.
 
-    uv run python benchmarks/snapshots.py [--customers 100000] [--seed 7] [--reference]
+    uv run python benchmarks/snapshots.py [--customers 100000] [--seed 7]
+        [--shape default|global-saas] [--reference]
 
-Generates the demo data (``cohortd demo``'s generator) at ``--customers``, imports it into
+Generates the demo data (``cohortd demo``'s generator, ``--shape``: the default
+population or the global-SaaS one) at ``--customers``, imports it into
 a temporary DuckDB warehouse with a temporary SQLite control plane, generates the auto
 cohorts (``POST /api/cohorts/definitions``), then measures in one process:
 
@@ -35,6 +37,7 @@ from sqlalchemy import func, select
 
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
+from cohortd.demo.catalog import Shape
 from cohortd.demo.generator import DemoConfig, write_demo_data
 from cohortd.engine.membership import utc_today
 from cohortd.engine.periods import Interval
@@ -69,7 +72,7 @@ def _stored_bytes(sessions: Any, run_id: str) -> tuple[int, int]:
     return int(whole), int(entered) + int(exited)
 
 
-def run(customers: int, seed: int, reference: bool) -> str:
+def run(customers: int, seed: int, shape: Shape, reference: bool) -> str:
     today = utc_today()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -82,7 +85,9 @@ def run(customers: int, seed: int, reference: bool) -> str:
             caller = Caller(org.id, False, "USD")
         warehouse = connect(f"duckdb:///{root / 'bench.duckdb'}")
         gen_s, files = _timed(
-            lambda: write_demo_data(root / "demo", DemoConfig(customers=customers, seed=seed))
+            lambda: write_demo_data(
+                root / "demo", DemoConfig(customers=customers, seed=seed, shape=shape)
+            )
         )
         import_s, outcome = _timed(
             lambda: run_import(
@@ -151,7 +156,8 @@ def run(customers: int, seed: int, reference: bool) -> str:
         warehouse.close()
         engine.dispose()
     lines = [
-        f"{customers:,} demo customers (seed {seed}), {rows:,} subscription rows (generated in "
+        f"{customers:,} demo customers ({shape} shape, seed {seed}), {rows:,} subscription"
+        f" rows (generated in "
         f"{gen_s:.0f} s, imported in {import_s:.0f} s), DuckDB + SQLite, as of {today}, "
         f"{platform.machine()} / {os.cpu_count()} cores / Python {platform.python_version()}.",
         "",
@@ -166,9 +172,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shape", type=Shape, choices=list(Shape), default=Shape.default)
     parser.add_argument("--reference", action="store_true")
     args = parser.parse_args()
-    print(run(args.customers, args.seed, args.reference))
+    print(run(args.customers, args.seed, args.shape, args.reference))
 
 
 if __name__ == "__main__":

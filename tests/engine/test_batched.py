@@ -83,9 +83,20 @@ def _check_relation(
         assert got.get(cohort_id, []) == expected, (cohort_id, definition)
 
 
+# the shapes ``members_by_cohort`` answers by joins: one customer field's values alone,
+# a sign-up range alone (generated cohorts are mostly these)
+joined_strategy = st.one_of(
+    st.builds(CohortDefinition, countries=st.sampled_from([("us",), ("DE", "fr"), ("US", "x")])),
+    st.builds(CohortDefinition, segments=st.sampled_from([("a",), ("A", "b"), ("c",)])),
+    st.builds(
+        CohortDefinition,
+        created_from=st.sampled_from([None, datetime(2024, 2, 1), datetime(2024, 3, 1, 12)]),
+        created_before=st.sampled_from([None, datetime(2024, 3, 1), datetime(2024, 4, 1)]),
+    ).filter(lambda d: d != CohortDefinition()),
+)
 RELATION_CASES = given(
     population=st.lists(customer_strategy, min_size=1, max_size=6),
-    definitions=st.lists(definition_strategy, min_size=1, max_size=4),
+    definitions=st.lists(st.one_of(definition_strategy, joined_strategy), min_size=1, max_size=5),
     as_of_is_today=st.booleans(),
 )
 
@@ -119,6 +130,43 @@ def test_relation_holds_each_definitions_members_on_spark(
     as_of_is_today: bool,
 ) -> None:
     _check_relation(warehouse, new_scope, population, definitions, as_of_is_today)
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", POSTGRES], indirect=True)
+def test_generated_shapes_by_hand(warehouse: Warehouse, new_scope) -> None:  # type: ignore[no-untyped-def]
+    """Customers c0..c3 sign up on the 1st of January..April 2024 in US, us, DE and no
+    country, segments a, b, None, a (``_population``: by position). A cohort of
+    ``countries=("US",)`` holds c0 and c1 (case-insensitive), ``("de", "FR")`` c2; a
+    segment ``("A",)`` c0 and c3; a sign-up range [2024-02-01, 2024-04-01) c1 and c2 (the
+    bound is half-open), one from 2024-03-01 on c2 and c3, one before 2024-02-01 c0. A
+    cohort whose value nobody has is absent; a definition with two fields (country US
+    and segment a) is answered by a filter: c0."""
+    scope = new_scope()
+    rows = [(c, None, None, None, None, m, []) for m, c in enumerate(["US", "us", "DE", None])]
+    load(warehouse, scope, *_population(rows))
+    named = [
+        ("us", CohortDefinition(countries=("US",))),
+        ("de", CohortDefinition(countries=("de", "FR"))),
+        ("seg_a", CohortDefinition(segments=("A",))),
+        ("feb_mar", CohortDefinition(
+            created_from=datetime(2024, 2, 1), created_before=datetime(2024, 4, 1)
+        )),
+        ("from_mar", CohortDefinition(created_from=datetime(2024, 3, 1))),
+        ("before_feb", CohortDefinition(created_before=datetime(2024, 2, 1))),
+        ("nobody", CohortDefinition(countries=("JP",))),
+        ("us_a", CohortDefinition(countries=("us",), segments=("a",))),
+    ]  # fmt: skip
+    with batched.member_relation(warehouse, scope, named, as_of=AS_OF, today=AS_OF) as relation:
+        got = batched.ids_by_cohort(warehouse, relation)
+    assert got == {
+        "us": ["c0", "c1"],
+        "de": ["c2"],
+        "seg_a": ["c0", "c3"],
+        "feb_mar": ["c1", "c2"],
+        "from_mar": ["c2", "c3"],
+        "before_feb": ["c0"],
+        "us_a": ["c0"],
+    }
 
 
 TODAY = date(2025, 6, 20)

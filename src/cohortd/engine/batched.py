@@ -1,10 +1,13 @@
 """Many cohorts at once: one (cohort_id, customer_id) relation and what is read through it.
 
-``members_by_cohort`` evaluates every definition of an organization in one query: the
-customer-field criteria filter the customers table, and the state criteria (status, plan,
-tenure) read one ``customer_state`` computed once for all customers with every column any
-definition needs. ``member_relation`` keeps that relation as a session-local table for a
-run's later steps:
+``members_by_cohort`` evaluates every definition of an organization in one query. The
+definitions of one customer field's values (a territory, a rep: most generated cohorts)
+are one join per field with a small table of (cohort, value), and those of a sign-up
+range alone one range join, so a run's 140-odd auto cohorts cost a few scans of the
+customers, not one each. Any other definition filters the customers table, and its state
+criteria (status, plan, tenure) read one ``customer_state`` computed once for all
+customers with every column any definition needs. ``member_relation`` keeps that
+relation as a session-local table for a run's later steps:
 
 - ``snapshots_by_cohort``: SPEC §4 snapshots of every cohort over the same periods. The
   per-customer work (MRR on the measuring days, s/e pairs, movements) is done once for
@@ -22,14 +25,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
-from typing import Any
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any, Final
 
 import ibis
 import ibis.expr.types as ir
 
 from cohortd.engine.customer_state import CustomerStatus, customer_state
-from cohortd.engine.membership import CohortDefinition, customer_predicate, state_predicate
+from cohortd.engine.membership import (
+    CATEGORY_LISTS,
+    CohortDefinition,
+    customer_predicate,
+    lowered,
+    state_predicate,
+)
 from cohortd.engine.movements import cohort_movements, period_windows
 from cohortd.engine.scores import average, score_sums
 from cohortd.engine.snapshots import (
@@ -79,8 +89,13 @@ def members_by_cohort(
     if state is not None:
         own = customers.drop("status", "plan_id")
         wide = own.join(state, own.id == state.customer_id)
-    parts: list[ir.Table] = []
-    for cohort_id, definition in definitions:
+    by_column, ranges, general = _by_shape(definitions)
+    parts: list[ir.Table] = [
+        _category_members(customers, column, found) for column, found in by_column.items()
+    ]
+    if ranges:
+        parts.append(_created_members(customers, ranges))
+    for cohort_id, definition in general:
         label = ibis.literal(cohort_id, "string")
         if definition.state_columns and wide is not None:
             found = wide.filter(
@@ -96,6 +111,75 @@ def members_by_cohort(
             schema={"cohort_id": "string", "customer_id": "string"},
         )
     return ibis.union(*parts, distinct=False)
+
+
+_EMPTY: Final = CohortDefinition()
+_EARLIEST: Final = datetime(1, 1, 1)
+_LATEST: Final = datetime(9999, 12, 31)
+
+
+def _by_shape(
+    definitions: Sequence[tuple[str, CohortDefinition]],
+) -> tuple[
+    dict[str, list[tuple[str, tuple[str, ...]]]],
+    list[tuple[str, datetime, datetime]],
+    list[tuple[str, CohortDefinition]],
+]:
+    """Definitions of one customer field's values (``owner_ids=("rep_010",)``: most
+    generated cohorts) by column; those of a sign-up range alone; and the others."""
+    by_column: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    ranges: list[tuple[str, datetime, datetime]] = []
+    general: list[tuple[str, CohortDefinition]] = []
+    for cohort_id, definition in definitions:
+        lists = [(f, getattr(definition, f)) for f in CATEGORY_LISTS if getattr(definition, f)]
+        cleared: dict[str, Any] = {lists[0][0]: ()} if len(lists) == 1 else {}
+        if cleared and replace(definition, **cleared) == _EMPTY:
+            field_name, values = lists[0]
+            by_column[CATEGORY_LISTS[field_name]].append((cohort_id, values))
+        elif definition != _EMPTY and (
+            replace(definition, created_from=None, created_before=None) == _EMPTY
+        ):
+            ranges.append(
+                (
+                    cohort_id,
+                    definition.created_from or _EARLIEST,
+                    definition.created_before or _LATEST,
+                )
+            )
+        else:
+            general.append((cohort_id, definition))
+    return by_column, ranges, general
+
+
+def _category_members(
+    customers: ir.Table, column: str, found: list[tuple[str, tuple[str, ...]]]
+) -> ir.Table:
+    """The members of definitions on ``column`` alone: one join with their values,
+    whole and case-insensitive as ``membership.customer_predicate`` matches them (a
+    customer matches one value of a definition at most: the values are distinct)."""
+    pairs = [(cohort_id, value) for cohort_id, values in found for value in lowered(values)]
+    wanted = ibis.memtable(
+        {"cohort_id": [c for c, _ in pairs], "value": [v for _, v in pairs]},
+        schema={"cohort_id": "string", "value": "string"},
+    )
+    keyed = customers.select(customer_id=customers.id.cast("string"), key=customers[column].lower())
+    joined = keyed.join(wanted, keyed.key == wanted.value)
+    return joined.select(cohort_id=joined.cohort_id, customer_id=joined.customer_id)
+
+
+def _created_members(customers: ir.Table, ranges: list[tuple[str, datetime, datetime]]) -> ir.Table:
+    """The members of definitions of a sign-up range alone (half-open, naive UTC)."""
+    wanted = ibis.memtable(
+        {
+            "cohort_id": [c for c, _, _ in ranges],
+            "low": [low for _, low, _ in ranges],
+            "high": [high for _, _, high in ranges],
+        },
+        schema={"cohort_id": "string", "low": "timestamp", "high": "timestamp"},
+    )
+    keyed = customers.select(customer_id=customers.id.cast("string"), at=customers.created_at)
+    joined = keyed.join(wanted, [keyed.at >= wanted.low, keyed.at < wanted.high])
+    return joined.select(cohort_id=joined.cohort_id, customer_id=joined.customer_id)
 
 
 @contextmanager

@@ -76,13 +76,14 @@ class CohortDefinition:
         return frozenset(needed)
 
 
-def _lowered(values: Sequence[str]) -> list[str]:
+def lowered(values: Sequence[str]) -> list[str]:
+    """A list's values as they are matched: lower-cased, distinct, sorted."""
     return sorted({value.lower() for value in values})
 
 
 def _any_of(column: ir.StringValue, values: Sequence[str]) -> ir.BooleanValue:
     """Whole-value, case-insensitive; a null column never matches."""
-    return column.notnull() & column.lower().isin(_lowered(values))
+    return column.notnull() & column.lower().isin(lowered(values))
 
 
 def _has_tag(tags: ir.ArrayValue, tag: str) -> ir.BooleanValue:
