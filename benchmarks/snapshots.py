@@ -13,6 +13,12 @@ cohorts (``POST /api/cohorts/definitions``), then measures in one process:
 - two snapshot runs (``intelligence.jobs.record``, as the CLI and the schedule run them),
   each step's time, and the bytes of member sets each run stored (the first stores every
   whole set, the second only diffs);
+- ``GET /v1/cohorts/compare`` (all cohorts, and ``cohort_type=rep``) and one cohort's
+  36-month curve (the largest vintage), each through its service function in a reader
+  of its own, median of three;
+- the monthly report again while a snapshot run is in flight (a reader of its own, as
+  a request has), median of the reports that ran during the run, against the same
+  report alone;
 - with ``--reference``: the same run's computation one cohort at a time (the path runs
   took before they were batched, kept in ``tests/intelligence/reference_run.py``).
 
@@ -27,6 +33,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from itertools import pairwise
@@ -35,6 +42,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from cohortd.cohorts import service as cohort_service
+from cohortd.cohorts.models import Cohort as CohortModel
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
 from cohortd.demo.catalog import Shape
@@ -46,7 +55,7 @@ from cohortd.engine.retention import ReportQuery
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.parsing import ImportSource
 from cohortd.imports.pipeline import run_import
-from cohortd.intelligence import definitions, jobs, runs
+from cohortd.intelligence import definitions, jobs, runs, service
 from cohortd.intelligence.models import CohortRecording
 from cohortd.intelligence.service import Caller
 from cohortd.keys import service as keys
@@ -70,6 +79,82 @@ def _stored_bytes(sessions: Any, run_id: str) -> tuple[int, int]:
             ).where(CohortRecording.run_id == run_id)
         ).one()
     return int(whole), int(entered) + int(exited)
+
+
+def _median(action: Callable[[], Any], runs: int = 3) -> float:
+    return statistics.median(_timed(action)[0] for _ in range(runs))
+
+
+def _reads(
+    sessions: Any, warehouse: Any, caller: Caller, query: ReportQuery, report_s: float
+) -> list[tuple[str, float, str]]:
+    """Compare, a curve, and the report during a snapshot run, each in its own reader."""
+    found: list[tuple[str, float, str]] = []
+    with sessions() as session:
+        for kind in (None, "rep"):
+
+            def compared(kind: str | None = kind) -> Any:
+                with warehouse.reading():
+                    return service.compare(
+                        session, warehouse, caller, cohort_type=kind, interval=None,
+                        period=None, base_currency=None,
+                    )  # fmt: skip
+
+            count = len(compared()["data"])
+            seconds = _median(compared)
+            name = "compare" + (f" cohort_type={kind}" if kind else ", every cohort")
+            found.append((f"{name} ({count} cohorts)", seconds, f"{seconds / report_s:.1f}x"))
+        vintages = [
+            r
+            for r in session.scalars(select(CohortModel).where(CohortModel.org_id == caller.org_id))
+            if r.cohort_type == "vintage"
+        ]
+        largest = max(
+            vintages,
+            key=lambda r: (
+                warehouse.to_pyarrow(
+                    cohort_service.cohort_members_table(session, warehouse, caller, r.id)
+                ).num_rows
+            ),
+        )
+
+        def curve() -> Any:
+            with warehouse.reading():
+                return service.cohort_curve(
+                    session, warehouse, caller, largest.id, months=36, base_currency=None
+                )
+
+        paying = curve()["initial_customers"]
+        seconds = _median(curve)
+        note = f"{seconds / report_s:.1f}x; {paying:,} paying members"
+        found.append((f"curve of the largest vintage ({largest.name}), 36 months", seconds, note))
+    during: list[float] = []
+    finished = threading.Event()
+
+    def record() -> None:
+        try:
+            jobs.record(sessions, warehouse, caller, trigger="bench")
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=record)
+    thread.start()
+    while not finished.is_set():
+        with warehouse.reading():
+            seconds, _ = _timed(lambda: run_report(warehouse, caller.scope, query))
+        if not finished.is_set():
+            during.append(seconds)
+    thread.join()
+    if during:
+        seconds = statistics.median(during)
+        found.append(
+            (
+                "monthly report while a snapshot run is in flight",
+                seconds,
+                f"{seconds / report_s:.1f}x the report alone; median of {len(during)}",
+            )
+        )
+    return found
 
 
 def run(customers: int, seed: int, shape: Shape, reference: bool) -> str:
@@ -137,6 +222,7 @@ def run(customers: int, seed: int, shape: Shape, reference: bool) -> str:
                     f"member sets {whole:,} B whole + {diffs:,} B diffs",
                 )
             )
+        table.extend(_reads(sessions, warehouse, caller, query, report_s))
         if reference:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from tests.intelligence.reference_run import reference_outcome
