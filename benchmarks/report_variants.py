@@ -83,7 +83,10 @@ def _ranges(table: str, interval: Interval, group: str | None, countries: str | 
     the one covering ``date`` reaches the current period)."""
     period = PERIOD_SQL[interval].format
     where = f" AND country IN ({countries})" if countries else ""
-    g = f"coalesce({group}, 'unknown')" if group else "''"
+    # the billing currency is ``billing_currency`` in mrr_segments, ``currency`` in
+    # paid_spells (whose rows have no currency of their own)
+    column = {("currency", "mrr_segments"): "billing_currency"}.get((group, table), group)
+    g = f"coalesce({column}, 'unknown')" if group else "''"
     extra = ", currency, level_minor AS v" if table == "mrr_segments" else ""
     return f"""
   SELECT customer_id, {g} AS g, {period(d="paid_started_at")} AS p0,
@@ -230,16 +233,9 @@ def baseline(
     raw.unregister("_by_period")
     raw.unregister("_by_day")
     group = params.get("breakdown")
-    group = {"currency": "billing_currency"}.get(group, group) if group else None
     region = params.get("region")
     countries = ", ".join(f"'{c}'" for c in sorted(regions.expand([region]))) if region else None
     text = sql(query.interval, query.fix_fx, group, countries)
-    if group == "billing_currency":  # paid_spells names the billing currency ``currency``
-        spells = text.split("), spell AS (", 1)
-        if len(spells) == 2:
-            head, tail = spells[1].split("), spell_d AS (", 1)
-            text = spells[0] + "), spell AS (" + head.replace("billing_currency", "currency")
-            text += "), spell_d AS (" + tail
     values = {"org": scope.org_id, "as_of": query.as_of, "current": query.current}
     return lambda: raw.execute(text, values).fetchall()
 

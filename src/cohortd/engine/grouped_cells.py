@@ -160,10 +160,8 @@ def grouped_cells(
     for r in np.flatnonzero(has & valid).tolist():  # one per sub-cohort, on p = p0
         initial_mrr[int(sub[r])] = initial_words.exact(r)
     # the rows' order: initial MRR descending, then name
-    n = [0] * len(names)
     b = [0] * len(names)
     for i, grp in enumerate(sub_group.tolist()):
-        n[grp] += initial_customers[i]
         b[grp] += initial_mrr[i]
     order = sorted(range(len(names)), key=lambda i: (-b[i], names[i]))
     rank = np.empty(len(names), np.int64)
