@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow.compute as pc
 
 from cohortd.engine.customer_state import CustomerStatus, customer_state
 from cohortd.engine.membership import (
@@ -218,14 +219,17 @@ def member_relation(
 
 
 def ids_by_cohort(warehouse: Warehouse, relation: ir.Table) -> dict[str, list[str]]:
-    """Each cohort's member ids, sorted."""
+    """Each cohort's member ids, sorted: the pairs come back sorted, and each cohort's
+    run of them is sliced out (no Python step per pair but the ids' own strings)."""
     rows = warehouse.to_pyarrow(relation.order_by(["cohort_id", "customer_id"]))
-    found: dict[str, list[str]] = defaultdict(list)
-    for cohort_id, customer_id in zip(
-        rows.column("cohort_id").to_pylist(), rows.column("customer_id").to_pylist(), strict=True
-    ):
-        found[cohort_id].append(customer_id)
-    return dict(found)
+    ids = rows.column("customer_id").to_pylist()
+    runs = pc.run_end_encode(rows.column("cohort_id").combine_chunks())
+    found: dict[str, list[str]] = {}
+    start = 0
+    for cohort_id, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        found[cohort_id] = ids[start:end]
+        start = end
+    return found
 
 
 def scores_by_cohort(warehouse: Warehouse, scope: Scope, relation: ir.Table) -> dict[str, Scores]:
