@@ -25,10 +25,8 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from report import generate, load, served
+from report import bench_org, generate, load, served
 
-from cohortd.keys import service
-from cohortd.keys.models import Role
 from cohortd.subscriptions.writer import writer_of
 from cohortd.warehouse import Scope, scoped
 from cohortd.warehouse.tables import SUBSCRIPTIONS
@@ -67,11 +65,7 @@ def bench_size(
     folder.mkdir()
     with served(folder) as (url, app):
         state = app.state  # type: ignore[attr-defined]
-        with state.sessions() as session:
-            org = service.create_organization(session, name="bench", base_currency="USD")
-            key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.admin)
-            session.commit()
-            scope, secret = Scope(org.id, livemode=False), key.secret
+        scope, secret = bench_org(app)
         if shape == "global-saas":  # the demo generator's global-SaaS shape (metrics.py)
             load_global_saas(state.warehouse, scope, size)
         else:

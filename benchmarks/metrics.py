@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
-from report import served  # benchmarks/report.py: the real app under uvicorn
+from report import bench_org, served  # benchmarks/report.py: the real app under uvicorn
 
 from cohortd.demo import DemoConfig, Shape, iter_chunks
 from cohortd.engine import derived
@@ -52,7 +52,6 @@ from cohortd.engine.metrics import Granularity, earlier, metrics_series, windows
 from cohortd.engine.money import round_half_away
 from cohortd.engine.movements import Movement, cohort_movements
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
-from cohortd.keys import service
 from cohortd.keys.models import Role
 from cohortd.warehouse import Scope, Warehouse
 from cohortd.warehouse.tables import CUSTOMERS, SCHEMAS, SUBSCRIPTIONS
@@ -265,11 +264,7 @@ def bench(size: int, folder: Path, runs: int) -> list[Result]:
     folder.mkdir()
     with served(folder) as (url, app):
         state = app.state  # type: ignore[attr-defined]
-        with state.sessions() as session:
-            org = service.create_organization(session, name="bench", base_currency="USD")
-            key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.viewer)
-            session.commit()
-        scope = Scope(org.id, livemode=False)
+        scope, secret = bench_org(app, Role.viewer)
         warehouse: Warehouse = state.warehouse
         began = time.perf_counter()
         _, subscription_rows = load_global_saas(warehouse, scope, size)
@@ -299,7 +294,7 @@ def bench(size: int, folder: Path, runs: int) -> list[Result]:
             (daily, "engine, in-process", median(run_daily, runs)),
         ]
         # each request computed: the answer cache would serve every repeat
-        headers = {"Authorization": f"Bearer {key.secret}", "Cache-Control": "no-cache"}
+        headers = {"Authorization": f"Bearer {secret}", "Cache-Control": "no-cache"}
         with httpx.Client(base_url=url, headers=headers, timeout=900) as client:
             for label, interval, (start, end) in (
                 ("monthly, 5 years (60)", "month", MONTHLY),

@@ -314,6 +314,16 @@ def served(folder: Path) -> Iterator[tuple[str, object]]:
         thread.join(timeout=30)
 
 
+def bench_org(app: object, role: Role = Role.admin) -> tuple[Scope, str]:
+    """A test-mode organization (base USD) and a key of ``role`` in the served app."""
+    state = app.state  # type: ignore[attr-defined]
+    with state.sessions() as session:
+        org = service.create_organization(session, name="bench", base_currency="USD")
+        key = service.issue_key(session, org_id=org.id, livemode=False, role=role)
+        session.commit()
+        return Scope(org.id, livemode=False), key.secret
+
+
 def bench_size(size: int, folder: Path, *, http: bool) -> list[tuple[str, str, float]]:
     folder = folder / f"size_{size}"
     folder.mkdir()
@@ -324,13 +334,8 @@ def bench_size(size: int, folder: Path, *, http: bool) -> list[tuple[str, str, f
         warehouse.close()
         return results
     with served(folder) as (url, app):
-        state = app.state  # type: ignore[attr-defined]
-        with state.sessions() as session:
-            org = service.create_organization(session, name="bench", base_currency="USD")
-            key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.admin)
-            session.commit()
-            scope, secret = Scope(org.id, livemode=False), key.secret
-        results = _bench_engine(state.warehouse, scope, size)
+        scope, secret = bench_org(app)
+        results = _bench_engine(app.state.warehouse, scope, size)  # type: ignore[attr-defined]
         headers = {"Authorization": f"Bearer {secret}"}
         with httpx.Client(base_url=url, headers=headers, timeout=600) as client:
             for name, qs in QUERIES.items():

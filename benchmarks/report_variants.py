@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -49,14 +47,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from report import round_money, served
+from report import bench_org, median_seconds, round_money, served
 
 from cohortd.engine import regions
 from cohortd.engine.periods import Interval, last_day
 from cohortd.engine.report import factor_tables, run_report
 from cohortd.engine.triangle_blocks import cohort_sizes
-from cohortd.keys import service
-from cohortd.keys.models import Role
 from cohortd.reports.service import ReportParams, parse_query
 from cohortd.warehouse import Scope, Warehouse, connect
 from metrics import load_global_saas
@@ -273,16 +269,6 @@ def check(rows: list[tuple], answer: dict[str, Any], interval: Interval, pooled:
     return len(seen)
 
 
-def median(action: Callable[[], object], runs: int) -> float:
-    action()  # warm-up
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
 def bench(
     warehouse: Warehouse, scope: Scope, runs: int, get: Callable[[str], None] | None
 ) -> list[dict[str, Any]]:
@@ -299,15 +285,17 @@ def bench(
                 "variant": name,
                 "date": "today" if as_of is None else as_of.isoformat(),
                 "cells": cells,
-                "engine": median(lambda q=query: run_report(warehouse, scope, q).envelope(), runs),
-                "full": median(full, runs),
-                "tuned": median(tuned, runs),
+                "engine": median_seconds(
+                    lambda q=query: run_report(warehouse, scope, q).envelope(), runs
+                ),
+                "full": median_seconds(full, runs),
+                "tuned": median_seconds(tuned, runs),
             }
             if get is not None:
                 target = "/v1/reports/cohort?" + "&".join(f"{k}={v}" for k, v in params.items())
                 if as_of is not None:
                     target += f"&date={as_of}"
-                row["http"] = median(lambda t=target: get(t), runs)
+                row["http"] = median_seconds(lambda t=target: get(t), runs)
             print(row, file=sys.stderr, flush=True)
             results.append(row)
     return results
@@ -347,11 +335,7 @@ def main() -> None:
         else:
             with served(folder) as (url, app):
                 state = app.state  # type: ignore[attr-defined]
-                with state.sessions() as session:
-                    org = service.create_organization(session, name="bench", base_currency="USD")
-                    key = service.issue_key(session, org_id=org.id, livemode=False, role=Role.admin)
-                    session.commit()
-                    scope, secret = Scope(org.id, livemode=False), key.secret
+                scope, secret = bench_org(app)
                 _, subscriptions = load_global_saas(state.warehouse, scope, args.customers)
                 headers = {"Authorization": f"Bearer {secret}", "Cache-Control": "no-cache"}
                 with httpx.Client(base_url=url, headers=headers, timeout=600) as client:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -16,6 +17,28 @@ from cohortd.engine.report import _scaled_array
 from cohortd.engine.report_model import CohortRow, CohortSeries, PeriodValues, average_row
 from cohortd.engine.retention import NO_GROUP, ReportQuery
 from cohortd.engine.time_cells import words
+
+
+def triangle_table(rows: dict[str, list[Any]]) -> pa.Table:
+    """A triangle's rows as the query returns them: ``grp`` (``NO_GROUP`` when absent),
+    ``p0, p, customers`` and the money columns from integers of 10⁻¹⁸ units."""
+    decimal = pa.decimal128(38, 18)
+
+    def money(values: list[int | None]) -> pa.Array:
+        return pa.array([None if v is None else Decimal(v).scaleb(-18) for v in values], decimal)
+
+    count = len(rows["p0"])
+    return pa.table(
+        {
+            "grp": pa.array(rows.get("grp", [NO_GROUP] * count), pa.string()),
+            "p0": pa.array(rows["p0"], pa.int64()),
+            "p": pa.array(rows["p"], pa.int64()),
+            "customers": pa.array(rows["customers"], pa.int64()),
+            "mrr": money(rows["mrr"]),
+            "gross": money(rows["gross"]),
+            "initial": money(rows["initial"]),
+        }
+    )
 
 
 def scaled_integers(table: pa.Table, name: str) -> list[int | None]:

@@ -17,8 +17,8 @@ from decimal import Decimal
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.engine.cell_reference import exact_rows
-from tests.engine.test_time_cells import amounts
+from tests.engine.cell_reference import exact_rows, triangle_table
+from tests.engine.test_time_cells import draw_cohort
 
 from cohortd.engine.grouped_cells import grouped_cells
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
@@ -26,7 +26,6 @@ from cohortd.engine.report import _scaled_array
 from cohortd.engine.report_model import as_chart, as_list
 from cohortd.engine.retention import ReportQuery
 
-SCALE = 10**18
 START = period_of(date(2030, 1, 15), Interval.month)
 GROUPS = ["DE", "US", "unknown", "JP"]
 
@@ -51,33 +50,10 @@ def breakdowns(
         k: [] for k in ("grp", "p0", "p", "customers", "mrr", "gross", "initial")
     }
     for grp, p0 in sorted(sizes):
-        initial = draw(st.sampled_from([0, 2 * SCALE, 4 * SCALE, 20_000 * SCALE, 3 * 10**22]))
-        for p in range(p0, current + 1):
-            if not draw(st.booleans()):
-                continue
-            rows["grp"].append(grp)
-            rows["p0"].append(p0)
-            rows["p"].append(p)
-            rows["customers"].append(draw(st.one_of(st.none(), st.integers(0, 50))))
-            rows["mrr"].append(draw(amounts(initial)))
-            rows["gross"].append(draw(amounts(initial)))
-            rows["initial"].append(initial if p == p0 and draw(st.booleans()) else None)
-    decimal = pa.decimal128(38, 18)
-
-    def money(values: list[int | None]) -> pa.Array:
-        return pa.array([None if v is None else Decimal(v).scaleb(-18) for v in values], decimal)
-
-    table = pa.table(
-        {
-            "grp": pa.array(rows["grp"], pa.string()),
-            "p0": pa.array(rows["p0"], pa.int64()),
-            "p": pa.array(rows["p"], pa.int64()),
-            "customers": pa.array(rows["customers"], pa.int64()),
-            "mrr": money(rows["mrr"]),
-            "gross": money(rows["gross"]),
-            "initial": money(rows["initial"]),
-        }
-    )
+        before = len(rows["p0"])
+        draw_cohort(draw, rows, p0, current)
+        rows["grp"].extend([grp] * (len(rows["p0"]) - before))
+    table = triangle_table(rows)
     return table, sizes, as_of, current
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.engine.cell_reference import exact_rows
+from tests.engine.cell_reference import exact_rows, triangle_table
 
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.engine.report import _scaled_array
@@ -45,6 +45,20 @@ def amounts(draw: st.DrawFn, initial: int) -> int | None:
     return max(value + nudge, 0)
 
 
+def draw_cohort(draw: st.DrawFn, rows: dict[str, list], p0: int, current: int) -> None:  # type: ignore[type-arg]
+    """Append one cohort's random rows (some periods missing) to ``rows``."""
+    initial = draw(st.sampled_from([0, 2 * SCALE, 4 * SCALE, 20_000 * SCALE, 3 * 10**22]))
+    for p in range(p0, current + 1):
+        if not draw(st.booleans()):
+            continue
+        rows["p0"].append(p0)
+        rows["p"].append(p)
+        rows["customers"].append(draw(st.one_of(st.none(), st.integers(0, 50))))
+        rows["mrr"].append(draw(amounts(initial)))
+        rows["gross"].append(draw(amounts(initial)))
+        rows["initial"].append(initial if p == p0 and draw(st.booleans()) else None)
+
+
 @st.composite
 def triangles(draw: st.DrawFn) -> tuple[pa.Table, dict[int, int], date, int]:
     count = draw(st.integers(1, 6))
@@ -59,32 +73,8 @@ def triangles(draw: st.DrawFn) -> tuple[pa.Table, dict[int, int], date, int]:
     sizes[START] = sizes.get(START) or 4  # the first cohort has customers
     rows: dict[str, list] = {k: [] for k in ("p0", "p", "customers", "mrr", "gross", "initial")}
     for p0 in range(START, current + 1):
-        initial = draw(st.sampled_from([0, 2 * SCALE, 4 * SCALE, 20_000 * SCALE, 3 * 10**22]))
-        for p in range(p0, current + 1):
-            if not draw(st.booleans()):
-                continue
-            rows["p0"].append(p0)
-            rows["p"].append(p)
-            rows["customers"].append(draw(st.one_of(st.none(), st.integers(0, 50))))
-            rows["mrr"].append(draw(amounts(initial)))
-            rows["gross"].append(draw(amounts(initial)))
-            rows["initial"].append(initial if p == p0 and draw(st.booleans()) else None)
-    decimal = pa.decimal128(38, 18)
-
-    def money(values: list[int | None]) -> pa.Array:
-        return pa.array([None if v is None else Decimal(v).scaleb(-18) for v in values], decimal)
-
-    table = pa.table(
-        {
-            "grp": pa.array([NO_GROUP] * len(rows["p0"]), pa.string()),
-            "p0": pa.array(rows["p0"], pa.int64()),
-            "p": pa.array(rows["p"], pa.int64()),
-            "customers": pa.array(rows["customers"], pa.int64()),
-            "mrr": money(rows["mrr"]),
-            "gross": money(rows["gross"]),
-            "initial": money(rows["initial"]),
-        }
-    )
+        draw_cohort(draw, rows, p0, current)
+    table = triangle_table(rows)
     return table, {p0: n for p0, n in sizes.items() if n}, as_of, current
 
 

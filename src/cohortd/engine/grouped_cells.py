@@ -14,7 +14,6 @@ both forms give the same report).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,14 +25,23 @@ from cohortd.engine.report_model import (
     CohortSeries,
     PeriodValues,
     average_row,
-    chart_of,
     money,
 )
-from cohortd.engine.time_cells import Ints, Words, ints, offsets_of, pooled_periods, words
+from cohortd.engine.time_cells import (
+    Ints,
+    PooledTables,
+    Table,
+    Words,
+    initial_values,
+    ints,
+    offsets_of,
+    placed,
+    pooled_periods,
+)
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
-class GroupedCells:
+class GroupedCells(PooledTables):
     """A breakdown's sub-cohorts (sorted by group, then period) and their cells."""
 
     groups: list[str]  # in the report's order: initial MRR descending, then name
@@ -47,7 +55,7 @@ class GroupedCells:
     gross: Words
     last_incomplete: bool
 
-    def tables(self) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    def tables(self) -> list[Table]:
         """``(cohort_group, initial fields, periods)`` per group, ``average`` last (it
         pools the non-empty sub-cohorts of every group)."""
         nonempty = np.asarray(self.initial_customers, np.int64) != 0
@@ -76,17 +84,6 @@ class GroupedCells:
             for g, name in enumerate(self.groups)
         ]
         return [*found, (AVERAGE, {}, average)]
-
-    def as_list(self) -> dict[str, Any]:
-        return {
-            "list": [
-                {"cohort_group": label, **initial, "periods": periods}
-                for label, initial, periods in self.tables()
-            ]
-        }
-
-    def as_chart(self) -> list[dict[str, Any]]:
-        return chart_of([(label, periods) for label, _, periods in self.tables()])
 
     def rows(self) -> tuple[CohortRow, ...]:
         """The same report as ``report_model`` rows (exact series: for the curves)."""
@@ -145,20 +142,8 @@ def grouped_cells(
     valid = sub >= 0
     cell = valid & (k >= 0) & (k < np.where(valid, lengths[np.maximum(sub, 0)], 0))
     rows = np.flatnonzero(cell)
-    where = offsets[sub[rows]] + k[rows]
-    customers = np.zeros(total, np.int64)
-    counts = result.column("customers")
-    if not pa.types.is_null(counts.type):
-        customers[where] = ints(counts)[rows]
-    mrr, gross = Words.zeros(total), Words.zeros(total)
-    for name, target in (("mrr", mrr), ("gross", gross)):
-        target.put(where, words(scaled[name]).take(rows))
-    initial_mrr = [0] * len(subs)
-    initial = scaled["initial"]
-    has = np.asarray(initial.is_valid().to_numpy(zero_copy_only=False), np.bool_)
-    initial_words = words(initial)
-    for r in np.flatnonzero(has & valid).tolist():  # one per sub-cohort, on p = p0
-        initial_mrr[int(sub[r])] = initial_words.exact(r)
+    customers, mrr, gross = placed(result, scaled, rows, offsets[sub[rows]] + k[rows], total)
+    initial_mrr = initial_values(scaled, sub, len(subs))
     # the rows' order: initial MRR descending, then name
     b = [0] * len(names)
     for i, grp in enumerate(sub_group.tolist()):

@@ -100,8 +100,29 @@ def _offsets(count: int) -> tuple[Ints, Ints]:
     return lengths, offsets_of(lengths)
 
 
+Table = tuple[str, dict[str, Any], list[dict[str, Any]]]  # label, initial fields, periods
+
+
+class PooledTables:
+    """The list and chart formats of a report held column by column (``tables``)."""
+
+    def tables(self) -> list[Table]:
+        raise NotImplementedError
+
+    def as_list(self) -> dict[str, Any]:
+        return {
+            "list": [
+                {"cohort_group": label, **initial, "periods": periods}
+                for label, initial, periods in self.tables()
+            ]
+        }
+
+    def as_chart(self) -> list[dict[str, Any]]:
+        return chart_of([(label, periods) for label, _, periods in self.tables()])
+
+
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
-class TimeCells:
+class TimeCells(PooledTables):
     """A report's time-based cohorts and their cells, as read from the triangle."""
 
     interval: Interval
@@ -131,7 +152,7 @@ class TimeCells:
             last_day(p0, self.interval).isoformat() for p0 in range(self.start, self.current + 1)
         ]
 
-    def tables(self) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    def tables(self) -> list[Table]:
         """``(cohort_group, initial fields, periods)`` per row, ``average`` last."""
         lengths, cohort, k = self._layout()
         cells = self._cells(lengths, cohort, k)
@@ -145,17 +166,6 @@ class TimeCells:
             offset += length
         rows.append((AVERAGE, {}, self._average()))
         return rows
-
-    def as_list(self) -> dict[str, Any]:
-        return {
-            "list": [
-                {"cohort_group": label, **initial, "periods": periods}
-                for label, initial, periods in self.tables()
-            ]
-        }
-
-    def as_chart(self) -> list[dict[str, Any]]:
-        return chart_of([(label, periods) for label, _, periods in self.tables()])
 
     def rows(self) -> tuple[CohortRow, ...]:
         """The same report as ``report_model`` rows (exact series: for the curves)."""
@@ -415,20 +425,8 @@ def time_cells(
     lengths_of = lengths[np.clip(i, 0, count - 1)]
     cell = inside & (k >= 0) & (k < lengths_of)
     rows = np.flatnonzero(cell)
-    where = offsets[i[rows]] + k[rows]
-    customers = np.zeros(total, np.int64)
-    found = result.column("customers")
-    if not pa.types.is_null(found.type):
-        customers[where] = ints(found)[rows]
-    mrr, gross = Words.zeros(total), Words.zeros(total)
-    for name, target in (("mrr", mrr), ("gross", gross)):
-        target.put(where, words(scaled[name]).take(rows))
-    initial_mrr = [0] * count
-    initial = scaled["initial"]
-    valid = np.asarray(initial.is_valid().to_numpy(zero_copy_only=False), np.bool_)
-    initial_words = words(initial)
-    for r in np.flatnonzero(valid & inside).tolist():  # one per cohort, on p = p0
-        initial_mrr[int(i[r])] = initial_words.exact(r)
+    customers, mrr, gross = placed(result, scaled, rows, offsets[i[rows]] + k[rows], total)
+    initial_mrr = initial_values(scaled, np.where(inside, i, -1), count)
     return TimeCells(
         interval=interval,
         start=start,
@@ -440,6 +438,34 @@ def time_cells(
         mrr=mrr,
         gross=gross,
     )
+
+
+def placed(
+    result: pa.Table, scaled: dict[str, pa.Array], rows: Ints, where: Ints, total: int
+) -> tuple[Ints, Words, Words]:
+    """The customers, MRR and gross of the triangle's ``rows``, put at cells ``where``
+    of ``total`` cells (the others 0)."""
+    customers = np.zeros(total, np.int64)
+    found = result.column("customers")
+    if not pa.types.is_null(found.type):
+        customers[where] = ints(found)[rows]
+    mrr, gross = Words.zeros(total), Words.zeros(total)
+    for name, target in (("mrr", mrr), ("gross", gross)):
+        target.put(where, words(scaled[name]).take(rows))
+    return customers, mrr, gross
+
+
+def initial_values(scaled: dict[str, pa.Array], cohort: Ints, count: int) -> list[int]:
+    """Each of ``count`` cohorts' initial MRR (10⁻¹⁸ units, 0 when absent): the
+    triangle's rows carry it once per cohort, on p = p0; ``cohort`` is each row's
+    cohort number, -1 for a row of none."""
+    found = [0] * count
+    initial = scaled["initial"]
+    valid = np.asarray(initial.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+    initial_words = words(initial)
+    for r in np.flatnonzero(valid & (cohort >= 0)).tolist():
+        found[int(cohort[r])] = initial_words.exact(r)
+    return found
 
 
 def ints(column: pa.Array | pa.ChunkedArray, *, missing: int = 0) -> Ints:
