@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any, Final
 
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 
 from cohortd.engine import collection, derived
@@ -253,8 +254,8 @@ def _digest(pairs: pa.Table) -> str:
 
 
 def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, build: Any) -> pa.Table:
-    """The rows of ``build()``: cached SQL, or through Ibis for a cohort restriction (an
-    expression that may hold in-memory tables Ibis registers as it runs)."""
+    """The rows of ``build()``: cached SQL, or through Ibis for a member restriction
+    that holds in-memory tables (Ibis registers them as it runs)."""
     key = _key(warehouse, scope, query, name)
     if key is None:
         return warehouse.to_pyarrow(build())
@@ -264,8 +265,17 @@ def _run(warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str, buil
 def _key(
     warehouse: Warehouse, scope: Scope, query: ReportQuery, name: str
 ) -> tuple[Any, ...] | None:
-    if query.members is not None or query.groups is not None:
-        return None
+    """Everything the statement's SQL depends on; None when it cannot be cached: a
+    member restriction holding an in-memory table (Ibis registers those as it runs)."""
+    restrictions: list[str | None] = []
+    for given in (query.members, query.groups):
+        if given is None:
+            restrictions.append(None)
+            continue
+        restriction = _restriction_sql(warehouse, given)
+        if restriction is None:
+            return None
+        restrictions.append(restriction)
     return (
         "report",
         name,
@@ -276,7 +286,31 @@ def _key(
         query.breakdown,
         query.fix_fx,
         query.filters,
+        *restrictions,
     )
+
+
+_RESTRICTIONS: Final = 256
+_restriction_lock: Final = threading.Lock()
+_restrictions: OrderedDict[tuple[str, Any], str | None] = OrderedDict()
+
+
+def _restriction_sql(warehouse: Warehouse, given: ibis.Table) -> str | None:
+    """The SQL of a member restriction (``members`` or ``groups``), which names the
+    report's SQL in the compiled-statement cache: a cohort's members as of a day are
+    the same SQL each time its curve is asked. None for one that holds an in-memory
+    table. Kept per expression (a report asks for it once per statement)."""
+    key = (warehouse.name, given.op())
+    with _restriction_lock:
+        if key in _restrictions:
+            _restrictions.move_to_end(key)
+            return _restrictions[key]
+    found = None if given.op().find(ops.InMemoryTable) else warehouse.compile(given)
+    with _restriction_lock:
+        _restrictions[key] = found
+        while len(_restrictions) > _RESTRICTIONS:
+            _restrictions.popitem(last=False)
+    return found
 
 
 def _temp_names(warehouse: Warehouse, scope: Scope, query: ReportQuery) -> tuple[str, str]:
