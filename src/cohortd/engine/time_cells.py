@@ -24,6 +24,7 @@ size cap bounds.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -103,11 +104,13 @@ def _offsets(count: int) -> tuple[Ints, Ints]:
 Table = tuple[str, dict[str, Any], list[dict[str, Any]]]  # label, initial fields, periods
 
 
-class PooledTables:
-    """The list and chart formats of a report held column by column (``tables``)."""
+class PooledTables(ABC):
+    """The list and chart formats of a report held column by column: each form says
+    only its rows (``tables``)."""
 
+    @abstractmethod
     def tables(self) -> list[Table]:
-        raise NotImplementedError
+        """``(cohort_group, initial fields, periods)`` per row, ``average`` last."""
 
     def as_list(self) -> dict[str, Any]:
         return {
