@@ -12,10 +12,16 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cohortd.warehouse.backends import _IMPORT_MEMORY_LIMIT, Warehouse
-from cohortd.warehouse.tables import COMPRESSION
+from cohortd.warehouse.backends import (
+    _IMPORT_MEMORY_LIMIT,
+    Warehouse,
+    keys_condition,
+    scope_condition,
+)
+from cohortd.warehouse.tables import COMPRESSION, SCHEMAS
 
 
 class DuckDBWarehouse(Warehouse):
@@ -110,6 +116,50 @@ class DuckDBWarehouse(Warehouse):
         finally:
             raw.unregister(view)
 
+    # -- the small reads and deletes of live changes -----------------------------------
+    # The base class puts the keys into the statement: an IN list for one column, an OR
+    # of ANDs for several. On DuckDB (measured at 100,000 customers, 1.5.6):
+    # - an IN list of several values is a join, not a filter of the scan, so every
+    #   column of every row is read; the rows' ``rowid`` found first, then only those
+    #   rows fetched, takes about half as long for eight customers (one value is a
+    #   filter of the scan already);
+    # - an OR of ANDs is evaluated row by row over the whole table (``cohort_deltas``'
+    #   6-column keys: about 60 ms for 30 keys); the keys as an Arrow view joined to the
+    #   table (a hash semi-join on null-safe equality) take about 13 ms.
+
+    def rows_matching(
+        self, name: str, scope: Any, key: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> pa.Table:
+        if len(rows) < 2:
+            return super().rows_matching(name, scope, key, rows)
+        if len(key) == 1:
+            where = sg.and_(scope_condition(scope), keys_condition(key, rows), copy=False)
+            table = sge.table_(name, quoted=True)
+            found = sg.select(sg.column("rowid")).from_(table).where(where, copy=False)
+            rowid = sg.column("rowid").isin(query=found, copy=False)
+            return self._select_rows(self._select(name).where(rowid, copy=False), name)
+        schema = SCHEMAS[name].to_pyarrow()
+        columns = ", ".join(f'"stored"."{f.name}"' for f in schema)
+        with self._hold() as backend, _keys_view(backend.con, schema, key, rows) as view:
+            found = backend.con.execute(
+                f'SELECT {columns} FROM "{name}" AS "stored" SEMI JOIN "{view}" AS "wanted" '
+                f"ON {_null_safe_equal(key)} WHERE {_scope_sql(scope)}"
+            ).to_arrow_table()
+        return found.cast(schema) if found.num_rows else schema.empty_table()
+
+    def delete_keys(
+        self, name: str, scope: Any, key: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if len(key) == 1 or len(rows) < 2:
+            super().delete_keys(name, scope, key, rows)
+            return
+        schema = SCHEMAS[name].to_pyarrow()
+        with self._lock, _keys_view(self.con.con, schema, key, rows) as view:
+            self.con.con.execute(
+                f'DELETE FROM "{name}" AS "stored" USING "{view}" AS "wanted" '
+                f"WHERE {_scope_sql(scope)} AND {_null_safe_equal(key)}"
+            )
+
     def put_temp_table(self, name: str, rows: pa.Table) -> None:
         """Straight from Arrow (Ibis's path makes a table, copies it and drops it).
 
@@ -192,3 +242,32 @@ class DuckDBWarehouse(Warehouse):
         with suppress(Exception):
             self._cursors.close()
         super().close()
+
+
+@contextmanager
+def _keys_view(
+    raw: Any, schema: pa.Schema, key: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> Iterator[str]:
+    """``rows``' ``key`` values as an Arrow view on the connection ``raw``, typed as the
+    table's columns (a fresh name each time, as ``put_temp_table``)."""
+    typed = pa.schema([schema.field(k).with_nullable(True) for k in key])
+    keys = pa.table({k: [row[k] for row in rows] for k in key}, schema=typed)
+    view = f"_cohortd_keys_{uuid.uuid4().hex}"
+    raw.register(view, keys)
+    try:
+        yield view
+    finally:
+        raw.unregister(view)
+
+
+def _null_safe_equal(key: tuple[str, ...]) -> str:
+    """The stored row's ``key`` columns equal the wanted row's (a null matches a null)."""
+    return " AND ".join(f'"stored"."{k}" IS NOT DISTINCT FROM "wanted"."{k}"' for k in key)
+
+
+def _scope_sql(scope: Any) -> str:
+    """The stored row belongs to ``scope`` (values quoted by sqlglot)."""
+    condition = scope_condition(scope)
+    for column in condition.find_all(sge.Column):
+        column.set("table", sg.to_identifier("stored", quoted=True))
+    return condition.sql("duckdb")
