@@ -28,6 +28,7 @@ from typing import Any, Final
 import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cohortd.engine.cohort_deltas import DELTA_KEYS, DELTA_VALUES, delta_rows, summed_deltas
 from cohortd.engine.derived import PER_CUSTOMER_TABLES, per_customer_rows
@@ -77,7 +78,13 @@ def refresh_customers(
         }
         with _local_db() as local:
             local.load({"customers": customers, "subscriptions": subscriptions})
-            new = {name: _owned_by(scope, name, local.run(name)) for name in PER_CUSTOMER_TABLES}
+            several = _several_currencies(subscriptions)
+            new = {
+                name: _owned_by(scope, name, local.run(name))
+                if several or name != SEVERAL_PAIRS
+                else SCHEMAS[name].to_pyarrow().empty_table()  # no member in several
+                for name in PER_CUSTOMER_TABLES
+            }
             local.load(stored)
             before = _by_key(local.run("deltas").to_pylist())
             local.load({"segments": new[MRR_SEGMENTS], "spells": new[PAID_SPELLS]})
@@ -92,6 +99,15 @@ def refresh_customers(
         moved = _difference(before, after)
         if moved:
             _adjust_deltas(warehouse, scope, moved)
+
+
+def _several_currencies(subscriptions: pa.Table) -> bool:
+    """Whether a customer's rows name more than one currency: without one, no member
+    is billed in several and ``several_pairs`` has no rows to derive."""
+    if not subscriptions.num_rows:
+        return False
+    counts = subscriptions.group_by("customer_id").aggregate([("currency", "count_distinct")])
+    return bool(pc.max(counts.column("currency_count_distinct")).as_py() > 1)
 
 
 def _several(stored: dict[str, pa.Table]) -> bool:
