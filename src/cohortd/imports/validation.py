@@ -12,7 +12,7 @@ row is valid through the API exactly when it is valid in a file.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,26 +107,51 @@ def validate_record(kind: ImportKind, record: Mapping[str, object]) -> CheckedRe
     """One row given as values through ``validate_batch``: each value as the text a file
     would hold (numbers as written, ``tags`` as a list, ``metadata`` as JSON text); an
     absent key is an empty cell."""
+    return validate_records(kind, [record])[0]
+
+
+def validate_records(
+    kind: ImportKind, records: Sequence[Mapping[str, object]]
+) -> list[CheckedRecord]:
+    """Several records, each checked as ``validate_record`` checks it, through one
+    ``validate_batch`` (its Arrow checks cost about the same for a few rows as for one:
+    a live write checks every row it writes)."""
     spec = SPECS[kind]
     columns: dict[str, pa.Array] = {}
     for column in spec.columns:
-        value = record.get(column.name)
+        given = [record.get(column.name) for record in records]
         if column.kind is CellKind.tags:
-            tags = None if value is None else [str(tag) for tag in value]  # type: ignore[attr-defined]
-            columns[column.name] = pa.array([tags], pa.list_(pa.string()))
+            tags = [None if v is None else [str(t) for t in v] for v in given]  # type: ignore[attr-defined]
+            columns[column.name] = pa.array(tags, pa.list_(pa.string()))
             continue
-        if column.kind is CellKind.json_object and isinstance(value, dict | list):
-            value = json.dumps(value)
-        text_value = None if value is None else str(value)
-        columns[column.name] = pa.array([text_value], pa.string())
-    raw = RawBatch(columns=columns, rows=pa.array([1], pa.int64()))
-    checked = validate_batch(raw, spec, file="body", budget=len(spec.columns))
-    if checked.problems:
-        problems = tuple(FieldProblem(p.column or "", p.reason) for p in checked.problems)
-        return CheckedRecord(None, problems)
-    if checked.good.num_rows == 0:  # nothing given at all: a blank row
+        if column.kind is CellKind.json_object:
+            given = [json.dumps(v) if isinstance(v, dict | list) else v for v in given]
+        columns[column.name] = pa.array([None if v is None else str(v) for v in given], pa.string())
+    raw = RawBatch(columns=columns, rows=pa.array(range(1, len(records) + 1), pa.int64()))
+    checked = validate_batch(raw, spec, file="body", budget=len(spec.columns) * len(records))
+    problems: dict[int, list[FieldProblem]] = {}
+    for problem in checked.problems:
+        problems.setdefault(problem.row or 0, []).append(
+            FieldProblem(problem.column or "", problem.reason)
+        )
+    good = checked.good.to_pylist()
+    values_at = {values.pop(ROW_COLUMN): values for values in good}
+    return [
+        _checked(spec, record, problems.get(row, []), values_at.get(row))
+        for row, record in enumerate(records, start=1)
+    ]
+
+
+def _checked(
+    spec: KindSpec,
+    record: Mapping[str, object],
+    problems: list[FieldProblem],
+    values: dict[str, Any] | None,
+) -> CheckedRecord:
+    if problems:
+        return CheckedRecord(None, tuple(problems))
+    if values is None:  # nothing given at all: a blank row
         return CheckedRecord(None, (FieldProblem(spec.required[0], "required value is missing"),))
-    values = checked.good.drop_columns([ROW_COLUMN]).to_pylist()[0]
     # an empty key reads as absent; a file's row has it checked with the keys, a single
     # record here
     missing = tuple(
@@ -211,8 +236,14 @@ def _first_reason_per_cell(failures: list[_Failure], flagged: pa.Array, n: int) 
 def _blank_rows(raw: RawBatch, n: int) -> pa.Array:
     """A CSV line with no value at all is skipped (it still counts as a row number)."""
     blank = pa.nulls(n, pa.bool_()).fill_null(True)
-    if any(c.null_count == 0 and not pa.types.is_list(c.type) for c in raw.columns.values()):
-        return pc.invert(blank)  # a column without an empty cell: no row is blank
+    # a column without an empty cell (whitespace is empty): no row is blank; one such
+    # column is looked for among those without a null, which most files' key column is
+    for column in raw.columns.values():
+        if pa.types.is_list(column.type) or column.null_count:
+            continue
+        if not pa.types.is_string(column.type) or cells.blank_to_null(column).null_count == 0:
+            return pc.invert(blank)
+        break
     for column in raw.columns.values():
         if pa.types.is_list(column.type):
             empty = pc.fill_null(pc.equal(pc.list_value_length(column), 0), True)

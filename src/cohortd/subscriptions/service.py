@@ -32,7 +32,7 @@ from cohortd.engine.money import from_minor_units
 from cohortd.errors import Conflict, FieldError, ValidationFailed
 from cohortd.ids import new_id
 from cohortd.imports.columns import ImportKind
-from cohortd.imports.validation import CheckedRecord, validate_record
+from cohortd.imports.validation import CheckedRecord, validate_record, validate_records
 from cohortd.subscribers import service as subscribers
 from cohortd.subscribers.schemas import Subscriber, Subscription
 from cohortd.subscriptions import repository, writer
@@ -166,9 +166,10 @@ _PLAN_FIELDS: Final = {"start_date": "effective_date", "mrr_minor": "mrr"}
 
 
 def _check_rows(rewrite: Rewrite) -> None:
-    """Every row an override writes passes the import's row validation."""
-    for row in rewrite.upserts:
-        record = {
+    """Every row an override writes passes the import's row validation (all checked in
+    one pass; the first bad row answers)."""
+    records = [
+        {
             "id": row.id,
             "customer_id": row.customer_id,
             "plan_id": row.plan_id,
@@ -178,10 +179,10 @@ def _check_rows(rewrite: Rewrite) -> None:
             "end_date": row.end_date.isoformat() if row.end_date else None,
             "status": row.status,
         }
-        _valid(
-            validate_record(ImportKind.subscriptions, record),
-            fields={"start_date": "effective_date", "end_date": "effective_date"},
-        )
+        for row in rewrite.upserts
+    ]
+    for checked in validate_records(ImportKind.subscriptions, records):
+        _valid(checked, fields={"start_date": "effective_date", "end_date": "effective_date"})
 
 
 def _day(field: str, value: str) -> date:
