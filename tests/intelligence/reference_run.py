@@ -2,8 +2,9 @@
 
 This is how a run recorded cohorts before they were computed together: per cohort its
 members as of today (``cohort_members_table``), their ids and scores, the snapshots of
-the last three complete months (``period_snapshots``), then the vintage curves one by
-one. Findings come in the same order as a run's.
+the last three complete months (``period_snapshots``; the last one kept with the
+recording), then the vintage curves one by one. Findings come in the same order as a
+run's.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ def reference_outcome(
     for row in inputs.cohorts:
         members = cohorts.cohort_members_table(session, warehouse, caller, row.id, today)
         scores = member_scores(warehouse, caller.scope, members)
-        recordings.append(Recorded(row.id, member_ids(warehouse, members), scores))
         found: list[rules.Finding | None] = []
         previous = inputs.previous.get(row.id)
         if previous is not None and previous.health is not None:
@@ -46,6 +46,7 @@ def reference_outcome(
             Interval.month, current - RULE_PERIODS, current - 1, today, caller.base_currency
         )
         series = period_snapshots(session, warehouse, caller, row, query, with_scores=False)
+        recordings.append(Recorded(row.id, member_ids(warehouse, members), scores, series[-1]))
         latest = series[-1].period_start.isoformat()
         found.append(rules.low_nrr(series[-1].nrr, period=latest, thresholds=limits))
         found.append(

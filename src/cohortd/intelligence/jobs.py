@@ -36,7 +36,7 @@ from cohortd.engine.membership import utc_today
 from cohortd.errors import NotFound
 from cohortd.events.run_events import record_run_events
 from cohortd.ids import new_id
-from cohortd.intelligence import repository, runs
+from cohortd.intelligence import kept, repository, runs
 from cohortd.intelligence.models import Anomaly, SnapshotRun
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
@@ -137,10 +137,13 @@ def execute(
         with _heartbeat(sessions, run_id):
             with sessions() as session:
                 inputs = runs.read_inputs(session, caller)
+            version = kept.data_version(warehouse, caller)
             outcome = runs.compute(warehouse, caller, inputs, today=run_date, step=step)
+            unchanged = kept.data_version(warehouse, caller) == version  # no write meanwhile
             with sessions.begin() as session:
                 run = _run(session, run_id)
                 stored = runs.store(session, run, inputs, outcome)
+                run.data_version = version if unchanged else None
                 _finish(run, "succeeded", None)
                 run.cohort_count = len(outcome.recordings)
                 run.anomaly_count = len(stored)

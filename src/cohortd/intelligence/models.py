@@ -59,6 +59,8 @@ class SnapshotRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the warehouse's data version the run computed on (null: a write landed meanwhile)
+    data_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class CohortRecording(Base):
@@ -88,6 +90,8 @@ class CohortRecording(Base):
     members: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     entered: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     exited: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # the last complete month's snapshot, exact (``intelligence.runs.stored_snapshot``)
+    period_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -121,6 +121,26 @@ def runs_query(*, org_id: str, livemode: bool) -> Select[Any]:
     return select(SnapshotRun).where(SnapshotRun.org_id == org_id, SnapshotRun.livemode == livemode)
 
 
+def last_succeeded_run(session: Session, *, org_id: str, livemode: bool) -> SnapshotRun | None:
+    """The scope's run that succeeded last."""
+    stmt = runs_query(org_id=org_id, livemode=livemode).where(SnapshotRun.status == "succeeded")
+    return session.scalars(stmt.order_by(SnapshotRun.completed_at.desc()).limit(1)).first()
+
+
+def kept_snapshots(
+    session: Session, *, org_id: str, livemode: bool, run_id: str
+) -> dict[str, dict[str, Any] | None]:
+    """Per cohort, the last complete month ``run_id`` recorded for it (None: none kept)."""
+    rows = session.execute(
+        select(CohortRecording.cohort_id, CohortRecording.period_snapshot).where(
+            CohortRecording.org_id == org_id,
+            CohortRecording.livemode == livemode,
+            CohortRecording.run_id == run_id,
+        )
+    )
+    return {cohort_id: kept for cohort_id, kept in rows}
+
+
 def run_by_id(session: Session, run_id: str) -> SnapshotRun | None:
     """A run by id alone: for the job that runs it (the id came from a scoped insert)."""
     return session.get(SnapshotRun, run_id)

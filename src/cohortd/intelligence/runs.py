@@ -39,6 +39,7 @@ from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.snapshots import PeriodSnapshot, Scores, SnapshotQuery
 from cohortd.ids import new_id
 from cohortd.intelligence import member_sets, repository
+from cohortd.intelligence.kept import stored_snapshot
 from cohortd.intelligence.models import Anomaly, CohortRecording, SnapshotRun
 from cohortd.intelligence.service import Caller
 from cohortd.warehouse import Warehouse
@@ -72,11 +73,12 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Recorded:
-    """One cohort's recording, computed."""
+    """One cohort's recording, computed; ``latest``: its last complete month."""
 
     cohort_id: str
     member_ids: list[str]
     scores: Scores
+    latest: PeriodSnapshot | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Outcome:
 
     recordings: list[Recorded]
     findings: list[tuple[str, rules.Finding]]
+    currency: str = ""  # the currency of the recordings' snapshots
 
 
 def read_inputs(session: Session, caller: Caller) -> Inputs:
@@ -138,7 +141,9 @@ def compute(
     recordings: list[Recorded] = []
     findings: list[tuple[str, rules.Finding]] = []
     for row in rows:
-        recorded = Recorded(row.id, ids.get(row.id, []), scores.get(row.id, Scores()))
+        recorded = Recorded(
+            row.id, ids.get(row.id, []), scores.get(row.id, Scores()), series[row.id][-1]
+        )
         recordings.append(recorded)
         found = _cohort_findings(
             recorded, inputs.previous.get(row.id), series[row.id], limits, today
@@ -146,7 +151,7 @@ def compute(
         findings.extend((row.id, f) for f in found)
     findings.extend(lagging)
     step(STEPS[3])
-    return Outcome(recordings, findings)
+    return Outcome(recordings, findings, query.base_currency)
 
 
 def _cohort_findings(
@@ -241,6 +246,11 @@ def store(session: Session, run: SnapshotRun, inputs: Inputs, outcome: Outcome) 
                 members=blobs.members,
                 entered=blobs.entered,
                 exited=blobs.exited,
+                period_snapshot=(
+                    None
+                    if recorded.latest is None
+                    else stored_snapshot(recorded.latest, outcome.currency)
+                ),
                 **scope,
             )
         )

@@ -30,7 +30,7 @@ from cohortd.engine.snapshots import (
     snapshot_series,
 )
 from cohortd.errors import InvalidParameter
-from cohortd.intelligence import repository
+from cohortd.intelligence import kept, repository
 from cohortd.intelligence.models import CohortRecording
 from cohortd.warehouse import Scope, Warehouse
 
@@ -263,7 +263,9 @@ def compare(
         session, org_id=caller.org_id, livemode=caller.livemode, cohort_type=kind
     )
     query = SnapshotQuery(parsed, chosen, chosen, today, currency)
-    snaps = [series[0] for series in all_snapshots(warehouse, caller, rows, query, today)]
+    snaps = kept.last_run_month(session, warehouse, caller, rows, query)
+    if snaps is None:  # the last run's kept month does not answer it: compute
+        snaps = [series[0] for series in all_snapshots(warehouse, caller, rows, query, today)]
     nrrs = [s.nrr for s in snaps]
     ranks = dense_ranks(nrrs)
     entries = [
