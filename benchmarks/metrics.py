@@ -50,7 +50,8 @@ from cohortd.engine import derived
 from cohortd.engine.fx import RateBook
 from cohortd.engine.metrics import Granularity, earlier, metrics_series, windows
 from cohortd.engine.money import round_half_away
-from cohortd.engine.movements import Movement, cohort_movements
+from cohortd.engine.movement_model import Movement
+from cohortd.engine.movements import cohort_movements
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.keys.models import Role
 from cohortd.warehouse import Scope, Warehouse

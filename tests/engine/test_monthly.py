@@ -17,7 +17,8 @@ from tests.metrics.test_properties import TODAY, _store, random_population
 
 from cohortd.engine.metrics import Granularity, windows
 from cohortd.engine.monthly import kept_movements, whole_scope_movements
-from cohortd.engine.movements import Movement, Window, cohort_movements
+from cohortd.engine.movement_model import Movement, Window
+from cohortd.engine.movements import cohort_movements
 from cohortd.warehouse import Warehouse
 
 CASES: dict[str, tuple[Granularity, date, date, bool]] = {

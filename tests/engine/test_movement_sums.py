@@ -12,7 +12,8 @@ from decimal import Context, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohortd.engine.movements import Movement, Window, assemble
+from cohortd.engine.movement_model import Movement, Window
+from cohortd.engine.movements import assemble
 
 
 class Book:

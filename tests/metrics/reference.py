@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal, localcontext
 
 from cohortd.engine.money import exponent
-from cohortd.engine.movements import Window
+from cohortd.engine.movement_model import Window
 from tests.engine.state_rows import Sub
 
 Rates = dict[str, list[tuple[date, Decimal]]]

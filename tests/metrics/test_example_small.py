@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from cohortd.engine.metrics import Granularity, metrics_series
 from cohortd.engine.money import round_half_away, to_minor_units
-from cohortd.engine.movements import Movement
+from cohortd.engine.movement_model import Movement
 from cohortd.warehouse import Scope, Warehouse
 from tests.conftest import on_spark_too
 from tests.engine.state_rows import Sub

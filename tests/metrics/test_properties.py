@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from cohortd.engine.metrics import Granularity, MetricsEntry, metrics_series, universe, windows
 from cohortd.engine.money import round_half_away
-from cohortd.engine.movements import Movement, cohort_movements, numbering
+from cohortd.engine.movement_model import Movement
+from cohortd.engine.movements import cohort_movements, numbering
 from cohortd.engine.retention import Filters
 from cohortd.warehouse import Scope, Warehouse
 from tests.conftest import ENGINE_BACKENDS, POSTGRES, per_backend

@@ -41,7 +41,8 @@ from cohortd.engine.membership import (
     lowered,
     state_predicate,
 )
-from cohortd.engine.movements import cohort_movements, period_windows
+from cohortd.engine.movement_model import period_windows
+from cohortd.engine.movements import cohort_movements
 from cohortd.engine.scores import average, score_sums
 from cohortd.engine.snapshots import (
     PeriodSnapshot,

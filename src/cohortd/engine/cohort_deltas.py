@@ -38,7 +38,7 @@ MONEY: Final = 1
 TRACK: Final = 2
 INITIAL: Final = 3
 ABOVE: Final = 4
-# movements of one-currency members per month (``_moves``), ``engine.movements.Movement``
+# movements of one-currency members per month (``_moves``), ``engine.movement_model.Movement``
 NEW: Final = 5
 REACTIVATION: Final = 6
 EXPANSION: Final = 7

@@ -24,14 +24,14 @@ import ibis.expr.types as ir
 
 from cohortd.engine.money import round_half_away
 from cohortd.engine.monthly import whole_scope_movements
-from cohortd.engine.movements import (
+from cohortd.engine.movement_model import (
     Movement,
     PeriodMovements,
     Window,
-    cohort_movements,
     day_windows,
     period_windows,
 )
+from cohortd.engine.movements import cohort_movements
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.engine.retention import Filters
 from cohortd.warehouse import Scope, Warehouse, scoped

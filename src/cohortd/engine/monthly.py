@@ -43,17 +43,19 @@ from cohortd.engine.cohort_deltas import (
     UNIT_MONTH,
 )
 from cohortd.engine.fx import RateBook
-from cohortd.engine.movements import (
+from cohortd.engine.movement_model import (
     WHOLE_SCOPE,
     Movement,
     MovementTable,
     Window,
+    measuring_days,
+)
+from cohortd.engine.movements import (
     assemble,
     bound_rows,
     classified_sums,
     cohort_movements,
     factor_rows,
-    measuring_days,
     running_sums,
 )
 from cohortd.engine.periods import Interval, first_day, last_day, period_of

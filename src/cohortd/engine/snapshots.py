@@ -21,7 +21,8 @@ import ibis
 import ibis.expr.types as ir
 
 from cohortd.engine.money import round_half_away
-from cohortd.engine.movements import Movement, PeriodMovements, cohort_movements, period_windows
+from cohortd.engine.movement_model import Movement, PeriodMovements, period_windows
+from cohortd.engine.movements import cohort_movements
 from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.scores import average, score_sums
 from cohortd.warehouse import Scope, Warehouse, scoped

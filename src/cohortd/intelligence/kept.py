@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from cohortd.cohorts.models import Cohort as CohortRow
-from cohortd.engine.movements import Movement
+from cohortd.engine.movement_model import Movement
 from cohortd.engine.periods import Interval, period_of
 from cohortd.engine.snapshots import PeriodSnapshot, SnapshotQuery
 from cohortd.intelligence import repository
