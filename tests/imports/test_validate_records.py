@@ -54,7 +54,7 @@ fields = st.fixed_dictionaries(
         "id": st.sampled_from(["s1", "", " ", "x" * 300]),
         "customer_id": st.sampled_from(["c1", ""]),
         "plan_id": st.sampled_from(["p", ""]),
-        "currency": st.sampled_from(["USD", "JPY", "usd", "XXX", "BHD", ""]),
+        "currency": st.sampled_from(["USD", "JPY", "usd", "EURO", "BHD", ""]),
         "mrr": st.sampled_from(["10", "10.5", "10.555", "-1", "abc", "0", ""]),
         "start_date": st.sampled_from(["2024-01-31", "2024-02-30", "31/01/2024", ""]),
         "end_date": st.sampled_from(["2024-01-01", "2024-03-01", None]),

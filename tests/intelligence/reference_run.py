@@ -86,4 +86,4 @@ def reference_outcome(
             )
             if finding is not None:
                 findings.append((row.id, finding))
-    return Outcome(recordings, findings)
+    return Outcome(recordings, findings, caller.base_currency)

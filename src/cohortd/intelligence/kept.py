@@ -90,12 +90,12 @@ def last_run_month(
     started = run.started_at
     if started is None or any(r.updated_at > started or r.created_at > started for r in rows):
         return None
+    if run.data_version != data_version(warehouse, caller):
+        return None
     kept = repository.kept_snapshots(
         session, org_id=caller.org_id, livemode=caller.livemode, run_id=run.id
     )
     found = [kept.get(r.id) for r in rows]
     if any(k is None or k["currency"] != query.base_currency for k in found):
-        return None
-    if run.data_version != data_version(warehouse, caller):
         return None
     return [read_snapshot(k) for k in found if k is not None]

@@ -78,7 +78,7 @@ class Recorded:
     cohort_id: str
     member_ids: list[str]
     scores: Scores
-    latest: PeriodSnapshot | None = None
+    latest: PeriodSnapshot
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Outcome:
 
     recordings: list[Recorded]
     findings: list[tuple[str, rules.Finding]]
-    currency: str = ""  # the currency of the recordings' snapshots
+    currency: str  # the currency of the recordings' snapshots
 
 
 def read_inputs(session: Session, caller: Caller) -> Inputs:
@@ -246,11 +246,7 @@ def store(session: Session, run: SnapshotRun, inputs: Inputs, outcome: Outcome) 
                 members=blobs.members,
                 entered=blobs.entered,
                 exited=blobs.exited,
-                period_snapshot=(
-                    None
-                    if recorded.latest is None
-                    else stored_snapshot(recorded.latest, outcome.currency)
-                ),
+                period_snapshot=stored_snapshot(recorded.latest, outcome.currency),
                 **scope,
             )
         )
