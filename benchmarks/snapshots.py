@@ -43,13 +43,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from cohortd import clock
 from cohortd.cohorts import service as cohort_service
 from cohortd.cohorts.models import Cohort as CohortModel
 from cohortd.db import make_engine, make_sessionmaker
 from cohortd.db.migrate import upgrade
 from cohortd.demo.catalog import Shape
 from cohortd.demo.generator import DemoConfig, write_demo_data
-from cohortd.engine.membership import utc_today
 from cohortd.engine.periods import Interval
 from cohortd.engine.report import run_report
 from cohortd.engine.retention import ReportQuery
@@ -171,7 +171,7 @@ def _reads(
 
 
 def run(customers: int, seed: int, shape: Shape, reference: bool) -> str:
-    today = utc_today()
+    today = clock.today()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         url = f"sqlite:///{root / 'control.sqlite3'}"

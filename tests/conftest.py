@@ -15,12 +15,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+from cohortd import clock
 from cohortd.warehouse import Warehouse, connect
 
 pytest_plugins = ["tests.fixtures.api"]
@@ -30,6 +32,10 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("COHORTD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# One today for the whole session, servers started as subprocesses included: a run that
+# crosses midnight UTC would otherwise compare a date taken before it with one taken after.
+os.environ.setdefault(clock.ENV, datetime.now(UTC).date().isoformat())
 
 
 def require_service(name: str, error: Exception) -> None:

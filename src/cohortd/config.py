@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cohortd import clock
 
 
 class Settings(BaseSettings):
@@ -83,6 +85,11 @@ class Settings(BaseSettings):
         default=None,
         description="UTC time of the built-in daily snapshot run as HH:MM; unset turns it off.",
     )
+    today: str | None = Field(
+        default=None,
+        description="Pins the day cohortd treats as today (YYYY-MM-DD): statuses, as_of "
+        "defaults, current periods, run dates. Unset: the UTC date. Read by cohortd.clock.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     events_retention_days: int = Field(
         default=90, ge=1, description="Days events (and their deliveries) are kept."
@@ -133,6 +140,13 @@ class Settings(BaseSettings):
         description="How long a claimed delivery stays with its worker; a worker that dies "
         "leaves it to others once this lapses.",
     )
+
+    @field_validator("today")
+    @classmethod
+    def _a_date(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            clock.parse(value.strip())  # the clock's own reading, so both agree
+        return value
 
     @property
     def resolved_database_url(self) -> str:

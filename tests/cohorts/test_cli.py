@@ -12,9 +12,9 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from typer.testing import CliRunner
 
+from cohortd import clock
 from cohortd.cli.main import app
 from cohortd.config import get_settings
-from cohortd.engine.membership import utc_today
 from cohortd.warehouse import Scope, connect
 
 runner = CliRunner()
@@ -29,7 +29,7 @@ def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     assert created.exit_code == 0, created.output
     org_id = json.loads(created.output)["id"]
     warehouse = connect(get_settings().resolved_warehouse_url)
-    today = utc_today()
+    today = clock.today()
     load(
         warehouse,
         Scope(org_id, livemode=False),
@@ -60,7 +60,7 @@ def test_cohort_lifecycle(org: str, tmp_path: Path) -> None:
     listed = _json(["cohorts", "list", "--org", org, "--type", "custom"])
     assert [c["id"] for c in listed] == [cohort_id]
     # A week ago c1 had not started paying.
-    week_ago = (utc_today() - timedelta(days=7)).isoformat()
+    week_ago = (clock.today() - timedelta(days=7)).isoformat()
     shown = _json(["cohorts", "show", cohort_id, "--org", org, "--as-of", week_ago])
     assert (shown["member_count"], shown["as_of"]) == (0, week_ago)
     members = _json(["cohorts", "members", cohort_id, "--org", org])

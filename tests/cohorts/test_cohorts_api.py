@@ -9,10 +9,10 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.warehouse import Scope
 
-TODAY = utc_today()
+TODAY = clock.today()
 
 
 def _create(api: ApiHarness, body: dict[str, Any], mode: str = "test") -> Any:

@@ -11,10 +11,10 @@ from typing import Any
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.warehouse import Scope
 
-TODAY = utc_today()
+TODAY = clock.today()
 
 DEFINITION: dict[str, Any] = {
     "status": ["active", "paused"],

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from cohortd import clock
 from cohortd.demo import DemoConfig, DemoData, DemoFormat, catalog, generate, write_demo_data
 from cohortd.demo.layout import csv_bytes
 from cohortd.engine.money import exponent, is_currency, to_minor_units
@@ -421,12 +422,10 @@ def test_small_tables_are_strings_in_the_file_layout(demo: DemoData) -> None:
     assert all(field.type == pa.string() for field in demo.subscriptions.schema)
 
 
-def test_end_defaults_to_today_utc() -> None:
-    from datetime import UTC
-
-    today = datetime.now(UTC).date()
+def test_end_defaults_to_today() -> None:
+    today = clock.today()  # the suite pins COHORTD_TODAY: no midnight race
     config = DemoConfig(customers=40, seed=1, start=today - timedelta(days=400))
-    assert config.resolved().end in (today, today + timedelta(days=1))  # midnight race
+    assert config.resolved().end == today
     data = generate(customers=40, seed=1, start=today - timedelta(days=400))
     rows = data.subscriptions.to_pylist()
     assert max(row["start_date"] for row in rows) <= config.resolved().horizon.isoformat()

@@ -19,7 +19,7 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.intelligence import service
 from cohortd.warehouse import Scope
@@ -29,7 +29,7 @@ COMPARE = "/v1/cohorts/compare"
 
 
 def _month_start(offset: int) -> Any:
-    return first_day(period_of(utc_today(), Interval.month) + offset, Interval.month)
+    return first_day(period_of(clock.today(), Interval.month) + offset, Interval.month)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from typer.testing import CliRunner
 
+from cohortd import clock
 from cohortd.cli.main import app
 from cohortd.config import get_settings
-from cohortd.engine.membership import utc_today
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.warehouse import Scope, connect
 
@@ -37,7 +37,7 @@ def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("COHORTD_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     org_id = str(_json(["orgs", "create", "CLI Org", "--base-currency", "EUR"])["id"])
-    last = period_of(utc_today(), Interval.month) - 1
+    last = period_of(clock.today(), Interval.month) - 1
     start = first_day(last - 3, Interval.month)
     warehouse = connect(get_settings().resolved_warehouse_url)
     load(

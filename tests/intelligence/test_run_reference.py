@@ -14,10 +14,10 @@ from tests.fixtures.example_small import load as load_example
 from tests.fixtures.example_small import small_dataset
 from tests.intelligence.reference_run import reference_outcome
 
+from cohortd import clock
 from cohortd.cohorts import service as cohorts
 from cohortd.demo.generator import DemoConfig, write_demo_data
 from cohortd.engine import batched, curves
-from cohortd.engine.membership import utc_today
 from cohortd.imports.columns import ImportKind
 from cohortd.imports.parsing import ImportSource
 from cohortd.imports.pipeline import run_import
@@ -60,7 +60,7 @@ def test_run_equals_reference_on_the_example(api_any: ApiHarness) -> None:
         {"currencies": ["EUR", "GBP"]},
     ]
     outcome = _compare(
-        api_any, Caller(api_any.org_id, False, "USD"), utc_today(), custom, auto=False
+        api_any, Caller(api_any.org_id, False, "USD"), clock.today(), custom, auto=False
     )
     assert sum(1 for r in outcome.recordings if r.member_ids) >= 3
 
@@ -69,7 +69,7 @@ def test_run_equals_reference_on_the_example(api_any: ApiHarness) -> None:
 def test_run_equals_reference_on_generated_data(api_any: ApiHarness, tmp_path: Path) -> None:
     # 30 customers signing up over the last ~2 years: about eight vintages (more than the
     # four peers lagging_vintage needs), segments, territories and reps
-    today = utc_today()
+    today = clock.today()
     start = date(today.year - 2, 1, 1)
     files = write_demo_data(tmp_path, DemoConfig(customers=30, seed=11, start=start))
     outcome = run_import(
@@ -83,7 +83,7 @@ def test_run_equals_reference_on_generated_data(api_any: ApiHarness, tmp_path: P
     assert outcome.succeeded, outcome.problems
     caller = Caller(api_any.org_id, False, "USD")
     custom: list[dict[str, object]] = [{"status": ["active"], "tenure_days_min": 30}]
-    found = _compare(api_any, caller, utc_today(), custom, auto=True)
+    found = _compare(api_any, caller, clock.today(), custom, auto=True)
     vintages = [r for r in found.recordings if r.member_ids]
     assert len(vintages) > 5  # auto cohorts with members: the comparison is not vacuous
     _curves_equal(api_any, caller)
@@ -92,7 +92,7 @@ def test_run_equals_reference_on_generated_data(api_any: ApiHarness, tmp_path: P
 def _curves_equal(api: ApiHarness, caller: Caller) -> None:
     """Every cohort's curve drawn by one grouped report equals its own curve (vintage and
     segment cohorts together: groups that overlap must not disturb each other)."""
-    today = utc_today()
+    today = clock.today()
     with api.app.state.sessions() as session:
         rows = [
             r

@@ -12,7 +12,7 @@ from typing import Any
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.warehouse import Scope
 
@@ -28,7 +28,7 @@ def test_accelerating_churn_from_a_run(api: ApiHarness) -> None:
     # Seven customers paying 10 since long ago; one churns on the 5th of L − 2, two in
     # L − 1, three in L: counts 1 → 2 → 3, up twice, 3 ≥ 3 churns and 3 ≥ 2 × 1 → critical
     # (value 3, threshold 2 × 1 = 2).
-    last = period_of(utc_today(), Interval.month) - 1
+    last = period_of(clock.today(), Interval.month) - 1
     since = first_day(last - 12, Interval.month)
     ends = [last - 2] + [last - 1] * 2 + [last] * 3 + [None]
     subs = [
@@ -61,7 +61,7 @@ def test_lagging_vintage_from_a_run(api: ApiHarness) -> None:
     # quarter's first day. The newest halves to 50 from L's first day. At its latest
     # complete month k (= L − its first month) it keeps 50 %; the four previous vintages
     # keep 100 % at k: mean 100, bound 100 − 10 = 90, 50 < 90 → warning "M{k}".
-    today = utc_today()
+    today = clock.today()
     quarter = period_of(today, Interval.quarter)
     last = period_of(today, Interval.month) - 1
     customers, subs = [], []

@@ -20,7 +20,7 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.engine.periods import Interval, first_day, period_of
 from cohortd.keys.models import Role
 from cohortd.warehouse import Scope
@@ -29,7 +29,7 @@ SIGNUP = datetime(2020, 1, 1)
 
 
 def _last_complete_month_start() -> Any:
-    return first_day(period_of(utc_today(), Interval.month) - 1, Interval.month)
+    return first_day(period_of(clock.today(), Interval.month) - 1, Interval.month)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.engine.state_rows import Cust, Sub, load
 from tests.engine.test_snapshots import CUSTOMERS, SUBS, _rates
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.warehouse import Scope
 
 
@@ -90,7 +90,7 @@ def test_default_window_is_twelve_periods_ending_now(api: ApiHarness) -> None:
     months = _get(api, f"/v1/cohorts/{cohort_id}/snapshots")["data"]
     quarters = _get(api, f"/v1/cohorts/{cohort_id}/snapshots?interval=quarter")["data"]
     assert len(months) == 12 and len(quarters) == 12
-    today = utc_today()
+    today = clock.today()
     assert months[-1]["period_start"] == today.replace(day=1).isoformat()
     # no members paying: starting 0 everywhere → NRR and GRR null, not 0
     assert {m["nrr"] for m in months} == {None}

@@ -11,11 +11,11 @@ import pytest
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.warehouse import Scope
 from cohortd.warehouse.tables import FX_RATES, SCHEMAS
 
-TODAY = utc_today()
+TODAY = clock.today()
 AGO_10 = TODAY - timedelta(days=10)
 HASH = "sha256:" + "ab" * 32
 
@@ -214,3 +214,12 @@ def test_subscription_object(shop: ApiHarness) -> None:
         "status": "active",
     }
     assert shop.client.get("/v1/subscriptions/nope", headers=shop.headers()).status_code == 404
+
+
+def test_a_pinned_today_moves_the_derived_day(
+    shop: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # COHORTD_TODAY five days on: alice has paid since T-10, so 15 days of tenure.
+    monkeypatch.setenv(clock.ENV, (TODAY + timedelta(days=5)).isoformat())
+    alice = shop.client.get("/v1/subscribers/alice", headers=shop.headers()).json()
+    assert (alice["paid_started_at"], alice["tenure_days"]) == (AGO_10.isoformat(), 15)

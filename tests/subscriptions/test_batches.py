@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from cohortd import clock
 from cohortd.engine import derived
-from cohortd.engine.membership import utc_today
 from cohortd.errors import NotFound, ValidationFailed
 from cohortd.subscriptions import repository, service
 from cohortd.subscriptions.rules import OverrideKind
@@ -29,7 +29,7 @@ from tests.fixtures.api import ApiHarness
 from tests.subscriptions.helpers import stored_rows
 
 D0 = date(2025, 1, 1)
-TODAY = utc_today()
+TODAY = clock.today()
 PEOPLE = ("ann", "bob", "cat", "dan", "eve")
 
 

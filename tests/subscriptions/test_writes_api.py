@@ -7,14 +7,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from cohortd.engine.membership import utc_today
+from cohortd import clock
 from cohortd.keys.models import Role
 from cohortd.warehouse import Scope
 from tests.engine.state_rows import Cust, Sub, load
 from tests.fixtures.api import ApiHarness, new_org
 from tests.subscriptions.helpers import stored_rows
 
-TODAY = utc_today()
+TODAY = clock.today()
 D0 = date(2025, 1, 1)
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from cohortd import clock
 from tests.fixtures.api import ApiHarness
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 def days_ago(n: int) -> str:

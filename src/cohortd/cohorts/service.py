@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.api.paging import Page, PageParams, paginate_select
 from cohortd.cohorts import repository
 from cohortd.cohorts.models import Cohort as CohortRow
@@ -168,7 +169,7 @@ def views(
 ) -> list[Cohort]:
     """API objects for stored cohorts: exact member counts as of ``as_of`` and the active
     motions using each (one query for all of them)."""
-    day = as_of or membership.utc_today()
+    day = as_of or clock.today()
     used = motions.active_motion_ids(
         session, org_id=tenant.org_id, livemode=tenant.livemode, cohort_ids=[r.id for r in rows]
     )
@@ -204,7 +205,7 @@ def cohort_members_table(
     """An Ibis table (column ``customer_id``) of the cohort's members as of ``as_of``
     (default today, UTC). Raises ``NotFound`` for an unknown id or another tenant's."""
     row = get_cohort_row(session, principal_or_scope, cohort_id)
-    day = as_of or membership.utc_today()
+    day = as_of or clock.today()
     return membership.members(warehouse, _scope(principal_or_scope), engine_definition(row), day)
 
 
@@ -214,7 +215,7 @@ def grouped_members_table(
     """``group_id, customer_id``: the members of every cohort of ``rows`` as of ``as_of``
     (default today, UTC), ``group_id`` being the cohort's id: the relation
     ``engine.movements.cohort_movements`` batches over. None for no rows."""
-    day = as_of or membership.utc_today()
+    day = as_of or clock.today()
     scope = _scope(tenant)
     parts = [
         membership.members(warehouse, scope, engine_definition(row), day).select(
@@ -243,7 +244,7 @@ def members_page(
 
     Raises ``NotFound`` for an unknown id or another tenant's."""
     row = get_cohort_row(session, tenant, cohort_id)
-    today = membership.utc_today()
+    today = clock.today()
     return subscribers.page_of_members(
         warehouse, _scope(tenant), engine_definition(row), page, as_of=as_of or today, today=today
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cohortd import clock
 from cohortd.demo import layout
 from cohortd.demo.catalog import Shape
 from cohortd.demo.lifecycle import Accounts, simulate
@@ -60,8 +61,8 @@ class DemoConfig:
 
     @property
     def horizon(self) -> date:
-        """The last day simulated: `end`, or today (UTC) when it is None."""
-        return self.end if self.end is not None else datetime.now(UTC).date()
+        """The last day simulated: `end`, or today (``clock.today``) when it is None."""
+        return self.end if self.end is not None else clock.today()
 
     def resolved(self) -> DemoConfig:
         """This config with `end` fixed, so a run crossing midnight stays one data set."""

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Final
 
 import ibis
 import ibis.expr.types as ir
 
+from cohortd import clock
 from cohortd.engine.compiled import run_cached
 from cohortd.engine.customer_state import customer_state, customer_state_with_history
 from cohortd.warehouse import Scope, Warehouse, scoped
@@ -194,7 +195,7 @@ def members(
         scoped(warehouse, SUBSCRIPTIONS, scope),
         definition,
         as_of=as_of,
-        today=today if today is not None else utc_today(),
+        today=today if today is not None else clock.today(),
     )
 
 
@@ -207,7 +208,7 @@ def member_count(
     today: date | None = None,
 ) -> int:
     """The exact number of members as of ``as_of``."""
-    day = today if today is not None else utc_today()
+    day = today if today is not None else clock.today()
 
     def build() -> ir.Expr:
         return members(warehouse, scope, definition, as_of, today=day).count()
@@ -313,8 +314,3 @@ def _chunk(
     marked = marked.filter(marked.member | (marked.customer_id == marked.chunk_last))
     order = marked.customer_id.desc() if backwards else marked.customer_id.asc()
     return marked.order_by(order).limit(walk.wanted + 1)
-
-
-def utc_today() -> date:
-    """Today's date in UTC: the default ``as_of``."""
-    return datetime.now(UTC).date()

@@ -31,6 +31,7 @@ import pyarrow as pa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cohortd import clock
 from cohortd.engine import changes
 from cohortd.engine.fx import RateBook
 from cohortd.engine.money import exponent, round_half_away
@@ -56,6 +57,7 @@ class SubscriptionChanges:
     source: str
     since: date
     now: datetime
+    today: date = field(default_factory=clock.today)  # one day for the whole change
     recorded: int = 0
     _owners: list[ir.Table] = field(default_factory=list)
     _before: dict[str, list[changes.MrrRow]] = field(default_factory=dict)
@@ -95,7 +97,7 @@ class SubscriptionChanges:
     def _drafts(
         self, after: dict[str, list[changes.MrrRow]], people: dict[str, dict[str, Any]]
     ) -> list[EventDraft]:
-        today = self.now.date()
+        today = self.today
         currencies = {
             c: changes.event_currency(after.get(c) or self._before.get(c, []), p.get("currency"))
             for c, p in people.items()
@@ -148,7 +150,7 @@ class SubscriptionChanges:
         self, after: dict[str, list[changes.MrrRow]], currencies: dict[str, str | None]
     ) -> Any:
         pairs: set[tuple[str, date]] = set()
-        today = self.now.date()  # an event's ``subscription`` block is today's state
+        today = self.today  # an event's ``subscription`` block is today's state
         for customer, currency in currencies.items():
             if currency is not None:
                 rows = after.get(customer, []) + self._before.get(customer, [])
@@ -217,9 +219,9 @@ def point_data(point: changes.ChangePoint) -> dict[str, Any]:
             }
 
 
-def since_day(now: datetime, backfill_days: int) -> date:
+def since_day(backfill_days: int) -> date:
     """The oldest change day that still makes an event."""
-    return now.date() - timedelta(days=backfill_days)
+    return clock.today() - timedelta(days=backfill_days)
 
 
 def _rows_by_customer(

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortDefinition, CohortType
 from cohortd.cohorts.service import Tenant, engine_definition
@@ -144,7 +145,7 @@ def member_counts(warehouse: Warehouse, tenant: Tenant, rows: list[CohortRow]) -
                 }
             counts[row.id] = grouped.get(_key(row.cohort_type, row.grouping_value), 0)
         else:
-            day = membership.utc_today()
+            day = clock.today()
             counts[row.id] = membership.member_count(warehouse, scope, engine_definition(row), day)
     return counts
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.api.cache import AnswersDep
 from cohortd.api.deps import (
     AuthDep,
@@ -24,7 +25,6 @@ from cohortd.api.deps import (
 from cohortd.api.paging import ListResource, PageDep, paginate_select
 from cohortd.api.reads import analytic
 from cohortd.cohorts.schemas import CohortType
-from cohortd.engine import membership
 from cohortd.engine.anomalies import AnomalyType, Severity
 from cohortd.errors import InvalidParameter
 from cohortd.intelligence import definitions, jobs, repository, runs, service
@@ -185,7 +185,7 @@ def cohort_curve(
 
 def _today() -> date:
     """Answers "as of today" change at midnight (UTC): the day is part of their key."""
-    return membership.utc_today()
+    return clock.today()
 
 
 def _fingerprint(session: Session, principal: Principal) -> tuple[Any, ...]:

@@ -30,9 +30,9 @@ from typing import Any, Final
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cohortd import clock
 from cohortd.api.paging import Page, PageParams, paginate_select
 from cohortd.db import utcnow
-from cohortd.engine.membership import utc_today
 from cohortd.errors import NotFound
 from cohortd.events.run_events import record_run_events
 from cohortd.ids import new_id
@@ -80,7 +80,7 @@ def start(sessions: sessionmaker[Session], caller: Caller, *, trigger: str) -> S
                 id=new_id("snaprun"),
                 org_id=caller.org_id,
                 livemode=caller.livemode,
-                run_date=utc_today(),
+                run_date=clock.today(),
                 trigger=trigger,
                 status="queued",
                 steps_done=0,

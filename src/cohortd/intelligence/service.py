@@ -14,11 +14,12 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.api.bounds import DAY_RANGE, MAX_DAY, MIN_DAY, day_in_range
 from cohortd.cohorts import service as cohorts
 from cohortd.cohorts.models import Cohort as CohortRow
 from cohortd.cohorts.schemas import CohortType
-from cohortd.engine import batched, curves, membership
+from cohortd.engine import batched, curves
 from cohortd.engine.money import is_currency
 from cohortd.engine.periods import Interval, first_day, last_day, period_of
 from cohortd.engine.snapshots import (
@@ -174,7 +175,7 @@ def cohort_snapshots(
     base_currency: str | None,
 ) -> dict[str, Any]:
     """``GET /v1/cohorts/{id}/snapshots``: ``{"object": "list", "data": [...]}``."""
-    today = membership.utc_today()
+    today = clock.today()
     parsed = parse_interval(interval)
     currency = parse_currency(base_currency, caller.base_currency)
     first, last = snapshot_window(parsed, parse_day("from", start), parse_day("to", end), today)
@@ -211,7 +212,7 @@ def cohort_curve(
         warehouse,
         caller.scope,
         members,
-        today=membership.utc_today(),
+        today=clock.today(),
         base_currency=currency,
         months=span,
     )
@@ -254,7 +255,7 @@ def compare(
     base_currency: str | None,
 ) -> dict[str, Any]:
     """``GET /v1/cohorts/compare``: cohorts ranked by NRR for one period."""
-    today = membership.utc_today()
+    today = clock.today()
     parsed = parse_interval(interval)
     chosen = parse_period(period, parsed, today)
     currency = parse_currency(base_currency, caller.base_currency)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Final
 
 import orjson
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.api.deps import Principal
 from cohortd.cohorts.service import cohort_members_table, get_cohort_row
 from cohortd.engine import derived, metrics
@@ -118,7 +119,7 @@ def request_key(session: Session, principal: Principal, params: MetricsParams) -
     """Everything the answer depends on besides the scope's data (the answer cache's
     key): today, the checked parameters and the definition of ``cohort_id``'s cohort.
     Bad parameters raise here, before any work."""
-    today = datetime.now(UTC).date()
+    today = clock.today()
     query = parse_query(params, default_currency=principal.base_currency, today=today)
     cohort = None
     cohort_id = _given(params.cohort_id)
@@ -150,7 +151,7 @@ def series_for(
     today: date | None = None,
 ) -> tuple[MetricsQuery, MetricsSeries]:
     """Parse, restrict to the filters and ``cohort_id``'s members (as of ``end_date``), run."""
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     query = parse_query(params, default_currency=principal.base_currency, today=today)
     filters = _filters(params)
     members = None

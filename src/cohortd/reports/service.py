@@ -4,13 +4,14 @@ cap the report size (422), bound the query time (503), run the engine."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import ibis.expr.types as ir
 import orjson
 from sqlalchemy.orm import Session
 
+from cohortd import clock
 from cohortd.api.bounds import day_in_range
 from cohortd.api.deps import Principal
 from cohortd.api.reads import analytic, timeout_error
@@ -67,7 +68,7 @@ def _tokens(value: str | None, name: str) -> list[str] | None:
 def parse_date(value: str | None) -> date:
     given = _given(value)
     if given is None:
-        return datetime.now(UTC).date()
+        return clock.today()
     try:
         if len(given) != 10:
             raise ValueError

@@ -18,12 +18,13 @@ from typing import Any, Final
 
 import ibis.expr.types as ir
 
+from cohortd import clock
 from cohortd.api.paging import Page, PageParams
 from cohortd.engine import fx
 from cohortd.engine.compiled import run_cached
 from cohortd.engine.customer_state import CustomerStatus, customer_state, mrr_by_currency
 from cohortd.engine.facts import billing_currency
-from cohortd.engine.membership import CohortDefinition, first_member_ids, utc_today
+from cohortd.engine.membership import CohortDefinition, first_member_ids
 from cohortd.engine.money import exponent, from_minor_units, round_half_away
 from cohortd.errors import InvalidParameter, NotFound
 from cohortd.subscribers import repository
@@ -61,7 +62,7 @@ def list_subscribers(
     warehouse: Warehouse, scope: Scope, page: PageParams, *, filters: SubscriberFilters
 ) -> Page[Subscriber]:
     """A page of the customers passing ``filters`` today."""
-    today = utc_today()
+    today = clock.today()
     definition = filters.to_definition()
     return page_of_members(warehouse, scope, definition, page, as_of=today, today=today)
 
@@ -104,7 +105,7 @@ def page_of_members(
 
 def get_subscriber(warehouse: Warehouse, scope: Scope, subscriber_id: str) -> Subscriber:
     """One subscriber of this organization and mode, else 404."""
-    found = _subscribers(warehouse, scope, [subscriber_id], today=utc_today())
+    found = _subscribers(warehouse, scope, [subscriber_id], today=clock.today())
     if not found:
         raise NotFound(f"No subscriber '{subscriber_id}' in this mode.")
     return found[0]

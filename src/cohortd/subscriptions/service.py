@@ -26,8 +26,8 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from cohortd import clock
 from cohortd.engine.derived_live import refresh_customers
-from cohortd.engine.membership import utc_today
 from cohortd.engine.money import from_minor_units
 from cohortd.errors import Conflict, FieldError, ValidationFailed
 from cohortd.ids import new_id
@@ -103,7 +103,7 @@ def override(
     """Apply one override to row ``subscription_id`` (SPEC §9); 404 if there is no such
     row in this mode, 422 naming the field if the change is impossible. With
     ``sessions``, the write's events are relayed to the event log after its commit."""
-    today = utc_today()
+    today = clock.today()
     day = _day("effective_date", body.effective_date) if body.effective_date else today
     if day > today + timedelta(days=365 * MAX_YEARS_AHEAD):
         raise _invalid("effective_date", f"more than {MAX_YEARS_AHEAD} years from today")
