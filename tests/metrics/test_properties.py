@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
+import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -249,3 +250,46 @@ def test_arithmetic_buckets_equal_the_range_join(
         ]:
             assert abs(x - y) < TOLERANCE, a.window
     assert any(m.movements for m in fast)
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "seed"),
+    per_backend({"duckdb": [4, 5], "postgres": [4], "spark": [4]}),
+    indirect=["warehouse"],
+)
+def test_shared_members_regroup_to_the_same_movements(
+    warehouse: Warehouse,
+    new_scope,  # type: ignore[no-untyped-def]
+    seed: int,
+) -> None:
+    """Groups that share customers (each customer in none to all of four groups, billed in
+    one to four currencies): the movements computed once per customer and summed per group
+    (``shared_members``) are the very ones of each (group, customer) pair's own rows.
+    Every sum is of integer minor units, so the two are equal exactly."""
+    people, subs, rates = random_population(seed, customers=30)
+    scope = new_scope()
+    _store(warehouse, scope, people, subs, rates)
+    rng = random.Random(seed)
+    pairs = [(g, p.id) for p in people for g in ("g1", "g2", "g3", "g4") if rng.random() < 0.6]
+    members = ibis.memtable(
+        {"group_id": [g for g, _ in pairs], "customer_id": [c for _, c in pairs]},
+        schema={"group_id": "string", "customer_id": "string"},
+    )
+    periods = windows(Granularity.month, date(2024, 3, 1), TODAY, cut=TODAY)
+    each, shared = (
+        cohort_movements(
+            warehouse,
+            scope,
+            members=members,
+            periods=periods,
+            currency="EUR",
+            shared_members=flag,
+        )
+        for flag in (False, True)
+    )
+    groups = sorted({g for g, _ in pairs})
+    assert groups == ["g1", "g2", "g3", "g4"]
+    assert each.groups.keys() == shared.groups.keys()
+    for group in groups:
+        assert each.series(group) == shared.series(group), group
+    assert any(m.movements for g in groups for m in shared.series(g))

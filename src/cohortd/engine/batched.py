@@ -264,7 +264,12 @@ def snapshots_by_cohort(
         query.interval, query.first_period, query.last_period, today=query.today
     )
     table = cohort_movements(
-        warehouse, scope, members=grouped, periods=windows, currency=query.base_currency
+        warehouse,
+        scope,
+        members=grouped,
+        periods=windows,
+        currency=query.base_currency,
+        shared_members=True,
     )
     customers = scoped(warehouse, CUSTOMERS, scope)
     signed = relation.join(customers, relation.customer_id == customers.id).select(

@@ -83,6 +83,7 @@ def cohort_movements(
     currency: str,
     fixed_rate_day: date | None = None,
     bucket_join: bool = False,
+    shared_members: bool = False,
 ) -> MovementTable:
     """The movements of many groups over many periods, in one batched computation.
 
@@ -96,6 +97,9 @@ def cohort_movements(
     is each group's list, zero-filled for a group with no paying member.
 
     ``bucket_join`` forces the general range join even for regular periods (tests).
+    ``shared_members``: customers sit in several groups each (a snapshot run's cohorts):
+    the work is then done once per customer of the union, and only the per-customer sums
+    are regrouped (``_regrouped``). The answer is the same either way.
 
     Raises ``fx.UnknownCurrency`` for a currency without rates.
     """
@@ -103,18 +107,26 @@ def cohort_movements(
     numbered = None if bucket_join else numbering(periods)
     days = measuring_days(periods)
     n = len(periods)
+    regroup: Callable[[ir.Table, list[str], list[str]], ir.Table] = _as_grouped
+    ranged_members = members
+    if members is not None and shared_members:
+        # each customer once, its own group; the groups come back in ``regroup``
+        union = members.select("customer_id").distinct()
+        ranged_members = union.select(group_id=union.customer_id, customer_id=union.customer_id)
+        regroup = partial(_regrouped, members)
     with temp_tables(warehouse) as temp:
         # only the general path joins against the measuring days
         buckets = temp("buckets", _bucket_rows(days)) if numbered is None else None
         segments = ranged_rows(
-            scoped(warehouse, MRR_SEGMENTS, scope), members, buckets, periods, numbered
+            scoped(warehouse, MRR_SEGMENTS, scope), ranged_members, buckets, periods, numbered
         )
         ranged = temp("segments", segments)
-        levels = warehouse.to_pyarrow(_level_deltas(ranged, n)).to_pylist()
+        levels_by = regroup(_level_deltas(ranged, n), ["j", "currency"], ["v"])
+        levels = warehouse.to_pyarrow(levels_by).to_pylist()
         spells = ranged_rows(
-            scoped(warehouse, PAID_SPELLS, scope), members, buckets, periods, numbered
+            scoped(warehouse, PAID_SPELLS, scope), ranged_members, buckets, periods, numbered
         )
-        paying = warehouse.to_pyarrow(_count_deltas(spells, n)).to_pylist()
+        paying = warehouse.to_pyarrow(regroup(_count_deltas(spells, n), ["j"], ["k"])).to_pylist()
         currencies = {str(r["currency"]) for r in levels}
         rate_days = [fixed_rate_day or d for d in days]
         book = RateBook.load(
@@ -122,11 +134,32 @@ def cohort_movements(
         )
         factors = ibis.memtable(factor_rows(book, currencies, currency, rate_days))
         bounds = ibis.memtable(bound_rows(periods))
-        moved = warehouse.to_pyarrow(changed_sums(ranged, factors, bounds, n)).to_pylist()
+        moved_by = regroup(
+            changed_sums(ranged, factors, bounds, n),
+            ["i", "movement", "currency"],
+            ["s", "e", "members"],
+        )
+        moved = warehouse.to_pyarrow(moved_by).to_pylist()
     return assemble(periods, rate_days, currency, book, levels, paying, moved)
 
 
 # -- the queries ------------------------------------------------------------------------
+
+
+def _as_grouped(sums: ir.Table, keys: list[str], values: list[str]) -> ir.Table:
+    """``sums`` as they are: their ``group_id`` is the real group already."""
+    return sums
+
+
+def _regrouped(members: ir.Table, sums: ir.Table, keys: list[str], values: list[str]) -> ir.Table:
+    """Per-customer ``sums`` (their ``group_id`` is the customer's id) summed per real
+    group of ``members`` (``group_id, customer_id``): every value is a sum over the
+    group's customers, so summing the customers' own sums gives the same totals."""
+    own = members.select(member_id=members.customer_id, member_group=members.group_id)
+    joined = sums.join(own, sums.group_id == own.member_id)
+    return joined.group_by([joined.member_group.name("group_id"), *keys]).agg(
+        **{v: joined[v].sum().cast("int64") for v in values}
+    )
 
 
 @contextmanager
