@@ -59,6 +59,9 @@ class Warehouse(ABC):
     """An Ibis backend plus the bulk-write paths cohortd needs."""
 
     name = "generic"
+    # an aggregate's ``order_by`` (``collect(order_by=...)``) is compiled; else collect
+    # without and sort after
+    ordered_collect = True
 
     def __init__(self, con: ibis.BaseBackend, url: str) -> None:
         self._main = con

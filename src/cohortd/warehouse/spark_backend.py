@@ -143,6 +143,7 @@ class SparkWarehouse(Warehouse):
     """Spark, local or through Spark Connect, over Parquet parts named by a state file."""
 
     name = "spark"
+    ordered_collect = False  # Ibis's PySpark compiler refuses an aggregate's order_by
     # the files an import stages are linked into the lake, which Spark reads too
     stages_files = True
 
