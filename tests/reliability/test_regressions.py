@@ -170,6 +170,27 @@ def test_a_column_name_that_is_not_utf8_is_a_file_problem(
     ), reasons
 
 
+def test_a_row_of_the_wrong_shape_with_invalid_bytes_is_a_file_problem(
+    warehouse: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the mutation test: a row with too few fields holding invalid UTF-8 reached
+    # pyarrow's invalid-row callback, which cannot decode its text; the error was
+    # "unraisable" (printed, swallowed) and the file only "cannot be parsed as CSV".
+    import sys
+
+    from cohortd.warehouse import Scope
+    from tests.imports.helpers import run
+
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    content = b"id,created_at\nc1,2024-01-01\nc\xc4\xc4\nc3,2024-01-03\n"
+    scope = Scope(f"org_shape_bytes_{warehouse.name}", False)
+    outcome = run(warehouse, scope, tmp_path, customers=("customers.csv", content))
+    assert not outcome.succeeded
+    assert [p.reason for p in outcome.problems] == ["the file is not valid UTF-8 text"]
+    assert unraisable == []
+
+
 # -- an empty key: it read as absent and reached the warehouse's NOT NULL, 500 ------------
 @pytest.mark.parametrize(
     ("path", "body", "field"),

@@ -8,6 +8,7 @@ Lines the row is the line number. Memory stays bounded: nothing holds more than 
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import tempfile
@@ -232,7 +233,23 @@ def _csv_stream(path: Path, gzipped: bool) -> pa.NativeFile:
     return pa.input_stream(str(path), compression="gzip" if gzipped else None)
 
 
+def _check_utf8(path: Path, gzipped: bool) -> None:
+    """Refuse a file that is not UTF-8 text before parsing it: a row of the wrong shape
+    holding invalid bytes would otherwise reach pyarrow's invalid-row callback, which
+    cannot decode it (an unraisable error, and a vaguer problem)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+
+    def scan() -> None:
+        with _csv_stream(path, gzipped) as stream:
+            while chunk := stream.read(_CSV_BLOCK_BYTES):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+
+    _arrow_call(scan)  # invalid bytes, a damaged gzip stream: the read's own problems
+
+
 def _csv_batches(path: Path, gzipped: bool, spec: KindSpec) -> Iterator[RawBatch]:
+    _check_utf8(path, gzipped)
     names = _csv_header(path, gzipped)
     is_wide = spec.kind is ImportKind.exchange_rates and wide.is_wide(names)
     if is_wide:
