@@ -55,12 +55,17 @@ class SubscriptionChanges:
     warehouse: Warehouse
     scope: Scope
     source: str
-    since: date
+    backfill_days: int  # change points more days than this before today make no event
     now: datetime
     today: date = field(default_factory=clock.today)  # one day for the whole change
     recorded: int = 0
     _owners: list[ir.Table] = field(default_factory=list)
     _before: dict[str, list[changes.MrrRow]] = field(default_factory=dict)
+
+    @property
+    def since(self) -> date:
+        """The oldest change day that still makes an event."""
+        return self.today - timedelta(days=self.backfill_days)
 
     def before(self, owners: ir.Table) -> None:
         self._owners.append(owners)
@@ -217,11 +222,6 @@ def point_data(point: changes.ChangePoint) -> dict[str, Any]:
                 "previous_plan_id": point.previous_plan_id,
                 "plan_id": point.plan_id,
             }
-
-
-def since_day(backfill_days: int) -> date:
-    """The oldest change day that still makes an event."""
-    return clock.today() - timedelta(days=backfill_days)
 
 
 def _rows_by_customer(

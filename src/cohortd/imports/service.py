@@ -86,7 +86,7 @@ def run_job(
             on_error = OnError(job.on_error)
         now = utcnow()
         recorder = outbox.SubscriptionChanges(
-            warehouse, scope, source=job_id, since=outbox.since_day(backfill_days), now=now
+            warehouse, scope, source=job_id, backfill_days=backfill_days, now=now
         )
         try:
             outcome = run_import(

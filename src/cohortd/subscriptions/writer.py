@@ -222,7 +222,7 @@ def _apply_batch(warehouse: Warehouse, batch: list[Write]) -> list[Write]:
                 warehouse,
                 scope,
                 source=new_id("write"),
-                since=outbox.since_day(min(w.backfill_days for w in accepted)),
+                backfill_days=min(w.backfill_days for w in accepted),
                 now=now,
             )
             recorder.before_rows(state.mrr_rows(state.original))
